@@ -1,0 +1,1 @@
+//! The raw PTY backend of sessiongate (built by its own issue).

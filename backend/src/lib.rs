@@ -1,0 +1,37 @@
+//! The backend interface of sessiongate: what a terminal-session backend must do, and the
+//! types every backend and the gateway share.
+//!
+//! sessiongate drives long-running terminal programs (Claude Code, Codex CLI, a shell, ...)
+//! on behalf of a remote MCP client. A *backend* owns those programs: the tmux backend keeps
+//! them in a private tmux server (they outlive the gateway), the PTY backend spawns them in
+//! pseudo-terminals of its own. This crate defines the [`SessionBackend`] trait they both
+//! implement, and the validation that every request passes before a backend sees it.
+//!
+//! This crate knows nothing of HTTP, MCP or OAuth.
+//!
+//! # Layout
+//! - [`backend`]: the [`SessionBackend`] trait and the events it publishes.
+//! - [`name`]: [`SessionName`], a validated session name (the public identity of a session).
+//! - [`policy`]: [`SessionPolicy`]: allowed working-directory roots and launch profiles; it
+//!   turns untrusted create requests into a [`CreateSpec`].
+//! - [`types`]: session info, status, read requests and screens.
+//! - [`keys`]: named keys (`Enter`, `C-c`, `Up`, ...) that clients may send.
+//! - [`screen`]: text helpers shared by backends (trimming, paging).
+//! - `prompt`: detection of sessions that wait for their owner's input.
+//! - [`error`]: the [`Error`] type.
+
+pub mod backend;
+pub mod error;
+pub mod keys;
+pub mod name;
+pub mod policy;
+
+pub mod screen;
+pub mod types;
+
+pub use backend::{SessionBackend, SessionEvent};
+pub use error::{Error, Result};
+pub use keys::Key;
+pub use name::SessionName;
+pub use policy::{CreateSpec, LaunchProfile, SessionPolicy};
+pub use types::{ProcessStatus, ReadRequest, Screen, SessionInfo};
