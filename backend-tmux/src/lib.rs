@@ -1,1 +1,401 @@
-//! tmux
+//! The tmux backend: sessions live in a private tmux server, so they survive restarts of the
+//! gateway and the owner can attach to them at the terminal
+//! (`tmux -L <socket> attach -t <prefix><name>`).
+//!
+//! Every operation is one `tmux` invocation with an argv list (see [`command`]): exact
+//! targets (`=name`), `--` before free text, text delivered through a paste buffer that tmux
+//! reads from standard input (so it never appears in a process list and never meets tmux's
+//! key-name or `;` parsing), then a separate Enter.
+//!
+//! # Layout
+//! - this file: [`TmuxBackend`] and its [`SessionBackend`] implementation;
+//! - `command`: running tmux and classifying its errors;
+//! - `format`: the `list-panes` format and its parser, and the name mapping.
+
+mod command;
+mod format;
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use sessiongate_backend::screen::page;
+use sessiongate_backend::{
+    CreateSpec, Error, Key, ReadRequest, Result, Screen, SessionBackend, SessionEvent, SessionInfo,
+    SessionName,
+};
+
+use command::{Tmux, TmuxFailure};
+use format::{NAME_OPTION, PANE_FORMAT, PROFILE_OPTION, PaneLine, parse_line, to_tmux_name};
+
+/// How the tmux backend reaches its server and names its sessions.
+#[derive(Debug, Clone)]
+pub struct TmuxConfig {
+    /// The tmux socket name (`tmux -L`): sessiongate's own server, never the user's default.
+    pub socket: String,
+    /// The prefix of every managed session's tmux name; other sessions are never touched.
+    pub prefix: String,
+    /// Scrollback lines kept per session (tmux `history-limit`).
+    pub history_limit: usize,
+    /// The tmux program to run.
+    pub program: String,
+    /// A tmux configuration file for the server; `None` reads none (`-f /dev/null`).
+    pub config_file: Option<String>,
+}
+
+impl TmuxConfig {
+    /// The usual settings for a socket name and prefix.
+    pub fn new(socket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        TmuxConfig {
+            socket: socket.into(),
+            prefix: prefix.into(),
+            history_limit: 50_000,
+            program: "tmux".into(),
+            config_file: None,
+        }
+    }
+}
+
+/// Sessions in a tmux server.
+#[derive(Debug)]
+pub struct TmuxBackend {
+    tmux: Tmux,
+    prefix: String,
+    history_limit: usize,
+    events: broadcast::Sender<SessionEvent>,
+    buffer_seq: AtomicU64,
+}
+
+impl TmuxBackend {
+    /// A backend for the given configuration. Nothing is started until the first session is
+    /// created; a server that already runs on the socket is used as it is.
+    pub fn new(cfg: TmuxConfig) -> Self {
+        TmuxBackend {
+            tmux: Tmux {
+                program: cfg.program,
+                socket: cfg.socket,
+                config: cfg.config_file,
+            },
+            prefix: cfg.prefix,
+            history_limit: cfg.history_limit,
+            events: broadcast::channel(256).0,
+            buffer_seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Checks that tmux can be run at all, for a clear error at startup.
+    pub async fn check(&self) -> Result<String> {
+        let out = tokio::process::Command::new(&self.tmux.program)
+            .arg("-V")
+            .output()
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot run {:?} ({e}); install tmux or choose --backend pty",
+                    self.tmux.program
+                ))
+            })?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    async fn panes(&self) -> Result<Vec<PaneLine>> {
+        let args = vec![c("list-panes"), c("-a"), c("-F"), c(PANE_FORMAT)];
+        match self.tmux.run(&[args], None).await {
+            Ok(out) => Ok(out
+                .lines()
+                .filter_map(|l| parse_line(l, &self.prefix))
+                .filter(|p| p.active)
+                .collect()),
+            Err(TmuxFailure::NoServer) => Ok(Vec::new()),
+            Err(e) => Err(e.into_error("")),
+        }
+    }
+
+    async fn pane(&self, name: &SessionName) -> Result<PaneLine> {
+        let tmux_name = self.tmux_name(name);
+        let args = vec![
+            c("list-panes"),
+            c("-s"),
+            c("-t"),
+            o(format!("={tmux_name}")),
+            c("-F"),
+            c(PANE_FORMAT),
+        ];
+        let out = self
+            .tmux
+            .run(&[args], None)
+            .await
+            .map_err(|e| e.into_error(name.as_str()))?;
+        out.lines()
+            .filter_map(|l| parse_line(l, &self.prefix))
+            .find(|p| p.active && p.tmux_name == tmux_name && p.info.name == *name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))
+    }
+
+    fn tmux_name(&self, name: &SessionName) -> String {
+        to_tmux_name(&self.prefix, name.as_str())
+    }
+
+    /// The target of a session's active pane: `=<tmux name>:` (exact match, current window).
+    fn pane_target(&self, name: &SessionName) -> String {
+        format!("={}:", self.tmux_name(name))
+    }
+
+    async fn running_pane(&self, name: &SessionName) -> Result<PaneLine> {
+        let pane = self.pane(name).await?;
+        if pane.info.status != sessiongate_backend::ProcessStatus::Running {
+            return Err(Error::Exited(name.to_string()));
+        }
+        Ok(pane)
+    }
+
+    fn emit(&self, ev: SessionEvent) {
+        // Nobody listening is fine.
+        let _ = self.events.send(ev);
+    }
+}
+
+fn c(s: &'static str) -> Cow<'static, str> {
+    Cow::Borrowed(s)
+}
+
+fn o(s: String) -> Cow<'static, str> {
+    Cow::Owned(s)
+}
+
+#[async_trait]
+impl SessionBackend for TmuxBackend {
+    fn kind(&self) -> &'static str {
+        "tmux"
+    }
+
+    async fn list(&self) -> Result<Vec<SessionInfo>> {
+        let mut v: Vec<SessionInfo> = self.panes().await?.into_iter().map(|p| p.info).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    async fn create(&self, spec: CreateSpec) -> Result<SessionInfo> {
+        let tmux_name = self.tmux_name(&spec.name);
+        // The server is started with sessiongate's settings (remain-on-exit so that an exited
+        // program's last screen and exit status can still be read). They are set before the
+        // session exists, so even a program that exits at once is kept.
+        let mut new_session = vec![
+            c("new-session"),
+            c("-d"),
+            c("-s"),
+            o(tmux_name.clone()),
+            c("-x"),
+            o(spec.cols.to_string()),
+            c("-y"),
+            o(spec.rows.to_string()),
+            c("-c"),
+            o(spec.working_dir.to_string_lossy().into_owned()),
+        ];
+        for (k, v) in &spec.env {
+            new_session.push(c("-e"));
+            new_session.push(o(format!("{k}={v}")));
+        }
+        new_session.push(c("--"));
+        new_session.extend(spec.argv.iter().map(|a| o(a.clone())));
+        // set-option resolves its target as a pane, so the exact-match form needs the ':'.
+        let target = o(format!("={tmux_name}:"));
+        let commands = vec![
+            vec![c("start-server")],
+            // Without this a server started by this very command would exit again before
+            // new-session runs, since it has no sessions yet.
+            vec![c("set-option"), c("-s"), c("exit-empty"), c("off")],
+            vec![c("set-option"), c("-g"), c("remain-on-exit"), c("on")],
+            vec![
+                c("set-option"),
+                c("-g"),
+                c("history-limit"),
+                o(self.history_limit.to_string()),
+            ],
+            new_session,
+            vec![
+                c("set-option"),
+                c("-t"),
+                target.clone(),
+                c(NAME_OPTION),
+                o(spec.name.to_string()),
+            ],
+            vec![
+                c("set-option"),
+                c("-t"),
+                target,
+                c(PROFILE_OPTION),
+                o(spec.profile.clone()),
+            ],
+        ];
+        self.tmux
+            .run(&commands, None)
+            .await
+            .map_err(|e| e.into_error(spec.name.as_str()))?;
+        tracing::info!(session = %spec.name, profile = %spec.profile, "tmux session created");
+        self.emit(SessionEvent::Created(spec.name.clone()));
+        self.info(&spec.name).await
+    }
+
+    async fn info(&self, name: &SessionName) -> Result<SessionInfo> {
+        Ok(self.pane(name).await?.info)
+    }
+
+    async fn send_text(&self, name: &SessionName, text: &str, submit: bool) -> Result<()> {
+        self.running_pane(name).await?;
+        let target = o(self.pane_target(name));
+        if !text.is_empty() {
+            let seq = self.buffer_seq.fetch_add(1, Ordering::Relaxed);
+            let buffer = o(format!("sessiongate-{}-{seq}", std::process::id()));
+            // load-buffer reads the text from standard input; paste-buffer -p uses bracketed
+            // paste when the program asked for it, so several lines arrive as one message;
+            // -d deletes the buffer afterwards.
+            let load = vec![c("load-buffer"), c("-b"), buffer.clone(), c("-")];
+            let paste = vec![
+                c("paste-buffer"),
+                c("-p"),
+                c("-d"),
+                c("-b"),
+                buffer.clone(),
+                c("-t"),
+                target.clone(),
+            ];
+            if let Err(e) = self.tmux.run(&[load, paste], Some(text.as_bytes())).await {
+                let _ = self
+                    .tmux
+                    .run(&[vec![c("delete-buffer"), c("-b"), buffer]], None)
+                    .await;
+                return Err(e.into_error(name.as_str()));
+            }
+        }
+        if submit {
+            // A separate invocation, so the program sees the paste end before the Enter.
+            let enter = vec![c("send-keys"), c("-t"), target, c("Enter")];
+            self.tmux
+                .run(&[enter], None)
+                .await
+                .map_err(|e| e.into_error(name.as_str()))?;
+        }
+        Ok(())
+    }
+
+    async fn send_keys(&self, name: &SessionName, keys: &[Key]) -> Result<()> {
+        self.running_pane(name).await?;
+        let target = o(self.pane_target(name));
+        let mut commands = Vec::new();
+        for k in keys {
+            let cmd = match k {
+                // A character is sent by its bytes in hex, so that tmux never reads it as a
+                // key name or a command separator.
+                Key::Char(ch) => {
+                    let mut buf = [0u8; 4];
+                    let mut v = vec![c("send-keys"), c("-t"), target.clone(), c("-H")];
+                    v.extend(
+                        ch.encode_utf8(&mut buf)
+                            .bytes()
+                            .map(|b| o(format!("{b:02x}"))),
+                    );
+                    v
+                }
+                other => vec![
+                    c("send-keys"),
+                    c("-t"),
+                    target.clone(),
+                    o(other.to_string()),
+                ],
+            };
+            commands.push(cmd);
+        }
+        if commands.is_empty() {
+            return Ok(());
+        }
+        self.tmux
+            .run(&commands, None)
+            .await
+            .map_err(|e| e.into_error(name.as_str()))?;
+        Ok(())
+    }
+
+    async fn read(&self, name: &SessionName, req: ReadRequest) -> Result<Screen> {
+        let pane = self.pane(name).await?;
+        let mut args = vec![c("capture-pane"), c("-p"), c("-J"), c("-t")];
+        args.push(o(self.pane_target(name)));
+        if req.escapes {
+            args.push(c("-e"));
+        }
+        // Capture only as much history as the page needs (plus one screen of slack for
+        // trailing blank lines), not the whole scrollback.
+        let wanted_history = if req.scrollback {
+            (req.offset.saturating_add(req.lines)).min(pane.history_size)
+        } else {
+            0
+        };
+        if wanted_history > 0 {
+            args.push(c("-S"));
+            args.push(o(format!("-{wanted_history}")));
+        }
+        let out = self
+            .tmux
+            .run(&[args], None)
+            .await
+            .map_err(|e| e.into_error(name.as_str()))?;
+        let mut screen = page(&out, &req, pane.cursor);
+        let skipped = pane.history_size - wanted_history;
+        if req.scrollback && skipped > 0 {
+            screen.total_lines += skipped;
+            screen.first_line += skipped;
+            screen.more_above = true;
+        }
+        Ok(screen)
+    }
+
+    async fn resize(&self, name: &SessionName, cols: u16, rows: u16) -> Result<()> {
+        if cols < 10 || rows < 2 || cols > 1000 || rows > 1000 {
+            return Err(Error::InvalidArgument(format!(
+                "size {cols}x{rows} is out of range (10..1000 columns, 2..1000 rows)"
+            )));
+        }
+        self.pane(name).await?;
+        let args = vec![
+            c("resize-window"),
+            c("-t"),
+            o(self.pane_target(name)),
+            c("-x"),
+            o(cols.to_string()),
+            c("-y"),
+            o(rows.to_string()),
+        ];
+        self.tmux
+            .run(&[args], None)
+            .await
+            .map_err(|e| e.into_error(name.as_str()))?;
+        Ok(())
+    }
+
+    async fn terminate(&self, name: &SessionName) -> Result<()> {
+        // Look the session up first so that only a session whose recorded name matches is
+        // ever killed.
+        self.pane(name).await?;
+        let args = vec![
+            c("kill-session"),
+            c("-t"),
+            o(format!("={}", self.tmux_name(name))),
+        ];
+        self.tmux
+            .run(&[args], None)
+            .await
+            .map_err(|e| e.into_error(name.as_str()))?;
+        tracing::info!(session = %name, "tmux session terminated");
+        self.emit(SessionEvent::Terminated(name.clone()));
+        Ok(())
+    }
+
+    fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! Running tmux: one argv per invocation, never a shell string.
+//!
+//! Every invocation passes `-L <socket>` so that sessiongate only ever talks to its own tmux
+//! server, and `-f <config>` so that a server it starts does not read the user's
+//! `~/.tmux.conf` unless the owner asked for it.
+
+use std::borrow::Cow;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use sessiongate_backend::Error;
+
+/// How to reach the tmux server.
+#[derive(Debug, Clone)]
+pub(crate) struct Tmux {
+    pub(crate) program: String,
+    pub(crate) socket: String,
+    pub(crate) config: Option<String>,
+}
+
+/// What tmux said when a command failed, sorted into the cases callers act on.
+#[derive(Debug)]
+pub(crate) enum TmuxFailure {
+    /// No tmux server runs on the socket (so no sessions exist).
+    NoServer,
+    /// The target session, window or pane does not exist.
+    NoTarget,
+    /// `new-session` found the name taken.
+    Duplicate,
+    /// Anything else, with tmux's message.
+    Other(String),
+}
+
+impl Tmux {
+    /// Runs one or more tmux commands in a single invocation. Each command is a list of
+    /// arguments; they are joined with tmux's `;` separator, and every argument that itself
+    /// ends in `;` is escaped so that tmux reads it as text, not as a separator.
+    pub(crate) async fn run(
+        &self,
+        commands: &[Vec<Cow<'_, str>>],
+        stdin: Option<&[u8]>,
+    ) -> Result<String, TmuxFailure> {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("-L").arg(&self.socket);
+        cmd.arg("-f")
+            .arg(self.config.as_deref().unwrap_or("/dev/null"));
+        for (i, c) in commands.iter().enumerate() {
+            if i > 0 {
+                cmd.arg(";");
+            }
+            for a in c {
+                cmd.arg(escape_arg(a).as_ref());
+            }
+        }
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TmuxFailure::Other(format!(
+                    "the tmux program {:?} is not installed or not on PATH",
+                    self.program
+                ))
+            } else {
+                TmuxFailure::Other(format!("could not run tmux: {e}"))
+            }
+        })?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data)
+                .await
+                .map_err(|e| TmuxFailure::Other(format!("could not write to tmux: {e}")))?;
+            drop(pipe);
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| TmuxFailure::Other(format!("tmux did not finish: {e}")))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Err(classify(&String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Sorts tmux's error text into the cases callers handle differently.
+pub(crate) fn classify(stderr: &str) -> TmuxFailure {
+    let msg = stderr.trim();
+    if msg.starts_with("no server running")
+        || (msg.starts_with("error connecting to") && msg.contains("No such file"))
+        || msg.contains("server exited unexpectedly")
+    {
+        TmuxFailure::NoServer
+    } else if msg.starts_with("can't find")
+        || msg.contains("no such session")
+        || msg.starts_with("no current target")
+    {
+        TmuxFailure::NoTarget
+    } else if msg.starts_with("duplicate session") {
+        TmuxFailure::Duplicate
+    } else {
+        TmuxFailure::Other(msg.chars().take(500).collect())
+    }
+}
+
+/// tmux splits its command line at arguments that end in `;`, and reads a final `\;` as a
+/// literal `;`. Escaping the final `;` of every argument keeps text text.
+pub(crate) fn escape_arg(arg: &str) -> Cow<'_, str> {
+    match arg.strip_suffix(';') {
+        Some(head) => Cow::Owned(format!("{head}\\;")),
+        None => Cow::Borrowed(arg),
+    }
+}
+
+impl TmuxFailure {
+    /// Turns a failure on an operation that targets `session` into the backend error.
+    pub(crate) fn into_error(self, session: &str) -> Error {
+        match self {
+            TmuxFailure::NoServer | TmuxFailure::NoTarget => Error::NotFound(session.to_owned()),
+            TmuxFailure::Duplicate => Error::AlreadyExists(session.to_owned()),
+            TmuxFailure::Other(m) => Error::Unavailable(format!("tmux: {m}")),
+        }
+    }
+}

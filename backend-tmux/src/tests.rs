@@ -1,0 +1,328 @@
+//! Unit tests of the tmux backend: the pure helpers, then scenarios against a real tmux
+//! server on a private socket.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sessiongate_backend::policy::{LaunchProfile, SessionPolicy};
+use sessiongate_backend::{ProcessStatus, ReadRequest};
+
+use super::command::{TmuxFailure, classify, escape_arg};
+use super::*;
+
+#[test]
+fn escapes_trailing_semicolons_only() {
+    assert_eq!(escape_arg("a;b"), "a;b");
+    assert_eq!(escape_arg("a;"), "a\\;");
+    assert_eq!(escape_arg(";"), "\\;");
+    assert_eq!(escape_arg("a\\;"), "a\\\\;");
+}
+
+#[test]
+fn classifies_tmux_errors() {
+    assert!(matches!(
+        classify("no server running on /tmp/tmux-0/x\n"),
+        TmuxFailure::NoServer
+    ));
+    assert!(matches!(
+        classify("error connecting to /tmp/tmux-0/x (No such file or directory)"),
+        TmuxFailure::NoServer
+    ));
+    assert!(matches!(
+        classify("can't find session: =claude-x"),
+        TmuxFailure::NoTarget
+    ));
+    assert!(matches!(
+        classify("duplicate session: claude-x"),
+        TmuxFailure::Duplicate
+    ));
+    assert!(matches!(classify("something else"), TmuxFailure::Other(_)));
+}
+
+#[test]
+fn parses_pane_lines_and_maps_names() {
+    let line = "claude-a_b\t11\t1700000000\t1700000100\t4242\tbash\t0\t\t\t120\t40\t3\t7\t12\ta.b\tshell\t/home/x y\tz";
+    let p = format::parse_line(line, "claude-").unwrap();
+    assert_eq!(p.info.name.as_str(), "a.b");
+    assert_eq!(p.info.pid, Some(4242));
+    assert_eq!(p.info.status, ProcessStatus::Running);
+    assert_eq!(p.info.working_dir.unwrap(), Path::new("/home/x y\tz"));
+    assert_eq!(p.cursor, Some((3, 7)));
+    assert_eq!(p.history_size, 12);
+    // Another prefix is never ours.
+    assert!(format::parse_line(line, "other-").is_none());
+    // A dead pane reports its exit status.
+    let dead = "claude-x\t11\t1\t1\t1\tbash\t1\t3\t\t80\t24\t0\t0\t0\tx\tshell\t/";
+    let p = format::parse_line(dead, "claude-").unwrap();
+    assert_eq!(
+        p.info.status,
+        ProcessStatus::Exited {
+            code: Some(3),
+            signal: None
+        }
+    );
+    // A session made by hand with the prefix is listed under its stripped name.
+    let manual = "claude-hand\t11\t1\t1\t1\tbash\t0\t\t\t80\t24\t0\t0\t0\t\t\t/";
+    assert_eq!(
+        format::parse_line(manual, "claude-")
+            .unwrap()
+            .info
+            .name
+            .as_str(),
+        "hand"
+    );
+    assert!(format::parse_line("garbage", "claude-").is_none());
+}
+
+/// A private tmux server, killed when the test ends.
+struct Server {
+    backend: TmuxBackend,
+    socket: String,
+    root: tempfile::TempDir,
+}
+
+impl Server {
+    fn new(tag: &str) -> Server {
+        let socket = format!("sg-unit-{}-{tag}", std::process::id());
+        let backend = TmuxBackend::new(TmuxConfig::new(socket.clone(), "claude-"));
+        Server {
+            backend,
+            socket,
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn policy(&self) -> SessionPolicy {
+        let mut profiles = sessiongate_backend::policy::default_profiles();
+        profiles.insert(
+            "bash".into(),
+            LaunchProfile::Argv(vec!["bash".into(), "--norc".into(), "--noprofile".into()]),
+        );
+        profiles.insert(
+            "exit3".into(),
+            LaunchProfile::Argv(vec!["sh".into(), "-c".into(), "echo bye; exit 3".into()]),
+        );
+        SessionPolicy::new(&[self.root.path().to_path_buf()], profiles).unwrap()
+    }
+
+    async fn wait_for(&self, name: &SessionName, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..200 {
+            last = self
+                .backend
+                .read(name, ReadRequest::default())
+                .await
+                .unwrap()
+                .text;
+            if last.contains(needle) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{needle:?} never appeared; screen:\n{last}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn text_arrives_intact() {
+    let s = Server::new("text");
+    let spec = s.policy().prepare("t.1", None, "bash").unwrap();
+    let info = s.backend.create(spec).await.unwrap();
+    assert_eq!(info.name.as_str(), "t.1");
+    assert_eq!(info.profile.as_deref(), Some("bash"));
+    let name = info.name;
+    // A leading '-', key names, a trailing ';' and shell metacharacters are all just text.
+    s.backend
+        .send_text(&name, "echo -n Enter C-c 'x;' $((6*7));", true)
+        .await
+        .unwrap();
+    s.wait_for(&name, "Enter C-c x; 42").await;
+    // Several lines arrive as one message and run once Enter is pressed.
+    s.backend
+        .send_text(&name, "echo first\necho second", true)
+        .await
+        .unwrap();
+    let screen = s.wait_for(&name, "second\n").await;
+    assert!(screen.contains("first\n"), "{screen}");
+    s.backend.send_text(&name, "-", false).await.unwrap();
+    s.backend.send_keys(&name, &[Key::Ctrl('c')]).await.unwrap();
+    s.backend.terminate(&name).await.unwrap();
+    assert!(matches!(
+        s.backend.info(&name).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn exited_program_keeps_its_screen_and_status() {
+    let s = Server::new("exit");
+    let spec = s.policy().prepare("gone", None, "exit3").unwrap();
+    let name = s.backend.create(spec).await.unwrap().name;
+    for _ in 0..200 {
+        if s.backend.info(&name).await.unwrap().status != ProcessStatus::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info = s.backend.info(&name).await.unwrap();
+    assert_eq!(
+        info.status,
+        ProcessStatus::Exited {
+            code: Some(3),
+            signal: None
+        }
+    );
+    s.wait_for(&name, "bye").await;
+    assert!(matches!(
+        s.backend.send_text(&name, "x", true).await,
+        Err(Error::Exited(_))
+    ));
+    s.backend.terminate(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn duplicate_and_unknown_sessions_are_refused() {
+    let s = Server::new("dup");
+    let p = s.policy();
+    s.backend
+        .create(p.prepare("one", None, "bash").unwrap())
+        .await
+        .unwrap();
+    let err = s
+        .backend
+        .create(p.prepare("one", None, "bash").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err}");
+    let ghost = SessionName::new("ghost").unwrap();
+    assert!(matches!(
+        s.backend.read(&ghost, ReadRequest::default()).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        s.backend.terminate(&ghost).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(s.backend.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dead_server_means_no_sessions_and_recovers() {
+    let s = Server::new("dead");
+    let p = s.policy();
+    let name = s
+        .backend
+        .create(p.prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    std::process::Command::new("tmux")
+        .args(["-L", &s.socket, "kill-server"])
+        .output()
+        .unwrap();
+    assert!(s.backend.list().await.unwrap().is_empty());
+    assert!(matches!(
+        s.backend.info(&name).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        s.backend.send_text(&name, "x", true).await,
+        Err(Error::NotFound(_))
+    ));
+    s.backend
+        .create(p.prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s.backend.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn other_tmux_sessions_are_never_listed_or_touched() {
+    let s = Server::new("other");
+    s.backend
+        .create(s.policy().prepare("mine", None, "bash").unwrap())
+        .await
+        .unwrap();
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &s.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "users-own",
+            "sleep",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let names: Vec<String> = s
+        .backend
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["mine"]);
+    let users = SessionName::new("users-own").unwrap();
+    assert!(matches!(
+        s.backend.terminate(&users).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn pages_back_through_scrollback() {
+    let s = Server::new("page");
+    let name = s
+        .backend
+        .create(s.policy().prepare("p", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    s.backend
+        .send_text(
+            &name,
+            "for i in $(seq 1 300); do echo line$i; done; echo DONE",
+            true,
+        )
+        .await
+        .unwrap();
+    s.wait_for(&name, "DONE").await;
+    let req = ReadRequest {
+        lines: 10,
+        offset: 0,
+        scrollback: true,
+        escapes: false,
+    };
+    let last = s.backend.read(&name, req).await.unwrap();
+    assert!(last.text.contains("line300"), "{}", last.text);
+    assert!(last.more_above);
+    let older = s
+        .backend
+        .read(&name, ReadRequest { offset: 100, ..req })
+        .await
+        .unwrap();
+    assert_eq!(older.returned_lines, 10);
+    assert!(!older.text.contains("line300"));
+    assert!(older.text.contains("line2"), "{}", older.text);
+    assert!(older.total_lines >= 300);
+    // Resizing takes effect.
+    s.backend.resize(&name, 100, 30).await.unwrap();
+    let info = s.backend.info(&name).await.unwrap();
+    assert_eq!((info.cols, info.rows), (100, 30));
+    assert!(matches!(
+        s.backend.resize(&name, 1, 1).await,
+        Err(Error::InvalidArgument(_))
+    ));
+}
