@@ -17,7 +17,7 @@
 //! - [`types`]: session info, status, read requests and screens.
 //! - [`keys`]: named keys (`Enter`, `C-c`, `Up`, ...) that clients may send.
 //! - [`screen`]: text helpers shared by backends (trimming, paging).
-//! - `prompt`: detection of sessions that wait for their owner's input.
+//! - [`prompt`]: detection of sessions that wait for their owner's input, and answers.
 //! - [`error`]: the [`Error`] type.
 
 pub mod backend;
@@ -25,6 +25,7 @@ pub mod error;
 pub mod keys;
 pub mod name;
 pub mod policy;
+pub mod prompt;
 
 pub mod screen;
 pub mod types;

@@ -1,1 +1,9 @@
-//! it
+//! sessiongate's end-to-end tests: one test binary, one module per area.
+#![allow(clippy::unwrap_used)]
+
+// MCP tools over Streamable HTTP against the tmux backend.
+mod mcp_tools;
+// Bad input of every kind: each gets a clear error and changes nothing.
+mod bad_input;
+// The command line: refusing unsafe options.
+mod cli;

@@ -1,0 +1,128 @@
+//! Turning a client's answer into the exact input that selects it.
+
+use serde::Serialize;
+
+use super::{Prompt, PromptKind};
+use crate::error::Error;
+use crate::keys::Key;
+
+/// What to send: `text` typed literally (without Enter), then `keys` pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerPlan {
+    /// Text to type first, if any.
+    pub text: Option<String>,
+    /// Keys to press after the text.
+    pub keys: Vec<Key>,
+    /// The label of the option chosen, for menus and y/n questions.
+    pub chosen: Option<String>,
+}
+
+/// Plans the input for `answer` to `prompt`.
+///
+/// `answer` is an option number, an option label or the beginning of one (case-insensitive;
+/// an exact label wins over prefixes, an ambiguous prefix is refused), `yes`/`no` for y/n
+/// questions, anything for "Press Enter", and free text for text questions.
+pub fn plan_answer(prompt: &Prompt, answer: &str) -> Result<AnswerPlan, Error> {
+    let a = answer.trim();
+    match prompt.kind {
+        PromptKind::PressEnter => Ok(AnswerPlan {
+            text: None,
+            keys: vec![Key::Enter],
+            chosen: None,
+        }),
+        PromptKind::Text => Ok(AnswerPlan {
+            text: (!answer.is_empty()).then(|| answer.to_owned()),
+            keys: vec![Key::Enter],
+            chosen: None,
+        }),
+        PromptKind::YesNo => {
+            let lower = a.to_ascii_lowercase();
+            let (letter, label) = match lower.as_str() {
+                "y" | "yes" | "1" => ('y', "yes"),
+                "n" | "no" | "2" => ('n', "no"),
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "answer {:?} does not fit the question {:?}; answer yes or no",
+                        crate::name::printable_prefix(answer),
+                        prompt.question
+                    )));
+                }
+            };
+            Ok(AnswerPlan {
+                text: Some(letter.to_string()),
+                keys: vec![Key::Enter],
+                chosen: Some(label.into()),
+            })
+        }
+        PromptKind::Menu => {
+            let index = choose(prompt, a)?;
+            let option = &prompt.options[index];
+            Ok(AnswerPlan {
+                text: None,
+                keys: option.keys.clone(),
+                chosen: Some(option.label.clone()),
+            })
+        }
+    }
+}
+
+fn valid_answers(prompt: &Prompt) -> String {
+    prompt
+        .options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| match o.number {
+            Some(n) => format!("{n} ({})", o.label),
+            None => format!("{} ({})", i + 1, o.label),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn choose(prompt: &Prompt, a: &str) -> Result<usize, Error> {
+    let refuse = |why: String| {
+        Err(Error::InvalidArgument(format!(
+            "{why}; valid answers: {}",
+            valid_answers(prompt)
+        )))
+    };
+    if a.is_empty() {
+        return refuse("the answer is empty".into());
+    }
+    if let Ok(n) = a.trim_end_matches('.').parse::<u32>() {
+        if let Some(i) = prompt.options.iter().position(|o| o.number == Some(n)) {
+            return Ok(i);
+        }
+        let numbered = prompt.options.iter().any(|o| o.number.is_some());
+        if !numbered && n >= 1 && (n as usize) <= prompt.options.len() {
+            return Ok(n as usize - 1);
+        }
+        return refuse(format!("there is no option {n}"));
+    }
+    let lower = a.to_lowercase();
+    if let Some(i) = prompt
+        .options
+        .iter()
+        .position(|o| o.label.to_lowercase() == lower)
+    {
+        return Ok(i);
+    }
+    let prefixed: Vec<usize> = prompt
+        .options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.label.to_lowercase().starts_with(&lower))
+        .map(|(i, _)| i)
+        .collect();
+    match prefixed.as_slice() {
+        [one] => Ok(*one),
+        [] => refuse(format!(
+            "no option matches {:?}",
+            crate::name::printable_prefix(a)
+        )),
+        _ => refuse(format!(
+            "{:?} matches several options",
+            crate::name::printable_prefix(a)
+        )),
+    }
+}

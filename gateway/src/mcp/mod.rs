@@ -1,0 +1,413 @@
+//! The MCP server: one [`SessionTools`] value per MCP session, whose tools act on the shared
+//! backend.
+//!
+//! Tool failures (unknown session, bad name, ...) are tool results with `isError` and a
+//! message that says what to do; protocol errors are left to rmcp.
+//!
+//! # Layout
+//! - this file: the tool definitions;
+//! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
+//! - `reply`: helpers that build results;
+//! - [`scopes`]: which OAuth scope each tool needs;
+//! - `search`: the `search`/`fetch` pair in the shapes ChatGPT connectors require;
+//! - `prompts`: `check_prompts` and `respond_to_prompt`;
+//! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
+
+mod args;
+mod prompts;
+mod reply;
+pub mod scopes;
+mod search;
+mod wait;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::json;
+
+use sessiongate_backend::types::{DEFAULT_READ_LINES, MAX_READ_LINES};
+use sessiongate_backend::{Key, ProcessStatus, ReadRequest, SessionInfo, SessionName};
+
+use crate::state::AppState;
+use args::*;
+
+/// What the server tells clients about itself in `initialize`.
+const INSTRUCTIONS: &str = "sessiongate drives terminal sessions (Claude Code, Codex, a shell, \
+...) on the owner's machine. list_sessions shows them; create_session starts one from a launch \
+profile; send_message types text and presses Enter; get_logs reads the screen; check_prompts \
+finds sessions waiting for an answer (e.g. a permission question) and respond_to_prompt answers \
+one by option number or label; send_keys presses keys such as Escape or C-c; \
+terminate_session ends one.";
+
+/// The MCP tools, bound to the gateway's state.
+#[derive(Debug, Clone)]
+pub struct SessionTools {
+    state: AppState,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SessionTools {
+    /// A tool server over `state`.
+    pub fn new(state: AppState) -> Self {
+        SessionTools {
+            state,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {
+        let name = SessionName::new(session)?;
+        self.state.backend.info(&name).await
+    }
+}
+
+/// One line describing a session, for text results.
+pub(crate) fn describe(s: &SessionInfo) -> String {
+    let status = match s.status {
+        ProcessStatus::Running => "running".to_owned(),
+        ProcessStatus::Exited { code: Some(c), .. } => format!("exited (code {c})"),
+        ProcessStatus::Exited {
+            signal: Some(sig), ..
+        } => format!("exited (signal {sig})"),
+        ProcessStatus::Exited { .. } => "exited".to_owned(),
+    };
+    format!(
+        "{} — {}, profile {}, running {} in {}",
+        s.name,
+        status,
+        s.profile.as_deref().unwrap_or("?"),
+        s.current_command.as_deref().unwrap_or("?"),
+        s.working_dir
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "?".into()),
+    )
+}
+
+#[tool_router]
+impl SessionTools {
+    #[tool(
+        description = "List the terminal sessions, with their status, program and directory, \
+                       plus the launch profiles and directories available to create_session.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_sessions(&self) -> Result<CallToolResult, McpError> {
+        let sessions = match self.state.backend.list().await {
+            Ok(s) => s,
+            Err(e) => return Ok(reply::fail(&e)),
+        };
+        let mut text = if sessions.is_empty() {
+            "No sessions. Start one with create_session.".to_owned()
+        } else {
+            sessions.iter().map(describe).collect::<Vec<_>>().join("\n")
+        };
+        let profiles: Vec<&String> = self.state.policy.profiles().keys().collect();
+        let roots = self.state.policy.roots();
+        text.push_str(&format!(
+            "\nProfiles: {}. Allowed roots: {}.",
+            profiles
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            roots
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots });
+        Ok(reply::ok(text, &value))
+    }
+
+    #[tool(
+        description = "Start a new terminal session running a launch profile's program \
+                       (e.g. profile \"claude\" for Claude Code, \"shell\" for bash) in a \
+                       working directory.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_session(
+        &self,
+        Parameters(a): Parameters<CreateSessionArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let profile = a.profile.as_deref().unwrap_or("claude");
+        let spec = match self
+            .state
+            .policy
+            .prepare(&a.name, a.working_dir.as_deref(), profile)
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(reply::fail(&e)),
+        };
+        match self.state.backend.create(spec).await {
+            Ok(info) => Ok(reply::ok(
+                format!("Created session {}", describe(&info)),
+                &info,
+            )),
+            Err(e) => Ok(reply::fail(&e)),
+        }
+    }
+
+    #[tool(
+        description = "Type a message into a session and press Enter (submit=false to only \
+                       type). The text arrives exactly as given, several lines as one message. \
+                       Read the result with get_logs.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn send_message(
+        &self,
+        Parameters(a): Parameters<SendMessageArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let result = async {
+            let name = SessionName::new(&a.session)?;
+            self.state.policy.check_message(&a.message)?;
+            let submit = a.submit.unwrap_or(true);
+            self.state
+                .backend
+                .send_text(&name, &a.message, submit)
+                .await?;
+            Ok::<_, sessiongate_backend::Error>(submit)
+        }
+        .await;
+        match result {
+            Ok(submitted) => {
+                let verb = if submitted {
+                    "Sent"
+                } else {
+                    "Typed (not submitted)"
+                };
+                Ok(reply::ok(
+                    format!(
+                        "{verb} {} bytes to {}. Use get_logs to read the response.",
+                        a.message.len(),
+                        a.session
+                    ),
+                    &json!({ "session": a.session, "bytes": a.message.len(), "submitted": submitted }),
+                ))
+            }
+            Err(e) => Ok(reply::fail(&e)),
+        }
+    }
+
+    #[tool(
+        description = "Press keys in a session: Enter, Escape, Tab, Up, Down, Left, Right, \
+                       PageUp, PageDown, Backspace, C-c (interrupt), C-d, F1-F12, or a single \
+                       character. Use it to move in menus or interrupt a program.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn send_keys(
+        &self,
+        Parameters(a): Parameters<SendKeysArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let result = async {
+            let name = SessionName::new(&a.session)?;
+            let keys = Key::parse_list(&a.keys)?;
+            self.state.backend.send_keys(&name, &keys).await?;
+            Ok::<_, sessiongate_backend::Error>(keys)
+        }
+        .await;
+        match result {
+            Ok(keys) => {
+                let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                Ok(reply::ok(
+                    format!("Pressed {} in {}.", names.join(" "), a.session),
+                    &json!({ "session": a.session, "keys": names }),
+                ))
+            }
+            Err(e) => Ok(reply::fail(&e)),
+        }
+    }
+
+    #[tool(
+        description = "Read a session's terminal as clean text: the last `lines` lines \
+                       (default 40) of the screen and scrollback; raise `offset` to page back.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_logs(
+        &self,
+        Parameters(a): Parameters<GetLogsArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let lines = a.lines.map(|l| l as usize).unwrap_or(DEFAULT_READ_LINES);
+        if lines == 0 || lines > MAX_READ_LINES {
+            return Ok(reply::fail_msg(format!(
+                "lines must be between 1 and {MAX_READ_LINES}"
+            )));
+        }
+        let req = ReadRequest {
+            lines,
+            offset: a.offset.unwrap_or(0) as usize,
+            scrollback: true,
+            escapes: a.escapes.unwrap_or(false),
+        };
+        let result = async {
+            let name = SessionName::new(&a.session)?;
+            self.state.backend.read(&name, req).await
+        }
+        .await;
+        match result {
+            Ok(screen) => Ok(reply::ok(screen.text.clone(), &screen)),
+            Err(e) => Ok(reply::fail(&e)),
+        }
+    }
+
+    #[tool(
+        description = "A session's status: running or exited (with exit code), the program in \
+                       the foreground, its pid, directory, creation and last-activity times, \
+                       and whether it waits for input.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_session_status(
+        &self,
+        Parameters(a): Parameters<SessionArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let info = match self.lookup(&a.session).await {
+            Ok(i) => i,
+            Err(e) => return Ok(reply::fail(&e)),
+        };
+        let detection = prompts::detect_session(&self.state, &info).await;
+        let mut text = describe(&info);
+        if let Some(d) = &detection {
+            text.push_str(&format!("\nState: {}", prompts::state_line(d)));
+        }
+        let value = json!({ "session": info, "detection": detection });
+        Ok(reply::ok(text, &value))
+    }
+
+    #[tool(
+        description = "End a session: its program is stopped and the session removed.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn terminate_session(
+        &self,
+        Parameters(a): Parameters<SessionArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let result = async {
+            let name = SessionName::new(&a.session)?;
+            self.state.backend.terminate(&name).await
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(reply::ok(
+                format!("Terminated session {}.", a.session),
+                &json!({ "session": a.session, "terminated": true }),
+            )),
+            Err(e) => Ok(reply::fail(&e)),
+        }
+    }
+
+    #[tool(
+        description = "Find every session that is waiting for its owner's input (a permission \
+                       question, a y/n prompt, a menu), with the question, its context and the \
+                       options. Answer with respond_to_prompt.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn check_prompts(&self) -> Result<CallToolResult, McpError> {
+        Ok(prompts::check_prompts(&self.state).await)
+    }
+
+    #[tool(
+        description = "Answer the question a session is waiting on: an option number or label, \
+                       yes/no, or text. Exactly the keys that select the answer are sent; the \
+                       result says whether the prompt went away and shows the screen.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn respond_to_prompt(
+        &self,
+        Parameters(a): Parameters<RespondArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(prompts::respond(&self.state, &a.session, &a.answer).await)
+    }
+
+    #[tool(
+        description = "Wait on the server until a session needs attention: until it is idle, \
+                       waiting for input, exited, or its screen matches a pattern. Returns the \
+                       new state and the screen. Use it instead of polling get_logs.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn wait_for(
+        &self,
+        Parameters(a): Parameters<WaitForArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let until = match wait::Until::parse(
+            a.until.as_deref().unwrap_or("attention"),
+            a.pattern.as_deref(),
+        ) {
+            Ok(u) => u,
+            Err(msg) => return Ok(reply::fail_msg(msg)),
+        };
+        let secs = a.timeout_s.unwrap_or(wait::DEFAULT_TIMEOUT_S);
+        if secs == 0 || secs > wait::MAX_TIMEOUT_S {
+            return Ok(reply::fail_msg(format!(
+                "timeout_s must be between 1 and {}",
+                wait::MAX_TIMEOUT_S
+            )));
+        }
+        Ok(wait::wait_for(
+            &self.state,
+            &ctx,
+            &a.session,
+            until,
+            std::time::Duration::from_secs(secs),
+        )
+        .await)
+    }
+
+    #[tool(
+        description = "Search the terminal sessions by name, program, directory and screen \
+                       text. Returns ids to pass to fetch.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(
+        &self,
+        Parameters(a): Parameters<SearchArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(search::search(&self.state, &a.query).await)
+    }
+
+    #[tool(
+        description = "Fetch one session by id (from search): its recent screen and status.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn fetch(
+        &self,
+        Parameters(a): Parameters<FetchArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(search::fetch(&self.state, &a.id).await)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for SessionTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("sessiongate", env!("CARGO_PKG_VERSION"))
+                    .with_title("sessiongate"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}

@@ -1,0 +1,26 @@
+//! Building tool results: text for the model to read, structured content for clients that
+//! use it, and failures as `isError` results that say what to do.
+
+use rmcp::model::{CallToolResult, ContentBlock as Content};
+use serde::Serialize;
+
+/// A successful result: `text` for reading, `value` as structured content.
+pub(super) fn ok<T: Serialize>(text: impl Into<String>, value: &T) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![Content::text(text)]);
+    r.structured_content = serde_json::to_value(value).ok();
+    r
+}
+
+/// A failed tool call. Backend failures that are not the caller's fault are logged here, once;
+/// the client sees the message either way (backend messages carry no secrets).
+pub(super) fn fail(err: &sessiongate_backend::Error) -> CallToolResult {
+    if !err.is_client_error() {
+        tracing::warn!(error = %err, "backend failure");
+    }
+    CallToolResult::error(vec![Content::text(err.to_string())])
+}
+
+/// A failed tool call with a message of the gateway's own.
+pub(super) fn fail_msg(msg: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![Content::text(msg)])
+}

@@ -1,0 +1,230 @@
+//! `wait_for`: block on the server until a session reaches a state, so that clients need not
+//! poll (and burn tokens) themselves.
+//!
+//! The wait wakes on the backend's session events (output, exit, termination). Backends that
+//! cannot observe output (the tmux backend without control mode) are re-checked on a short
+//! interval as a fallback. Progress notifications go to the client while it waits, and a
+//! cancelled request stops the wait.
+
+use std::time::Duration;
+
+use rmcp::RoleServer;
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use sessiongate_backend::{ProcessStatus, ReadRequest, SessionEvent, SessionName};
+
+use super::prompts::{detect_session, state_line};
+use super::reply;
+use crate::state::AppState;
+use sessiongate_backend::prompt::Activity;
+
+/// The default wait, within the request limits of ChatGPT and Claude (about 60 s).
+pub(crate) const DEFAULT_TIMEOUT_S: u64 = 50;
+/// The longest wait a client may ask for.
+pub(crate) const MAX_TIMEOUT_S: u64 = 600;
+/// How often a backend without output events is re-checked.
+const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
+/// How often progress is reported.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What to wait for.
+#[derive(Debug)]
+pub(crate) enum Until {
+    /// The session's program is idle (at its input prompt, not working).
+    Idle,
+    /// The session waits for an answer (a permission question, a menu, y/n).
+    Waiting,
+    /// Idle or waiting: whatever needs the owner next.
+    Attention,
+    /// The program has exited.
+    Exited,
+    /// The screen matches a regular expression.
+    Matches(regex::Regex),
+}
+
+impl Until {
+    /// Parses the `until` and `pattern` arguments.
+    pub(crate) fn parse(until: &str, pattern: Option<&str>) -> Result<Until, String> {
+        match (until, pattern) {
+            ("idle", _) => Ok(Until::Idle),
+            ("waiting_for_input" | "waiting", _) => Ok(Until::Waiting),
+            ("attention" | "idle_or_waiting", _) => Ok(Until::Attention),
+            ("exited", _) => Ok(Until::Exited),
+            ("match" | "regex", Some(p)) => {
+                if p.len() > 1024 {
+                    return Err("pattern is longer than 1024 characters".into());
+                }
+                regex::RegexBuilder::new(p)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map(Until::Matches)
+                    .map_err(|e| format!("invalid pattern: {e}"))
+            }
+            ("match" | "regex", None) => Err("until=\"match\" needs a pattern".into()),
+            (other, _) => Err(format!(
+                "unknown until {other:?}; use idle, waiting_for_input, attention, exited or match"
+            )),
+        }
+    }
+}
+
+/// Runs `wait_for`.
+pub(crate) async fn wait_for(
+    state: &AppState,
+    ctx: &RequestContext<RoleServer>,
+    session: &str,
+    until: Until,
+    timeout: Duration,
+) -> CallToolResult {
+    let name = match SessionName::new(session) {
+        Ok(n) => n,
+        Err(e) => return reply::fail(&e),
+    };
+    let mut events = state.backend.events();
+    let start = tokio::time::Instant::now();
+    let deadline = start + timeout;
+    let mut next_progress = start + PROGRESS_INTERVAL;
+    let progress_token = ctx.meta.get_progress_token();
+    loop {
+        let info = match state.backend.info(&name).await {
+            Ok(i) => i,
+            Err(e) => return reply::fail(&e),
+        };
+        let exited = info.status != ProcessStatus::Running;
+        let detection = detect_session(state, &info).await;
+        let met = match &until {
+            Until::Exited => exited,
+            Until::Idle => detection
+                .as_ref()
+                .is_some_and(|d| d.activity == Activity::Idle),
+            Until::Waiting => detection
+                .as_ref()
+                .is_some_and(|d| d.activity == Activity::WaitingForInput),
+            Until::Attention => {
+                exited
+                    || detection.as_ref().is_some_and(|d| {
+                        matches!(d.activity, Activity::Idle | Activity::WaitingForInput)
+                    })
+            }
+            Until::Matches(re) => {
+                let screen = state
+                    .backend
+                    .read(&name, ReadRequest::visible())
+                    .await
+                    .map(|s| s.text)
+                    .unwrap_or_default();
+                re.is_match(&screen)
+            }
+        };
+        // An exited program will not reach any other state.
+        if met || exited {
+            return finish(state, &name, met, detection, start.elapsed()).await;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return finish(state, &name, false, detection, start.elapsed()).await;
+        }
+        if now >= next_progress {
+            next_progress = now + PROGRESS_INTERVAL;
+            if let Some(token) = progress_token.clone() {
+                let state_text = detection.as_ref().map(state_line).unwrap_or_default();
+                let param = ProgressNotificationParam::new(token, start.elapsed().as_secs_f64())
+                    .with_total(timeout.as_secs_f64())
+                    .with_message(format!("waiting on {name}: {state_text}"));
+                let _ = ctx.peer.notify_progress(param).await;
+            }
+        }
+        let wake = (deadline.min(next_progress)).min(now + FALLBACK_INTERVAL);
+        tokio::select! {
+            _ = ctx.ct.cancelled() => {
+                return reply::fail_msg(format!("wait_for on {name} was cancelled"));
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+            ev = next_event_for(&mut events, &name) => {
+                if matches!(ev, Some(SessionEvent::Terminated(_))) {
+                    return reply::fail(&sessiongate_backend::Error::NotFound(name.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
+async fn next_event_for(
+    events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
+    name: &SessionName,
+) -> Option<SessionEvent> {
+    loop {
+        match events.recv().await {
+            Ok(ev) => {
+                let about = match &ev {
+                    SessionEvent::Created(n)
+                    | SessionEvent::Output(n)
+                    | SessionEvent::Exited(n)
+                    | SessionEvent::Terminated(n) => n,
+                };
+                if about == name {
+                    return Some(ev);
+                }
+            }
+            Err(RecvError::Lagged(_)) => return None,
+            Err(RecvError::Closed) => {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    name: &SessionName,
+    met: bool,
+    detection: Option<sessiongate_backend::prompt::Detection>,
+    waited: Duration,
+) -> CallToolResult {
+    let info = state.backend.info(name).await.ok();
+    let screen = state
+        .backend
+        .read(
+            name,
+            ReadRequest {
+                lines: 40,
+                ..ReadRequest::default()
+            },
+        )
+        .await
+        .map(|s| s.text)
+        .unwrap_or_default();
+    let state_text = match (&info, &detection) {
+        (Some(i), _) if i.status != ProcessStatus::Running => "exited".to_owned(),
+        (_, Some(d)) => state_line(d),
+        _ => "unknown".to_owned(),
+    };
+    let head = if met {
+        format!(
+            "{name} is now {state_text} (after {:.1} s).",
+            waited.as_secs_f64()
+        )
+    } else {
+        format!(
+            "Timed out after {:.1} s; {name} is {state_text}. Call wait_for again to keep waiting.",
+            waited.as_secs_f64()
+        )
+    };
+    reply::ok(
+        format!("{head}\n{screen}"),
+        &json!({
+            "session": name,
+            "condition_met": met,
+            "timed_out": !met,
+            "state": state_text,
+            "detection": detection,
+            "status": info.map(|i| i.status),
+            "waited_s": waited.as_secs_f64(),
+            "screen": screen,
+        }),
+    )
+}

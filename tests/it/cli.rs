@@ -1,0 +1,70 @@
+//! The command line refuses unsafe or broken options with a clear message and a non-zero
+//! exit code.
+
+use std::process::Command;
+
+use sessiongate_tests::gateway::binary;
+
+fn serve(args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--allowed-root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn auth_none_is_refused_off_loopback() {
+    for bind in ["0.0.0.0:0", "[::]:0"] {
+        let (ok, err) = serve(&["--auth", "none", "--bind", bind]);
+        assert!(!ok, "{bind} must be refused");
+        assert!(
+            err.contains("refusing to serve without authentication"),
+            "{err}"
+        );
+        assert!(err.contains("loopback"), "{err}");
+    }
+}
+
+#[test]
+fn a_broken_config_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "profiles = 5\n").unwrap();
+    let (ok, err) = serve(&["--auth", "none", "--config", cfg.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("c.toml"), "{err}");
+    let (ok, err) = serve(&["--auth", "none", "--config", "/no/such/file.toml"]);
+    assert!(!ok);
+    assert!(err.contains("file.toml"), "{err}");
+}
+
+#[test]
+fn help_explains_every_serve_option() {
+    let out = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--bind",
+        "--backend",
+        "--tmux-socket",
+        "--data-dir",
+        "--config",
+        "--auth",
+        "--allowed-root",
+        "SESSIONGATE_BIND",
+    ] {
+        assert!(help.contains(opt), "{opt} missing from:\n{help}");
+    }
+}

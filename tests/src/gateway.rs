@@ -1,0 +1,181 @@
+//! A real `sessiongate serve` process for a test.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The `sessiongate` binary under test: `$SESSIONGATE_BIN`, or the workspace's debug build
+/// (built once per test run).
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SESSIONGATE_BIN") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-q", "-p", "sessiongate"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building sessiongate failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        target.join("debug").join("sessiongate")
+    })
+    .clone()
+}
+
+/// A unique tmux socket name for one test.
+pub fn unique_socket(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sg-e2e-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Options for [`TestGateway::start`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `tmux` or `pty`.
+    pub backend: String,
+    /// The tmux socket (ignored by the PTY backend).
+    pub socket: String,
+    /// Extra arguments after `serve`.
+    pub extra_args: Vec<String>,
+}
+
+impl Options {
+    /// tmux backend on a fresh private socket.
+    pub fn tmux(tag: &str) -> Self {
+        Options {
+            backend: "tmux".into(),
+            socket: unique_socket(tag),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A running gateway. Killing it on drop also kills its tmux server.
+#[derive(Debug)]
+pub struct TestGateway {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The tmux socket it uses.
+    pub socket: String,
+    /// The allowed root sessions run under (a temp dir).
+    pub root: PathBuf,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    _dirs: Vec<tempfile::TempDir>,
+    kill_tmux: bool,
+}
+
+impl TestGateway {
+    /// Starts `sessiongate serve --auth none` with a config file whose profiles suit tests.
+    pub fn start(opts: Options) -> TestGateway {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = tempfile::tempdir().expect("tempdir");
+        let config = data.path().join("config.toml");
+        std::fs::write(
+            &config,
+            concat!(
+                "[extra_profiles]\n",
+                "bash = [\"bash\", \"--norc\", \"--noprofile\"]\n",
+                "exit3 = [\"sh\", \"-c\", \"echo bye; exit 3\"]\n",
+            ),
+        )
+        .expect("write config");
+        let mut gw = Self::spawn(&opts, root.path(), data.path(), &config);
+        gw._dirs = vec![root, data];
+        gw
+    }
+
+    /// Starts another gateway on the same socket, root and data dir (a restart).
+    pub fn restart_alongside(&self) -> TestGateway {
+        let opts = Options {
+            backend: "tmux".into(),
+            socket: self.socket.clone(),
+            extra_args: Vec::new(),
+        };
+        let mut gw = Self::spawn(
+            &opts,
+            &self.root,
+            &self.data_dir,
+            &self.data_dir.join("config.toml"),
+        );
+        gw.kill_tmux = false;
+        gw
+    }
+
+    fn spawn(opts: &Options, root: &Path, data: &Path, config: &Path) -> TestGateway {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .args(["--auth", "none", "--bind", "127.0.0.1:0"])
+            .args(["--backend", &opts.backend])
+            .args(["--tmux-socket", &opts.socket])
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--config")
+            .arg(config)
+            .arg("--allowed-root")
+            .arg(root)
+            .args(&opts.extra_args)
+            .env("SESSIONGATE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn sessiongate");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base_url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        TestGateway {
+            child,
+            base_url,
+            socket: opts.socket.clone(),
+            root: root.to_path_buf(),
+            data_dir: data.to_path_buf(),
+            _dirs: Vec::new(),
+            kill_tmux: true,
+        }
+    }
+
+    /// The MCP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base_url)
+    }
+
+    /// Stops the process (SIGKILL) without touching its tmux server.
+    pub fn kill_process(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.kill_process();
+        if self.kill_tmux {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.socket, "kill-server"])
+                .stderr(Stdio::null())
+                .status();
+        }
+        // Give the kernel a moment to release the port and the tmux socket.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
