@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what sessiongate's tests need on a fresh Debian machine, and nothing that is
+# already there: tmux (apt), Node 22 and the npm test clients (tests/clients, from the npm
+# registry), the Python test clients (a venv in .venv, from PyPI). Idempotent and quick on a
+# second run. Needs root for apt (as CI and the developers' machines run).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+need_apt=()
+command -v tmux >/dev/null || need_apt+=(tmux)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  echo "== apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then
+  rustup component add clippy rustfmt
+fi
+
+clients="$root/tests/clients"
+if [[ ! -x "$clients/node_modules/.bin/conformance" || "$clients/package-lock.json" -nt "$clients/node_modules/.package-lock.json" ]]; then
+  echo "== npm ci (tests/clients)"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+fi
