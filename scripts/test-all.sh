@@ -26,6 +26,9 @@ export SESSIONGATE_BIN="$root/target/release/sessiongate"
 step "cargo test --workspace"
 cargo test --workspace
 
+step "PTY backend with tmux absent from PATH"
+bash scripts/test-pty-without-tmux.sh
+
 step "MCP conformance suite"
 bash tests/conformance/run.sh
 

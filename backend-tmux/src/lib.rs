@@ -23,12 +23,15 @@ use tokio::sync::broadcast;
 
 use sessiongate_backend::screen::page;
 use sessiongate_backend::{
-    CreateSpec, Error, Key, ReadRequest, Result, Screen, SessionBackend, SessionEvent, SessionInfo,
-    SessionName,
+    CreateSpec, Error, Key, ProcessStatus, ReadRequest, Result, Screen, SessionBackend,
+    SessionEvent, SessionInfo, SessionName,
 };
 
 use command::{Tmux, TmuxFailure};
 use format::{NAME_OPTION, PANE_FORMAT, PROFILE_OPTION, PaneLine, parse_line, to_tmux_name};
+
+/// How many times a dead pane whose exit status is not known yet is re-read.
+const PANE_STATUS_RETRIES: usize = 10;
 
 /// How the tmux backend reaches its server and names its sessions.
 #[derive(Debug, Clone)]
@@ -108,7 +111,8 @@ impl TmuxBackend {
                 .filter_map(|l| parse_line(l, &self.prefix))
                 .filter(|p| p.active)
                 .collect()),
-            Err(TmuxFailure::NoServer) => Ok(Vec::new()),
+            // No server, or a server whose last session ended: no sessions.
+            Err(TmuxFailure::NoServer | TmuxFailure::NoTarget) => Ok(Vec::new()),
             Err(e) => Err(e.into_error("")),
         }
     }
@@ -123,15 +127,30 @@ impl TmuxBackend {
             c("-F"),
             c(PANE_FORMAT),
         ];
-        let out = self
-            .tmux
-            .run(&[args], None)
-            .await
-            .map_err(|e| e.into_error(name.as_str()))?;
-        out.lines()
-            .filter_map(|l| parse_line(l, &self.prefix))
-            .find(|p| p.active && p.tmux_name == tmux_name && p.info.name == *name)
-            .ok_or_else(|| Error::NotFound(name.to_string()))
+        // tmux marks a pane dead when its terminal closes and learns the exit status a moment
+        // later, when the child is reaped; a few short re-reads bridge that gap.
+        for attempt in 0..PANE_STATUS_RETRIES {
+            let out = self
+                .tmux
+                .run(std::slice::from_ref(&args), None)
+                .await
+                .map_err(|e| e.into_error(name.as_str()))?;
+            let pane = out
+                .lines()
+                .filter_map(|l| parse_line(l, &self.prefix))
+                .find(|p| p.active && p.tmux_name == tmux_name && p.info.name == *name)
+                .ok_or_else(|| Error::NotFound(name.to_string()))?;
+            let status_pending = pane.info.status
+                == (ProcessStatus::Exited {
+                    code: None,
+                    signal: None,
+                });
+            if !status_pending || attempt + 1 == PANE_STATUS_RETRIES {
+                return Ok(pane);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(Error::NotFound(name.to_string()))
     }
 
     fn tmux_name(&self, name: &SessionName) -> String {
@@ -145,7 +164,7 @@ impl TmuxBackend {
 
     async fn running_pane(&self, name: &SessionName) -> Result<PaneLine> {
         let pane = self.pane(name).await?;
-        if pane.info.status != sessiongate_backend::ProcessStatus::Running {
+        if pane.info.status != ProcessStatus::Running {
             return Err(Error::Exited(name.to_string()));
         }
         Ok(pane)

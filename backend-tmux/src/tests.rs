@@ -100,7 +100,11 @@ impl Server {
         );
         profiles.insert(
             "exit3".into(),
-            LaunchProfile::Argv(vec!["sh".into(), "-c".into(), "echo bye; exit 3".into()]),
+            LaunchProfile::Argv(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo bye; sleep 0.2; exit 3".into(),
+            ]),
         );
         SessionPolicy::new(&[self.root.path().to_path_buf()], profiles).unwrap()
     }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use sessiongate_backend::policy::default_profiles;
 use sessiongate_backend::{SessionBackend, SessionPolicy};
+use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
 use crate::config::{FileConfig, default_data_dir, expand_home};
@@ -253,10 +254,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             Arc::new(tmux)
         }
         BackendKind::Pty => {
-            return Err(Error::Refused(
-                "--backend pty is not available in this build yet; use --backend tmux".into(),
-            )
-            .into());
+            tracing::info!("PTY backend: sessions end when the gateway stops");
+            Arc::new(PtyBackend::new(PtyConfig::default()))
         }
     };
     let listener = tokio::net::TcpListener::bind(&addrs[..])

@@ -1,6 +1,8 @@
 //! sessiongate's end-to-end tests: one test binary, one module per area.
 #![allow(clippy::unwrap_used)]
 
+// The backend contract, run against the tmux and the PTY backends.
+mod contract;
 // MCP tools over Streamable HTTP against the tmux backend.
 mod mcp_tools;
 // Bad input of every kind: each gets a clear error and changes nothing.

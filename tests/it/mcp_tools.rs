@@ -30,9 +30,8 @@ pub(crate) async fn client(gw: &TestGateway) -> McpClient {
     c
 }
 
-#[tokio::test]
-async fn tools_are_listed_with_schemas_and_annotations() {
-    let gw = TestGateway::start(Options::tmux("list"));
+async fn tools_are_listed_with_schemas_and_annotations(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "list"));
     let mut c = McpClient::new(&gw.mcp_url());
     let init = c.initialize().await.unwrap();
     assert_eq!(init["serverInfo"]["name"], "sessiongate");
@@ -81,9 +80,8 @@ async fn tools_are_listed_with_schemas_and_annotations() {
     assert!(find("fetch")["inputSchema"]["properties"]["id"].is_object());
 }
 
-#[tokio::test]
-async fn create_message_read_terminate() {
-    let gw = TestGateway::start(Options::tmux("job"));
+async fn create_message_read_terminate(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "job"));
     let mut c = client(&gw).await;
     let created = c
         .call(
@@ -154,9 +152,8 @@ async fn create_message_read_terminate() {
     assert!(err.contains("no session named"), "{err}");
 }
 
-#[tokio::test]
-async fn paging_back_through_the_scrollback() {
-    let gw = TestGateway::start(Options::tmux("page"));
+async fn paging_back_through_the_scrollback(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "page"));
     let mut c = client(&gw).await;
     c.call_ok("create_session", json!({ "name": "p", "profile": "bash" }))
         .await
@@ -188,9 +185,8 @@ async fn paging_back_through_the_scrollback() {
     assert!(err.contains("lines must be between"), "{err}");
 }
 
-#[tokio::test]
-async fn check_and_answer_a_prompt() {
-    let gw = TestGateway::start(Options::tmux("prompt"));
+async fn check_and_answer_a_prompt(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "prompt"));
     let mut c = client(&gw).await;
     c.call_ok("create_session", json!({ "name": "q", "profile": "bash" }))
         .await
@@ -240,9 +236,8 @@ async fn check_and_answer_a_prompt() {
     assert!(err.contains("not waiting"), "{err}");
 }
 
-#[tokio::test]
-async fn search_and_fetch_in_chatgpt_shapes() {
-    let gw = TestGateway::start(Options::tmux("search"));
+async fn search_and_fetch_in_chatgpt_shapes(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "search"));
     let mut c = client(&gw).await;
     c.call_ok(
         "create_session",
@@ -333,9 +328,8 @@ async fn sessions_survive_a_gateway_restart() {
     assert!(screen.contains("echo still-here"));
 }
 
-#[tokio::test]
-async fn exited_programs_report_their_exit_code() {
-    let gw = TestGateway::start(Options::tmux("exit"));
+async fn exited_programs_report_their_exit_code(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "exit"));
     let mut c = client(&gw).await;
     c.call_ok("create_session", json!({ "name": "x", "profile": "exit3" }))
         .await
@@ -361,3 +355,34 @@ async fn exited_programs_report_their_exit_code() {
         .unwrap();
     assert!(err.contains("has exited"), "{err}");
 }
+
+/// Runs each scenario against both backends.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod tmux {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario("tmux").await;
+                }
+            )*
+        }
+        mod pty {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario("pty").await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    tools_are_listed_with_schemas_and_annotations,
+    create_message_read_terminate,
+    paging_back_through_the_scrollback,
+    check_and_answer_a_prompt,
+    search_and_fetch_in_chatgpt_shapes,
+    exited_programs_report_their_exit_code,
+);

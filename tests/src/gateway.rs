@@ -60,6 +60,22 @@ impl Options {
             extra_args: Vec::new(),
         }
     }
+
+    /// PTY backend (the socket is unused, but unique all the same).
+    pub fn pty(tag: &str) -> Self {
+        Options {
+            backend: "pty".into(),
+            ..Options::tmux(tag)
+        }
+    }
+
+    /// The named backend.
+    pub fn for_backend(backend: &str, tag: &str) -> Self {
+        match backend {
+            "pty" => Options::pty(tag),
+            _ => Options::tmux(tag),
+        }
+    }
 }
 
 /// A running gateway. Killing it on drop also kills its tmux server.
@@ -89,7 +105,7 @@ impl TestGateway {
             concat!(
                 "[extra_profiles]\n",
                 "bash = [\"bash\", \"--norc\", \"--noprofile\"]\n",
-                "exit3 = [\"sh\", \"-c\", \"echo bye; exit 3\"]\n",
+                "exit3 = [\"sh\", \"-c\", \"echo bye; sleep 0.2; exit 3\"]\n",
             ),
         )
         .expect("write config");

@@ -1,11 +1,14 @@
 //! Fixtures for sessiongate's end-to-end tests: start the real binary on an ephemeral
+#![allow(clippy::unwrap_used)]
 //! loopback port with a private tmux socket, and talk MCP to it over HTTP.
 //!
 //! # Layout
+//! - [`contract`]: the backend contract, written once against `dyn SessionBackend`.
 //! - [`gateway`]: [`gateway::TestGateway`], a running `sessiongate serve` that is killed (with
 //!   its tmux server) when dropped.
 //! - [`mcp`]: [`mcp::McpClient`], a small Streamable HTTP client that speaks raw JSON-RPC, so
 //!   tests can also send what a well-behaved client never would.
 
+pub mod contract;
 pub mod gateway;
 pub mod mcp;

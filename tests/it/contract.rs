@@ -1,0 +1,70 @@
+//! Every backend passes the same contract (`sessiongate_tests::contract`). The PTY runs need
+//! no tmux; CI also runs them with tmux absent from PATH.
+
+use std::sync::Arc;
+
+use sessiongate_backend::SessionBackend;
+use sessiongate_backend_pty::{PtyBackend, PtyConfig};
+use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
+use sessiongate_tests::contract;
+use sessiongate_tests::gateway::unique_socket;
+
+/// A tmux backend on a private socket whose server is killed when dropped.
+struct TmuxFixture {
+    backend: Arc<TmuxBackend>,
+    socket: String,
+}
+
+impl Drop for TmuxFixture {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn tmux() -> TmuxFixture {
+    let socket = unique_socket("contract");
+    let backend = Arc::new(TmuxBackend::new(TmuxConfig::new(socket.clone(), "sg-")));
+    TmuxFixture { backend, socket }
+}
+
+macro_rules! contract_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod pty {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let root = tempfile::tempdir().unwrap();
+                    let b = PtyBackend::new(PtyConfig::default());
+                    contract::$scenario(&b as &dyn SessionBackend, root.path()).await;
+                }
+            )*
+        }
+        mod tmux {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let root = tempfile::tempdir().unwrap();
+                    let f = tmux();
+                    contract::$scenario(f.backend.as_ref() as &dyn SessionBackend, root.path()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    create_list_terminate,
+    text_arrives_intact,
+    named_keys,
+    scrollback_pages,
+    resize_reaches_the_program,
+    exit_status_is_kept,
+    flooding_does_not_stall_others,
+    hostile_names_and_paths,
+    events_are_published,
+);

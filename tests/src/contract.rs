@@ -1,0 +1,390 @@
+//! The backend contract: scenarios written once against `dyn SessionBackend`, run against
+//! every implementation (`tests/it/contract.rs`). Each one is a real program in a real
+//! terminal; output takes time to appear, so reads poll with a generous liveness deadline
+//! (never a timing assertion).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use sessiongate_backend::policy::{LaunchProfile, SessionPolicy};
+use sessiongate_backend::{
+    Error, Key, ProcessStatus, ReadRequest, SessionBackend, SessionEvent, SessionName,
+};
+
+/// How long output may take to appear before a scenario fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The policy the scenarios use: `root` as the only allowed root, and test profiles.
+pub fn policy(root: &Path) -> SessionPolicy {
+    let argv = |v: &[&str]| LaunchProfile::Argv(v.iter().map(|s| s.to_string()).collect());
+    let profiles = BTreeMap::from([
+        ("bash".to_owned(), argv(&["bash", "--norc", "--noprofile"])),
+        (
+            "exit3".to_owned(),
+            argv(&["sh", "-c", "echo bye; sleep 0.2; exit 3"]),
+        ),
+        ("instant".to_owned(), argv(&["true"])),
+        (
+            "flood".to_owned(),
+            argv(&["sh", "-c", "yes 'flood flood flood flood flood flood'"]),
+        ),
+        ("cat".to_owned(), argv(&["cat"])),
+    ]);
+    SessionPolicy::new(&[root.to_path_buf()], profiles).expect("policy")
+}
+
+fn name(s: &str) -> SessionName {
+    SessionName::new(s).expect("name")
+}
+
+/// Reads the screen (with `lines` of scrollback) until `cond` holds.
+pub async fn wait_screen(
+    b: &dyn SessionBackend,
+    n: &SessionName,
+    lines: usize,
+    what: &str,
+    cond: impl Fn(&str) -> bool,
+) -> String {
+    let start = tokio::time::Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < DEADLINE {
+        let req = ReadRequest {
+            lines,
+            ..ReadRequest::default()
+        };
+        last = b.read(n, req).await.expect("read").text;
+        if cond(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} never appeared on {n}; screen:\n{last}");
+}
+
+async fn wait_exited(b: &dyn SessionBackend, n: &SessionName) -> ProcessStatus {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < DEADLINE {
+        let st = b.info(n).await.expect("info").status;
+        if st != ProcessStatus::Running {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} never exited");
+}
+
+/// Create, list, info, terminate; a second create with the same name is refused.
+pub async fn create_list_terminate(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let info = b
+        .create(p.prepare("one", None, "bash").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(info.name.as_str(), "one");
+    assert_eq!(info.status, ProcessStatus::Running);
+    assert!(info.pid.unwrap() > 1);
+    assert_eq!(info.profile.as_deref(), Some("bash"));
+    b.create(p.prepare("two.x", None, "bash").unwrap())
+        .await
+        .unwrap();
+    let err = b
+        .create(p.prepare("one", None, "bash").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err}");
+    let names: Vec<String> = b
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["one", "two.x"]);
+    let dir = b.info(&name("one")).await.unwrap().working_dir.unwrap();
+    assert_eq!(dir, root.canonicalize().unwrap());
+    b.terminate(&name("one")).await.unwrap();
+    assert!(matches!(
+        b.info(&name("one")).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        b.terminate(&name("one")).await,
+        Err(Error::NotFound(_))
+    ));
+    b.terminate(&name("two.x")).await.unwrap();
+    assert!(b.list().await.unwrap().is_empty());
+}
+
+/// Text arrives exactly: several lines as one message, a leading '-', key names as words,
+/// Unicode, and 64 KB.
+pub async fn text_arrives_intact(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("t", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.send_text(&n, "echo first\necho second", true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 50, "second", |s| {
+        s.contains("\nsecond") && s.contains("\nfirst")
+    })
+    .await;
+    b.send_text(&n, "echo -n Enter C-c 'x;' ; echo", true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 50, "key names as text", |s| {
+        s.contains("\nEnter C-c x;")
+    })
+    .await;
+    b.send_text(&n, "echo 'héllo wörld ✓ 日本'", true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 50, "unicode", |s| s.contains("\nhéllo wörld ✓ 日本")).await;
+    // 64 KB in one message, counted by the shell.
+    let big = "a".repeat(64 * 1024);
+    b.send_text(&n, &format!("X={big}; echo len=${{#X}}"), true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 2000, "len=65536", |s| s.contains("len=65536")).await;
+    b.terminate(&n).await.unwrap();
+}
+
+/// Named keys: C-c interrupts a running command; arrows recall history.
+pub async fn named_keys(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("k", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.send_text(&n, "echo marker-one", true).await.unwrap();
+    wait_screen(b, &n, 50, "marker", |s| s.contains("\nmarker-one")).await;
+    b.send_text(&n, "sleep 100; echo not-interrupted", true)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.send_keys(&n, &[Key::Ctrl('c')]).await.unwrap();
+    b.send_text(&n, "echo after-interrupt", true).await.unwrap();
+    let s = wait_screen(b, &n, 50, "after-interrupt", |s| {
+        s.contains("\nafter-interrupt")
+    })
+    .await;
+    assert!(!s.contains("\nnot-interrupted"), "{s}");
+    // Up twice recalls "sleep ..."? No: Up once recalls the last command.
+    b.send_keys(&n, &[Key::Up, Key::Enter]).await.unwrap();
+    wait_screen(b, &n, 50, "recalled command", |s| {
+        s.matches("\nafter-interrupt").count() >= 2
+    })
+    .await;
+    b.terminate(&n).await.unwrap();
+}
+
+/// The scrollback can be paged back.
+pub async fn scrollback_pages(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("s", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.send_text(&n, "seq 1 3000 | sed s/^/row/; echo END", true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 10, "END", |s| s.contains("\nEND")).await;
+    let last = b
+        .read(
+            &n,
+            ReadRequest {
+                lines: 5,
+                offset: 0,
+                scrollback: true,
+                escapes: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(last.more_above);
+    assert!(last.total_lines >= 3000, "{}", last.total_lines);
+    let page = b
+        .read(
+            &n,
+            ReadRequest {
+                lines: 5,
+                offset: 1000,
+                scrollback: true,
+                escapes: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.returned_lines, 5);
+    let rows: Vec<u32> = page
+        .text
+        .lines()
+        .map(|l| {
+            l.trim_start_matches("row")
+                .parse()
+                .unwrap_or_else(|_| panic!("{l:?}"))
+        })
+        .collect();
+    assert!(rows.windows(2).all(|w| w[1] == w[0] + 1), "{rows:?}");
+    assert!(rows[0] > 1500 && rows[0] < 2100, "{rows:?}");
+    // The visible screen alone is at most a screenful.
+    let vis = b.read(&n, ReadRequest::visible()).await.unwrap();
+    assert!(vis.total_lines <= 40, "{}", vis.total_lines);
+    b.terminate(&n).await.unwrap();
+}
+
+/// Resizing reaches the program.
+pub async fn resize_reaches_the_program(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("r", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.resize(&n, 100, 30).await.unwrap();
+    let info = b.info(&n).await.unwrap();
+    assert_eq!((info.cols, info.rows), (100, 30));
+    b.send_text(&n, "echo size=$(stty size)", true)
+        .await
+        .unwrap();
+    wait_screen(b, &n, 50, "size=30 100", |s| s.contains("size=30 100")).await;
+    assert!(matches!(
+        b.resize(&n, 0, 0).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    b.terminate(&n).await.unwrap();
+}
+
+/// A program that exits keeps its last screen and its exit status until terminated, and
+/// input to it is refused.
+pub async fn exit_status_is_kept(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("e", None, "exit3").unwrap())
+        .await
+        .unwrap()
+        .name;
+    let st = wait_exited(b, &n).await;
+    assert_eq!(
+        st,
+        ProcessStatus::Exited {
+            code: Some(3),
+            signal: None
+        }
+    );
+    wait_screen(b, &n, 50, "bye", |s| s.contains("bye")).await;
+    assert!(matches!(
+        b.send_text(&n, "x", true).await,
+        Err(Error::Exited(_))
+    ));
+    assert!(matches!(
+        b.send_keys(&n, &[Key::Enter]).await,
+        Err(Error::Exited(_))
+    ));
+    assert_eq!(b.list().await.unwrap().len(), 1);
+    b.terminate(&n).await.unwrap();
+    // A program that exits at once is no different.
+    let n = b
+        .create(p.prepare("i", None, "instant").unwrap())
+        .await
+        .unwrap()
+        .name;
+    assert_eq!(
+        wait_exited(b, &n).await,
+        ProcessStatus::Exited {
+            code: Some(0),
+            signal: None
+        }
+    );
+    b.terminate(&n).await.unwrap();
+}
+
+/// A program that floods output does not stall the backend or other sessions.
+pub async fn flooding_does_not_stall_others(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let flood = b
+        .create(p.prepare("flood", None, "flood").unwrap())
+        .await
+        .unwrap()
+        .name;
+    let calm = b
+        .create(p.prepare("calm", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    for i in 0..5 {
+        b.send_text(&calm, &format!("echo calm-{i}"), true)
+            .await
+            .unwrap();
+        wait_screen(b, &calm, 20, "calm", |s| s.contains(&format!("\ncalm-{i}"))).await;
+        let s = b.read(&flood, ReadRequest::default()).await.unwrap();
+        assert!(s.text.contains("flood flood"), "{}", s.text);
+    }
+    b.terminate(&flood).await.unwrap();
+    b.terminate(&calm).await.unwrap();
+    assert!(b.list().await.unwrap().is_empty());
+}
+
+/// Hostile names and paths never reach the backend.
+pub async fn hostile_names_and_paths(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    for bad in ["a;rm -rf", "../x", "=x", "a:b", "", "-t"] {
+        assert!(
+            matches!(p.prepare(bad, None, "bash"), Err(Error::InvalidName { .. })),
+            "{bad}"
+        );
+    }
+    for dir in ["/", "..", "/etc"] {
+        assert!(
+            matches!(
+                p.prepare("ok", Some(dir), "bash"),
+                Err(Error::WorkdirNotAllowed { .. })
+            ),
+            "{dir}"
+        );
+    }
+    assert!(matches!(
+        p.prepare("ok", None, "rm"),
+        Err(Error::UnknownProfile { .. })
+    ));
+    assert!(b.list().await.unwrap().is_empty());
+    let ghost = name("ghost");
+    assert!(matches!(
+        b.read(&ghost, ReadRequest::default()).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        b.send_text(&ghost, "x", true).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Events: created and terminated are always published.
+pub async fn events_are_published(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let mut rx = b.events();
+    let n = b
+        .create(p.prepare("ev", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.terminate(&n).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Ok(ev)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+        let done = ev == SessionEvent::Terminated(n.clone());
+        seen.push(ev);
+        if done {
+            break;
+        }
+    }
+    assert!(seen.contains(&SessionEvent::Created(n.clone())), "{seen:?}");
+    assert!(
+        seen.contains(&SessionEvent::Terminated(n.clone())),
+        "{seen:?}"
+    );
+}
