@@ -19,6 +19,15 @@ if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then
   rustup component add clippy rustfmt
 fi
 
+venv="$root/.venv"
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import mcp' 2>/dev/null \
+   || [[ "$root/tests/clients/requirements.txt" -nt "$venv/.installed" ]]; then
+  echo "== pip install -r tests/clients/requirements.txt (into .venv)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tests/clients/requirements.txt"
+  touch "$venv/.installed"
+fi
+
 clients="$root/tests/clients"
 if [[ ! -x "$clients/node_modules/.bin/conformance" || "$clients/package-lock.json" -nt "$clients/node_modules/.package-lock.json" ]]; then
   echo "== npm ci (tests/clients)"

@@ -1,1 +1,47 @@
-//! The OAuth 2.1 authorization server of sessiongate (built by its own issue).
+//! sessiongate's OAuth 2.1 authorization server, and the bearer-token check of its resource
+//! server (`/mcp`).
+//!
+//! MCP clients (ChatGPT, Claude, the SDKs, the Inspector) discover everything from metadata
+//! (RFC 9728 protected-resource metadata, RFC 8414 authorization-server metadata), register
+//! themselves (RFC 7591 dynamic registration, or a client ID metadata document), send the
+//! owner through a login and consent page with PKCE S256, and get short-lived JWT access
+//! tokens bound to the MCP endpoint (RFC 8707) plus rotating refresh tokens.
+//!
+//! The gateway mounts [`AuthServer::router`] and calls [`AuthServer::verify_bearer`] on every
+//! `/mcp` request; this crate never depends on the gateway.
+//!
+//! # Layout
+//! - [`config`]: the settings, [`AuthConfig`].
+//! - [`server`]: [`AuthServer`], the shared state, and its router.
+//! - [`scope`]: [`Scope`], the three permission levels.
+//! - [`bearer`]: [`Principal`], [`BearerError`] and the `WWW-Authenticate` challenges.
+//! - `store`: the SQLite database (clients, codes, refresh-token families, consents, keys).
+//! - `keys`: Ed25519 signing keys, JWT minting and verification, the JWKS.
+//! - `password`: the owner's argon2id password.
+//! - `pkce`, `redirect`: PKCE S256 and redirect-URI rules.
+//! - `limiter`: failed-login throttling.
+//! - `cimd`: fetching client ID metadata documents safely.
+//! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
+//! - [`error`]: [`AuthError`] and the OAuth error responses.
+
+pub mod bearer;
+mod cimd;
+pub mod config;
+mod endpoints;
+pub mod error;
+mod keys;
+mod limiter;
+mod pages;
+mod password;
+mod pkce;
+mod redirect;
+pub mod scope;
+pub mod server;
+mod store;
+mod util;
+
+pub use bearer::{BearerError, Principal};
+pub use config::AuthConfig;
+pub use error::AuthError;
+pub use scope::Scope;
+pub use server::AuthServer;

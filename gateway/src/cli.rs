@@ -35,6 +35,43 @@ pub struct Cli {
 pub enum Command {
     /// Start the MCP server.
     Serve(ServeArgs),
+    /// Set the owner's password (read from standard input when it is not a terminal).
+    Passwd(PasswdArgs),
+    /// Mint an access token from the local signing key, for scripts and tests.
+    Token(TokenArgs),
+}
+
+/// Options of `sessiongate passwd`.
+#[derive(Debug, clap::Args)]
+pub struct PasswdArgs {
+    /// Directory for sessiongate's state [default: ~/.local/state/sessiongate].
+    #[arg(long, env = "SESSIONGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Options of `sessiongate token`.
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// Directory for sessiongate's state [default: ~/.local/state/sessiongate].
+    #[arg(long, env = "SESSIONGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The gateway's public base URL (the token's issuer; its audience is this plus /mcp)
+    /// [default: http://<bind>].
+    #[arg(long, env = "SESSIONGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The address the gateway listens on, used for the default public URL
+    /// [default: 127.0.0.1:8000].
+    #[arg(long, env = "SESSIONGATE_BIND")]
+    pub bind: Option<String>,
+    /// Space- or comma-separated scopes [default: sessions:read sessions:write sessions:manage].
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Lifetime in seconds, or with a unit: 90s, 30m, 12h, 7d [default: 1h].
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// The token's subject.
+    #[arg(long, default_value = "owner")]
+    pub sub: String,
 }
 
 /// Which session backend to use.
@@ -116,6 +153,12 @@ pub struct Settings {
     pub policy: SessionPolicy,
     /// Extra allowed browser origins.
     pub allowed_origins: Vec<String>,
+    /// Extra redirect URIs OAuth clients may register.
+    pub redirect_uri_allowlist: Vec<String>,
+    /// Access-token lifetime.
+    pub access_token_ttl: Option<std::time::Duration>,
+    /// Refresh-token lifetime.
+    pub refresh_token_ttl: Option<std::time::Duration>,
 }
 
 impl ServeArgs {
@@ -176,6 +219,13 @@ impl ServeArgs {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             policy,
             allowed_origins: file.allowed_origins.unwrap_or_default(),
+            redirect_uri_allowlist: file.redirect_uri_allowlist.unwrap_or_default(),
+            access_token_ttl: file
+                .access_token_ttl_secs
+                .map(std::time::Duration::from_secs),
+            refresh_token_ttl: file
+                .refresh_token_ttl_secs
+                .map(std::time::Duration::from_secs),
         })
     }
 }
@@ -197,6 +247,8 @@ pub fn resolve_bind(bind: &str) -> Result<(Vec<SocketAddr>, bool), Error> {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Passwd(args) => passwd(args),
+        Command::Token(args) => token(args),
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_tracing(&log);
@@ -229,12 +281,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ))
         .into());
     }
-    if settings.auth == AuthMode::Oauth {
-        return Err(Error::Refused(
-            "--auth oauth is not available in this build yet; run with --auth none on a loopback \
-             address"
-                .into(),
-        )
+    if settings.auth == AuthMode::Oauth && !loopback && settings.public_url.is_none() {
+        return Err(Error::Refused(format!(
+            "--public-url is required when listening on {}: it is the OAuth issuer and the \
+             address clients reach, e.g. --public-url https://gw.example.com",
+            settings.bind
+        ))
         .into());
     }
     std::fs::create_dir_all(&settings.data_dir).map_err(|source| Error::Io {
@@ -270,6 +322,32 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
+    let auth = match settings.auth {
+        AuthMode::None => None,
+        AuthMode::Oauth => {
+            let mut cfg = sessiongate_auth::AuthConfig::new(settings.data_dir.clone(), &public_url);
+            cfg.extra_redirect_patterns = settings.redirect_uri_allowlist.clone();
+            if let Some(t) = settings.access_token_ttl {
+                cfg.access_token_ttl = t;
+            }
+            if let Some(t) = settings.refresh_token_ttl {
+                cfg.refresh_token_ttl = t;
+            }
+            let auth = sessiongate_auth::AuthServer::open(cfg)
+                .context("opening the authorization server's state")?;
+            if let Some(password) = auth.ensure_password()? {
+                // Shown once, on the terminal that started the gateway; only its hash is kept.
+                println!(
+                    "No owner password was set, so one was generated: {password}\n\
+                     It is shown only this once; change it with `sessiongate passwd`."
+                );
+            }
+            println!(
+                "Connect ChatGPT or Claude to {public_url}/mcp; sign in with the owner password."
+            );
+            Some(auth)
+        }
+    };
     let http = crate::server::HttpConfig {
         public_url: public_url.clone(),
         allowed_origins: settings.allowed_origins.clone(),
@@ -282,6 +360,94 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::server::shutdown_signal().await;
         signal_ct.cancel();
     });
-    crate::server::run(listener, state, http, ct).await?;
+    crate::server::run(listener, state, http, auth, ct).await?;
+    Ok(())
+}
+
+fn open_auth(
+    data_dir: &std::path::Path,
+    public_url: &str,
+) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
+    let cfg = sessiongate_auth::AuthConfig::new(data_dir.to_path_buf(), public_url);
+    sessiongate_auth::AuthServer::open(cfg).context("opening the authorization server's state")
+}
+
+fn passwd(args: PasswdArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let read = |prompt: &str| -> anyhow::Result<String> {
+            eprint!("{prompt}");
+            std::io::stderr().flush()?;
+            let fd = std::io::stdin();
+            let old = rustix::termios::tcgetattr(&fd)?;
+            let mut quiet = old.clone();
+            quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+            rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &quiet)?;
+            let mut line = String::new();
+            let res = fd.lock().read_line(&mut line);
+            rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &old)?;
+            eprintln!();
+            res?;
+            Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+        };
+        let a = read("New owner password: ")?;
+        let b = read("Repeat it: ")?;
+        anyhow::ensure!(a == b, "the two passwords differ; nothing was changed");
+        a
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    let cfg = sessiongate_auth::AuthConfig::new(data_dir.clone(), "http://127.0.0.1:8000");
+    let auth = sessiongate_auth::AuthServer::open(cfg)?;
+    auth.set_password(&password)?;
+    eprintln!(
+        "The owner password was changed (hash in {}).",
+        data_dir.display()
+    );
+    Ok(())
+}
+
+/// Parses `90`, `90s`, `30m`, `12h`, `7d`.
+fn parse_ttl(s: &str) -> anyhow::Result<std::time::Duration> {
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("--ttl {s:?} is not a duration like 90s, 30m, 12h or 7d"))?;
+    anyhow::ensure!(
+        n > 0 && n * mult <= 366 * 86400,
+        "--ttl must be between 1s and 366d"
+    );
+    Ok(std::time::Duration::from_secs(n * mult))
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let public_url = match args.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => format!(
+            "http://{}",
+            args.bind.as_deref().unwrap_or("127.0.0.1:8000")
+        ),
+    };
+    let scopes = match &args.scope {
+        Some(s) => {
+            sessiongate_auth::Scope::parse_list(&s.replace(',', " ")).map_err(anyhow::Error::msg)?
+        }
+        None => sessiongate_auth::Scope::ALL.to_vec(),
+    };
+    anyhow::ensure!(!scopes.is_empty(), "--scope names no scope");
+    let ttl = parse_ttl(&args.ttl)?;
+    let auth = open_auth(&data_dir, &public_url)?;
+    println!("{}", auth.mint_token(&args.sub, &scopes, ttl)?);
     Ok(())
 }

@@ -7,6 +7,9 @@
 //! allowed_roots = ["~/code", "/srv/projects"]
 //! max_message_bytes = 262144
 //!
+//! redirect_uri_allowlist = ["https://my-client.example/callback"]
+//! access_token_ttl_secs = 3600
+//!
 //! [profiles]
 //! claude = ["claude"]
 //! shell = ["bash", "-l"]
@@ -50,6 +53,13 @@ pub struct FileConfig {
     pub max_message_bytes: Option<usize>,
     /// Extra browser origins allowed to call the MCP endpoint.
     pub allowed_origins: Option<Vec<String>>,
+    /// Redirect URIs (or prefixes ending in `*`) that OAuth clients may register besides
+    /// loopback and the ChatGPT and Claude callbacks.
+    pub redirect_uri_allowlist: Option<Vec<String>>,
+    /// Lifetime of access tokens, in seconds (default 3600).
+    pub access_token_ttl_secs: Option<u64>,
+    /// Lifetime of refresh tokens, in seconds (default 30 days).
+    pub refresh_token_ttl_secs: Option<u64>,
 }
 
 impl FileConfig {

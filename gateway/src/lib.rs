@@ -6,6 +6,7 @@
 //! [`sessiongate_backend::SessionBackend`].
 //!
 //! # Layout
+//! - [`auth_layer`]: bearer-token and scope checks in front of `/mcp`.
 //! - [`cli`]: the command line (`sessiongate serve`, ...) and the binary's entry point.
 //! - [`config`]: the TOML configuration file merged with command-line options.
 //! - [`server`]: the axum router, Host/Origin checks, and [`server::run`], which serves a
@@ -15,6 +16,7 @@
 //! - [`state`]: [`state::AppState`], what every request handler shares.
 //! - [`error`]: the startup error type.
 
+pub mod auth_layer;
 pub mod cli;
 pub mod config;
 pub mod error;

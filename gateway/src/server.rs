@@ -79,8 +79,15 @@ fn authority_of(url: &str) -> Option<String> {
     (!authority.is_empty()).then(|| authority.to_ascii_lowercase())
 }
 
-/// Builds the application router.
-pub fn router(state: AppState, http: &HttpConfig, ct: CancellationToken) -> Router {
+/// Builds the application router. With an authorization server, `/mcp` requires its bearer
+/// tokens and the authorization endpoints are mounted; without one (`--auth none`, loopback
+/// only) `/mcp` is open.
+pub fn router(
+    state: AppState,
+    http: &HttpConfig,
+    auth: Option<Arc<sessiongate_auth::AuthServer>>,
+    ct: CancellationToken,
+) -> Router {
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(MCP_SESSION_IDLE);
     let mcp_config = StreamableHttpServerConfig::default()
@@ -94,11 +101,33 @@ pub fn router(state: AppState, http: &HttpConfig, ct: CancellationToken) -> Rout
         Arc::new(sessions),
         mcp_config,
     );
-    Router::new()
+    let mut mcp_routes = Router::new().nest_service("/mcp", mcp);
+    if let Some(auth) = &auth {
+        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            crate::auth_layer::require_scope,
+        ));
+    }
+    mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard));
+    if let Some(auth) = &auth {
+        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            crate::auth_layer::require_bearer,
+        ));
+    }
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .nest_service("/mcp", mcp)
-        .route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .merge(mcp_routes);
+    if let Some(auth) = &auth {
+        app = app.merge(auth.router());
+    }
+    app.layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::COOKIE,
+            ]),
+        )
 }
 
 /// Serves `listener` until `ct` is cancelled, then finishes in-flight requests.
@@ -106,9 +135,10 @@ pub async fn run(
     listener: TcpListener,
     state: AppState,
     http: HttpConfig,
+    auth: Option<Arc<sessiongate_auth::AuthServer>>,
     ct: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(state, &http, ct.clone());
+    let app = router(state, &http, auth, ct.clone());
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

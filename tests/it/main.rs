@@ -7,5 +7,7 @@ mod contract;
 mod mcp_tools;
 // Bad input of every kind: each gets a clear error and changes nothing.
 mod bad_input;
+// OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.
+mod oauth;
 // The command line: refusing unsafe options.
 mod cli;

@@ -49,7 +49,14 @@ pub struct Options {
     pub socket: String,
     /// Extra arguments after `serve`.
     pub extra_args: Vec<String>,
+    /// Serve with OAuth (the owner password is set to [`OWNER_PASSWORD`] first).
+    pub oauth: bool,
+    /// Extra lines for the configuration file.
+    pub extra_config: String,
 }
+
+/// The owner password of gateways started with `oauth`.
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
 
 impl Options {
     /// tmux backend on a fresh private socket.
@@ -58,6 +65,17 @@ impl Options {
             backend: "tmux".into(),
             socket: unique_socket(tag),
             extra_args: Vec::new(),
+            oauth: false,
+            extra_config: String::new(),
+        }
+    }
+
+    /// tmux backend with OAuth; access tokens live `access_ttl` seconds.
+    pub fn oauth(tag: &str, access_ttl: u64) -> Self {
+        Options {
+            oauth: true,
+            extra_config: format!("access_token_ttl_secs = {access_ttl}\n"),
+            ..Options::tmux(tag)
         }
     }
 
@@ -102,13 +120,32 @@ impl TestGateway {
         let config = data.path().join("config.toml");
         std::fs::write(
             &config,
-            concat!(
-                "[extra_profiles]\n",
-                "bash = [\"bash\", \"--norc\", \"--noprofile\"]\n",
-                "exit3 = [\"sh\", \"-c\", \"echo bye; sleep 0.2; exit 3\"]\n",
+            format!(
+                "{}[extra_profiles]\n\
+                 bash = [\"bash\", \"--norc\", \"--noprofile\"]\n\
+                 exit3 = [\"sh\", \"-c\", \"echo bye; sleep 0.2; exit 3\"]\n",
+                opts.extra_config
             ),
         )
         .expect("write config");
+        if opts.oauth {
+            use std::io::Write;
+            let mut child = Command::new(binary())
+                .arg("passwd")
+                .arg("--data-dir")
+                .arg(data.path())
+                .stdin(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn passwd");
+            let mut stdin = child.stdin.take().expect("stdin");
+            writeln!(stdin, "{OWNER_PASSWORD}").expect("write password");
+            drop(stdin);
+            assert!(
+                child.wait().expect("passwd").success(),
+                "sessiongate passwd failed"
+            );
+        }
         let mut gw = Self::spawn(&opts, root.path(), data.path(), &config);
         gw._dirs = vec![root, data];
         gw
@@ -117,9 +154,8 @@ impl TestGateway {
     /// Starts another gateway on the same socket, root and data dir (a restart).
     pub fn restart_alongside(&self) -> TestGateway {
         let opts = Options {
-            backend: "tmux".into(),
             socket: self.socket.clone(),
-            extra_args: Vec::new(),
+            ..Options::tmux("restart")
         };
         let mut gw = Self::spawn(
             &opts,
@@ -134,7 +170,8 @@ impl TestGateway {
     fn spawn(opts: &Options, root: &Path, data: &Path, config: &Path) -> TestGateway {
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
-            .args(["--auth", "none", "--bind", "127.0.0.1:0"])
+            .args(["--auth", if opts.oauth { "oauth" } else { "none" }])
+            .args(["--bind", "127.0.0.1:0"])
             .args(["--backend", &opts.backend])
             .args(["--tmux-socket", &opts.socket])
             .arg("--data-dir")
@@ -151,9 +188,14 @@ impl TestGateway {
         let mut child = cmd.spawn().expect("spawn sessiongate");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
+        let mut reader = BufReader::new(stdout);
+        while !line.contains("listening on") {
+            line.clear();
+            let n = reader
+                .read_line(&mut line)
+                .expect("read the listening line");
+            assert!(n > 0, "sessiongate exited before listening");
+        }
         let base_url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -173,6 +215,30 @@ impl TestGateway {
     /// The MCP endpoint.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base_url)
+    }
+
+    /// Mints a token with `sessiongate token` for this gateway.
+    pub fn token(&self, scope: &str, ttl: &str) -> String {
+        let out = Command::new(binary())
+            .arg("token")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args([
+                "--public-url",
+                &self.base_url,
+                "--scope",
+                scope,
+                "--ttl",
+                ttl,
+            ])
+            .output()
+            .expect("sessiongate token");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Stops the process (SIGKILL) without touching its tmux server.

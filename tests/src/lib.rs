@@ -6,9 +6,11 @@
 //! - [`contract`]: the backend contract, written once against `dyn SessionBackend`.
 //! - [`gateway`]: [`gateway::TestGateway`], a running `sessiongate serve` that is killed (with
 //!   its tmux server) when dropped.
+//! - [`oauth`]: a hand-driven OAuth client for the authorization tests.
 //! - [`mcp`]: [`mcp::McpClient`], a small Streamable HTTP client that speaks raw JSON-RPC, so
 //!   tests can also send what a well-behaved client never would.
 
 pub mod contract;
 pub mod gateway;
 pub mod mcp;
+pub mod oauth;

@@ -1,0 +1,382 @@
+//! The authorization endpoint and its pages: `GET /authorize` checks the request and shows
+//! the login or consent page; `POST /authorize/login` checks the owner's password;
+//! `GET|POST /authorize/consent` asks for and records the owner's decision, then redirects
+//! back to the client with a code (or `access_denied`), its `state` and our `iss`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use url::Url;
+
+use super::{client_addr, cookie, parse_form};
+use crate::pages;
+use crate::pkce::valid_challenge;
+use crate::redirect::{is_loopback, matches};
+use crate::scope::Scope;
+use crate::server::{AuthServer, CODE_TTL_SECS, LOGIN_TTL, OWNER_SUB, Pending, db};
+use crate::store::{Client, Code};
+use crate::util::{ct_eq, now, random_token, sha256_b64};
+
+fn login_cookie_name(s: &AuthServer) -> &'static str {
+    if s.cfg.secure_cookies {
+        "__Host-sessiongate_login"
+    } else {
+        "sessiongate_login"
+    }
+}
+
+/// Sends the browser back to the client with OAuth parameters.
+fn back_to_client(
+    redirect_uri: &str,
+    state: Option<&str>,
+    issuer: &str,
+    params: &[(&str, &str)],
+) -> Response {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return pages::error(StatusCode::BAD_REQUEST, "the redirect URI is not a URL");
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        if let Some(st) = state {
+            q.append_pair("state", st);
+        }
+        q.append_pair("iss", issuer);
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// Finds a client by id: registered, or (for an https URL) its metadata document.
+async fn find_client(s: &Arc<AuthServer>, client_id: &str) -> Result<Option<Client>, String> {
+    if client_id.starts_with("https://")
+        || (s.cfg.allow_private_cimd_hosts && client_id.starts_with("http://"))
+    {
+        return crate::cimd::fetch_client(s, client_id).await.map(Some);
+    }
+    if client_id.len() > 200 {
+        return Ok(None);
+    }
+    let id = client_id.to_owned();
+    db(s, move |store| store.client(&id))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `GET /authorize`.
+pub(crate) async fn start(
+    State(s): State<Arc<AuthServer>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Until the client and its redirect URI are known to be good, errors are pages: never
+    // redirect anywhere on the strength of an unchecked request.
+    let Some(client_id) = get("client_id") else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "the request names no client (client_id is missing)",
+        );
+    };
+    let client = match find_client(&s, client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "this app is not registered with sessiongate (unknown client_id); reconnect it so that it registers again",
+            );
+        }
+        Err(e) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                &format!("the app's client metadata could not be used: {e}"),
+            );
+        }
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(r) => match client.redirect_uris.iter().any(|reg| matches(reg, r)) {
+            true => r.to_owned(),
+            false => {
+                return pages::error(
+                    StatusCode::BAD_REQUEST,
+                    "the redirect URI does not match any URI this app registered",
+                );
+            }
+        },
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return pages::error(StatusCode::BAD_REQUEST, "redirect_uri is missing"),
+    };
+    let state = get("state").map(str::to_owned);
+    let issuer = s.issuer().to_owned();
+    let fail = |code: &str, desc: &str| {
+        back_to_client(
+            &redirect_uri,
+            state.as_deref(),
+            &issuer,
+            &[("error", code), ("error_description", desc)],
+        )
+    };
+    if get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "response_type must be code");
+    }
+    let Some(challenge) = get("code_challenge") else {
+        return fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        );
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return fail("invalid_request", "code_challenge_method must be S256");
+    }
+    if !valid_challenge(challenge) {
+        return fail(
+            "invalid_request",
+            "code_challenge must be the base64url SHA-256 of the verifier",
+        );
+    }
+    let resource = match get("resource") {
+        None => s.resource(),
+        Some(r) if r == s.resource() => r.to_owned(),
+        Some(_) => {
+            return fail(
+                "invalid_target",
+                "resource must be this server's MCP endpoint",
+            );
+        }
+    };
+    let scopes = match get("scope").map(Scope::parse_list) {
+        None => Scope::ALL.to_vec(),
+        Some(Ok(list)) if list.is_empty() => Scope::ALL.to_vec(),
+        Some(Ok(list)) => list,
+        Some(Err(e)) => return fail("invalid_scope", &e),
+    };
+    let pending = Pending {
+        client_id: client.client_id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri,
+        state,
+        challenge: challenge.to_owned(),
+        scopes,
+        resource,
+        csrf: random_token(24),
+        created: Instant::now(),
+    };
+    let csrf = pending.csrf.clone();
+    let name = pending.client_name.clone();
+    let id = s.remember_pending(pending);
+    if s.logged_in(cookie(&headers, login_cookie_name(&s)))
+        .is_some()
+    {
+        return consent_for(&s, &id);
+    }
+    pages::login(&id, &csrf, &name, None, StatusCode::OK)
+}
+
+fn consent_for(s: &AuthServer, id: &str) -> Response {
+    let Some(p) = s.pending(id) else {
+        return pages::error(StatusCode::BAD_REQUEST, "this sign-in request has expired");
+    };
+    let origin = Url::parse(&p.redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let loopback = Url::parse(&p.redirect_uri).is_ok_and(|u| is_loopback(&u));
+    pages::consent(
+        id,
+        &p.csrf,
+        &p.client_name,
+        &p.redirect_uri,
+        &origin,
+        loopback,
+        &p.scopes,
+    )
+}
+
+/// `POST /authorize/login`.
+pub(crate) async fn login(
+    State(s): State<Arc<AuthServer>>,
+    req: axum::extract::Request,
+) -> Response {
+    let addr = client_addr(req.extensions());
+    let Ok(body) = axum::body::to_bytes(req.into_body(), 16 * 1024).await else {
+        return pages::error(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large");
+    };
+    let Ok(form) = parse_form(&body) else {
+        return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
+    };
+    let id = form.get("req").cloned().unwrap_or_default();
+    let Some(p) = s.pending(&id) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "this sign-in request has expired or is unknown; start again from your app",
+        );
+    };
+    if !ct_eq(form.get("csrf").map(String::as_str).unwrap_or(""), &p.csrf) {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "the form's security token is wrong; start again from your app",
+        );
+    }
+    if let Some(wait) = s.login_blocked_for(addr) {
+        let mut resp = pages::login(
+            &id,
+            &p.csrf,
+            &p.client_name,
+            Some(&format!(
+                "Too many failed attempts. Try again in {} minutes.",
+                wait.div_ceil(60)
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let password = form.get("password").cloned().unwrap_or_default();
+    let dir = s.cfg.data_dir.clone();
+    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&dir, &password))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        s.limiter.failed(addr);
+        tracing::warn!(%addr, "failed owner login");
+        return pages::login(
+            &id,
+            &p.csrf,
+            &p.client_name,
+            Some("Wrong password."),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    s.limiter.succeeded(addr);
+    let token = random_token(32);
+    s.logins.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        token.clone(),
+        (OWNER_SUB.to_owned(), Instant::now() + LOGIN_TTL),
+    );
+    let secure = if s.cfg.secure_cookies { "; Secure" } else { "" };
+    let set_cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        login_cookie_name(&s),
+        LOGIN_TTL.as_secs()
+    );
+    let mut resp = Redirect::to(&format!("/authorize/consent?req={id}")).into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /authorize/consent?req=…`.
+pub(crate) async fn consent_page(
+    State(s): State<Arc<AuthServer>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let id = q.get("req").cloned().unwrap_or_default();
+    let Some(p) = s.pending(&id) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "this sign-in request has expired or is unknown; start again from your app",
+        );
+    };
+    if s.logged_in(cookie(&headers, login_cookie_name(&s)))
+        .is_none()
+    {
+        return pages::login(&id, &p.csrf, &p.client_name, None, StatusCode::OK);
+    }
+    consent_for(&s, &id)
+}
+
+/// `POST /authorize/consent`.
+pub(crate) async fn decide(
+    State(s): State<Arc<AuthServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(form) = parse_form(&body) else {
+        return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
+    };
+    let id = form.get("req").cloned().unwrap_or_default();
+    let Some(sub) = s.logged_in(cookie(&headers, login_cookie_name(&s))) else {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "you are not signed in; start again from your app",
+        );
+    };
+    let Some(p) = s.pending(&id) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "this sign-in request has expired or was already answered",
+        );
+    };
+    if !ct_eq(form.get("csrf").map(String::as_str).unwrap_or(""), &p.csrf) {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "the form's security token is wrong; start again from your app",
+        );
+    }
+    // Single use: a decision consumes the request.
+    let Some(p) = s.take_pending(&id) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "this sign-in request was already answered",
+        );
+    };
+    let issuer = s.issuer().to_owned();
+    if form.get("decision").map(String::as_str) != Some("approve") {
+        tracing::info!(client_id = %p.client_id, "owner denied access");
+        return back_to_client(
+            &p.redirect_uri,
+            p.state.as_deref(),
+            &issuer,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "the owner denied access"),
+            ],
+        );
+    }
+    let code = random_token(32);
+    let stored = Code {
+        client_id: p.client_id.clone(),
+        redirect_uri: p.redirect_uri.clone(),
+        challenge: p.challenge.clone(),
+        scope: Scope::join(&p.scopes),
+        resource: p.resource.clone(),
+        sub: sub.clone(),
+        expires_at: now() + CODE_TTL_SECS,
+        used_at: None,
+        family_id: None,
+    };
+    let hash = sha256_b64(code.as_bytes());
+    let client_id = p.client_id.clone();
+    let scope = stored.scope.clone();
+    let result = db(&s, move |store| {
+        store.insert_code(&hash, &stored)?;
+        store.record_consent(&client_id, &sub, &scope)?;
+        store.touch_client(&client_id)
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "storing an authorization code");
+        return back_to_client(
+            &p.redirect_uri,
+            p.state.as_deref(),
+            &issuer,
+            &[("error", "server_error")],
+        );
+    }
+    tracing::info!(client_id = %p.client_id, "owner approved access");
+    back_to_client(
+        &p.redirect_uri,
+        p.state.as_deref(),
+        &issuer,
+        &[("code", &code)],
+    )
+}

@@ -1,0 +1,56 @@
+//! The HTTP handlers of the authorization server, one file per endpoint, and the request
+//! helpers they share.
+
+pub(crate) mod authorize;
+pub(crate) mod metadata;
+pub(crate) mod register;
+pub(crate) mod revoke;
+pub(crate) mod token;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use http::{HeaderMap, header};
+
+use crate::error::AuthError;
+
+/// The client's address: the peer of the connection (the gateway serves with connect info).
+pub(crate) fn client_addr(ext: &http::Extensions) -> IpAddr {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Parses an `application/x-www-form-urlencoded` body, refusing repeated parameters (RFC
+/// 6749 §3.1) and oversized values.
+pub(crate) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, AuthError> {
+    let mut out = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if v.len() > 8192 {
+            return Err(AuthError::bad(
+                "invalid_request",
+                format!("parameter {k} is too long"),
+            ));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(AuthError::bad(
+                "invalid_request",
+                format!("parameter {k} is repeated"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The value of one cookie.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}

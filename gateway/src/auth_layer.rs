@@ -1,0 +1,100 @@
+//! The resource-server side of `/mcp`: every request needs a valid bearer token from our own
+//! authorization server, and every tool call needs the scope of its tool.
+//!
+//! The bearer check runs first (so a request without a token gets 401 with the discovery
+//! challenge whatever its body); the scope check runs after the JSON-RPC guard has decoded the
+//! body, and answers a call above the token's scopes with 403 `insufficient_scope` naming the
+//! scope, so that clients can step up.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use sessiongate_auth::{AuthServer, Principal, Scope};
+
+use crate::jsonrpc_guard::RpcMessage;
+use crate::mcp::scopes::scope_for_tool;
+
+/// Checks the bearer token and records the [`Principal`] in the request's extensions.
+pub async fn require_bearer(
+    State(auth): State<Arc<AuthServer>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match auth.verify_bearer(req.headers(), req.uri()) {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "refused a request to /mcp");
+            e.into_response()
+        }
+    }
+}
+
+/// The scopes the tool calls in a message need.
+fn needed_scopes(msg: &Value) -> Vec<Scope> {
+    let one = |m: &Value| -> Option<Scope> {
+        if m.get("method")?.as_str()? != "tools/call" {
+            return None;
+        }
+        let tool = m.get("params")?.get("name")?.as_str().unwrap_or("");
+        scope_for_tool(tool)
+            .parse()
+            .ok()
+            .or(Some(Scope::SessionsManage))
+    };
+    match msg {
+        Value::Array(items) => items.iter().filter_map(one).collect(),
+        m => one(m).into_iter().collect(),
+    }
+}
+
+/// Refuses tool calls above the token's scopes. Runs after the JSON-RPC guard.
+pub async fn require_scope(
+    State(auth): State<Arc<AuthServer>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (Some(principal), Some(RpcMessage(msg))) = (
+        req.extensions().get::<Principal>(),
+        req.extensions().get::<RpcMessage>(),
+    ) else {
+        return next.run(req).await;
+    };
+    if let Some(missing) = needed_scopes(msg).into_iter().find(|s| !principal.has(*s)) {
+        tracing::info!(client_id = %principal.client_id, needed = %missing, "tool call above the token's scopes");
+        return auth.insufficient_scope(missing).into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_calls_need_their_tools_scope() {
+        let call = |name: &str| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
+        assert_eq!(needed_scopes(&call("get_logs")), vec![Scope::SessionsRead]);
+        assert_eq!(
+            needed_scopes(&call("create_session")),
+            vec![Scope::SessionsManage]
+        );
+        assert_eq!(
+            needed_scopes(&call("nonsense")),
+            vec![Scope::SessionsManage]
+        );
+        assert!(needed_scopes(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).is_empty());
+        let batch = json!([call("send_message"), call("list_sessions")]);
+        assert_eq!(
+            needed_scopes(&batch),
+            vec![Scope::SessionsWrite, Scope::SessionsRead]
+        );
+    }
+}

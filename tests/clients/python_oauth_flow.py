@@ -1,0 +1,136 @@
+"""Drives sessiongate with the official MCP Python SDK and its OAuthClientProvider.
+
+The SDK discovers the authorization server from the 401 challenge, registers itself (RFC
+7591), runs PKCE S256, and exchanges the code; the browser step is done here by submitting the
+login and consent forms the way a person would. Then it calls tools, waits for the short-lived
+access token to expire so that the SDK refreshes it, and calls tools again.
+
+    python python_oauth_flow.py MCP_URL PASSWORD ROOT_DIR ACCESS_TTL_SECONDS
+Exits non-zero with a message on any failure.
+"""
+
+import asyncio
+import json
+import re
+import sys
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import httpx2
+from mcp import ClientSession
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, TokenStorage
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+
+MCP_URL, PASSWORD, ROOT, ACCESS_TTL = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+CALLBACK = "http://127.0.0.1:33418/callback"
+
+
+class MemoryStorage(TokenStorage):
+    def __init__(self):
+        self.tokens = None
+        self.client = None
+        self.token_history = []
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken):
+        self.tokens = tokens
+        self.token_history.append(tokens.access_token)
+
+    async def get_client_info(self):
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull):
+        self.client = client_info
+
+
+def form_fields(html: str) -> dict:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+class Browser:
+    """The owner's browser: follows the authorization URL through login and consent."""
+
+    def __init__(self):
+        self.result = None
+
+    async def visit(self, authorization_url: str):
+        async with httpx2.AsyncClient(follow_redirects=False) as b:
+            page = await b.get(authorization_url)
+            assert page.status_code == 200, f"authorize page: {page.status_code} {page.text[:300]}"
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            fields = form_fields(page.text)
+            login = await b.post(
+                urljoin(authorization_url, "/authorize/login"),
+                data={**fields, "password": PASSWORD},
+            )
+            assert login.status_code == 303, f"login: {login.status_code} {login.text[:300]}"
+            consent = await b.get(urljoin(authorization_url, login.headers["location"]))
+            assert consent.status_code == 200 and "Allow access?" in consent.text, consent.text[:300]
+            fields = form_fields(consent.text)
+            done = await b.post(
+                urljoin(authorization_url, "/authorize/consent"),
+                data={**fields, "decision": "approve"},
+            )
+            assert done.status_code == 303, f"consent: {done.status_code} {done.text[:300]}"
+            location = done.headers["location"]
+            assert location.startswith(CALLBACK), location
+            q = parse_qs(urlparse(location).query)
+            self.result = AuthorizationCodeResult(
+                code=q["code"][0], state=q.get("state", [None])[0], iss=q.get("iss", [None])[0]
+            )
+
+    async def callback(self) -> AuthorizationCodeResult:
+        return self.result
+
+
+async def call(session: ClientSession, name: str, args: dict) -> str:
+    r = await session.call_tool(name, args)
+    text = "".join(getattr(c, "text", "") for c in r.content)
+    if r.is_error:
+        raise AssertionError(f"{name} failed: {text}")
+    return text
+
+
+async def main():
+    storage = MemoryStorage()
+    browser = Browser()
+    provider = OAuthClientProvider(
+        server_url=MCP_URL,
+        client_metadata=OAuthClientMetadata(
+            client_name="MCP Python SDK test",
+            redirect_uris=[CALLBACK],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=browser.visit,
+        callback_handler=browser.callback,
+    )
+    async with httpx2.AsyncClient(auth=provider, timeout=60) as http:
+        async with streamable_http_client(MCP_URL, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = {t.name for t in (await session.list_tools()).tools}
+                assert {"create_session", "send_message", "get_logs", "search", "fetch"} <= tools, tools
+                await call(session, "create_session", {"name": "py", "profile": "bash", "working_dir": ROOT})
+                await call(session, "send_message", {"session": "py", "message": "echo from-python-sdk"})
+                for _ in range(100):
+                    if "from-python-sdk\n" in (await call(session, "get_logs", {"session": "py"})) + "\n":
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the message never showed up")
+                first_token = storage.tokens.access_token
+                # Let the access token expire: the SDK must refresh it and go on.
+                await asyncio.sleep(ACCESS_TTL + 2)
+                listing = await call(session, "list_sessions", {})
+                assert "py" in listing, listing
+                assert storage.tokens.access_token != first_token, "the token was never refreshed"
+                await call(session, "terminate_session", {"session": "py"})
+    print(json.dumps({"ok": True, "tokens_issued": len(storage.token_history), "client_id": storage.client.client_id}))
+
+
+asyncio.run(main())

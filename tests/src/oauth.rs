@@ -1,0 +1,209 @@
+//! An OAuth client for the tests, done by hand with plain HTTP so that every step (and every
+//! wrong step) can be sent on purpose: registration, PKCE, the login and consent forms, the
+//! token exchange and refresh.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// A registered public client and its PKCE pair.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The server's base URL.
+    pub base: String,
+    /// The client id.
+    pub client_id: String,
+    /// The registered redirect URI.
+    pub redirect_uri: String,
+    /// The PKCE verifier.
+    pub verifier: String,
+    /// The S256 challenge of `verifier`.
+    pub challenge: String,
+}
+
+/// A plain HTTP client that does not follow redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The S256 challenge of a verifier.
+pub fn s256(verifier: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
+}
+
+/// The hidden fields of the form on an HTML page.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        if let Some((name, rest)) = part.split_once("\" value=\"")
+            && let Some((value, _)) = rest.split_once('"')
+        {
+            out.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    out
+}
+
+impl Flow {
+    /// Registers a public client with a loopback redirect URI.
+    pub async fn register(base: &str) -> Flow {
+        let redirect_uri = "http://127.0.0.1:45678/callback".to_owned();
+        let r = http()
+            .post(format!("{base}/register"))
+            .json(&json!({
+                "client_name": "sessiongate test client",
+                "redirect_uris": [redirect_uri],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+            }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        let verifier = format!("v{}", "x".repeat(60));
+        Flow {
+            base: base.to_owned(),
+            client_id: body["client_id"].as_str().expect("client_id").to_owned(),
+            redirect_uri,
+            challenge: s256(&verifier),
+            verifier,
+        }
+    }
+
+    /// The authorization URL with the usual parameters plus `extra` (which override them).
+    pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
+        let mut params: Vec<(String, String)> = vec![
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), self.client_id.clone()),
+            ("redirect_uri".into(), self.redirect_uri.clone()),
+            ("code_challenge".into(), self.challenge.clone()),
+            ("code_challenge_method".into(), "S256".into()),
+            ("state".into(), "st4te".into()),
+            (
+                "scope".into(),
+                "sessions:read sessions:write sessions:manage".into(),
+            ),
+            ("resource".into(), format!("{}/mcp", self.base)),
+        ];
+        for (k, v) in extra {
+            params.retain(|(pk, _)| pk != k);
+            if !v.is_empty() {
+                params.push(((*k).into(), (*v).into()));
+            }
+        }
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        format!("{}/authorize?{q}", self.base)
+    }
+
+    /// Goes through login and consent like a person; returns the redirect's query params.
+    pub async fn approve(&self, password: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let c = http();
+        let page = c
+            .get(self.authorize_url(extra))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(page.status(), 200, "authorize page");
+        let fields = hidden_fields(&page.text().await.expect("text"));
+        let mut form = fields.clone();
+        form.push(("password".into(), password.into()));
+        let login = c
+            .post(format!("{}/authorize/login", self.base))
+            .form(&form)
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(login.status(), 303, "login");
+        let cookie = login
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("login cookie")
+            .to_owned();
+        let location = login.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        let consent = c
+            .get(format!("{}{location}", self.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("consent");
+        let html = consent.text().await.expect("text");
+        assert!(html.contains("Allow access?"), "{html}");
+        let mut form = hidden_fields(&html);
+        form.push(("decision".into(), "approve".into()));
+        let done = c
+            .post(format!("{}/authorize/consent", self.base))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(done.status(), 303);
+        let to = done.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert!(to.starts_with(&self.redirect_uri), "{to}");
+        let query = to.split_once('?').map(|(_, q)| q).unwrap_or("");
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// POSTs to /token; returns the status and JSON body.
+    pub async fn token(&self, params: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = http()
+            .post(format!("{}/token", self.base))
+            .form(params)
+            .send()
+            .await
+            .expect("token");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    /// Exchanges a code with the right verifier.
+    pub async fn exchange(&self, code: &str) -> (u16, Value) {
+        let (s, b, _) = self
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &self.redirect_uri),
+                ("client_id", &self.client_id),
+                ("code_verifier", &self.verifier),
+            ])
+            .await;
+        (s, b)
+    }
+
+    /// Refreshes.
+    pub async fn refresh(&self, refresh_token: &str) -> (u16, Value) {
+        let (s, b, _) = self
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", &self.client_id),
+            ])
+            .await;
+        (s, b)
+    }
+}
+
+/// The value of a query parameter.
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
