@@ -9,6 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need_apt=()
 command -v tmux >/dev/null || need_apt+=(tmux)
 command -v curl >/dev/null || need_apt+=(curl)
+# Headless Chromium for the login-page test (driven by playwright-core; never downloaded by it).
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   echo "== apt-get install ${need_apt[*]}"
   apt-get update -qq

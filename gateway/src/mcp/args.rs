@@ -103,7 +103,8 @@ pub(crate) struct WaitForArgs {
     /// Default: "attention".
     #[serde(default)]
     pub(crate) until: Option<String>,
-    /// A regular expression, with until = "match".
+    /// A regular expression matched against the visible screen, with until = "match"
+    /// (`^` and `$` match at line starts and ends).
     #[serde(default)]
     pub(crate) pattern: Option<String>,
     /// How long to wait at most, in seconds (1-600). Default: 50, which fits the request

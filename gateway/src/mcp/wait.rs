@@ -57,7 +57,9 @@ impl Until {
                 if p.len() > 1024 {
                     return Err("pattern is longer than 1024 characters".into());
                 }
+                // Line anchors: `^` and `$` match at every line of the screen.
                 regex::RegexBuilder::new(p)
+                    .multi_line(true)
                     .size_limit(1 << 20)
                     .build()
                     .map(Until::Matches)
