@@ -40,6 +40,9 @@ pub mod server;
 mod store;
 mod util;
 
+#[cfg(test)]
+mod tests;
+
 pub use bearer::{BearerError, Principal};
 pub use config::AuthConfig;
 pub use error::AuthError;

@@ -538,7 +538,10 @@ async fn typescript_sdk_completes_the_flow() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "TypeScript SDK flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "TypeScript SDK flow failed:\n{stdout}\n{stderr}"
+    );
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
     assert_eq!(report["ok"], true);
     assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
@@ -548,7 +551,8 @@ async fn typescript_sdk_completes_the_flow() {
 async fn inspector_cli_calls_tools_with_a_bearer_token() {
     let gw = TestGateway::start(Options::oauth("inspector", 3600));
     let token = gw.token("sessions:read sessions:manage", "10m");
-    let inspector = clients_dir().join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
+    let inspector = clients_dir()
+        .join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
     let run = |args: Vec<String>| {
         let mut cmd = std::process::Command::new(node());
         cmd.arg(&inspector)
@@ -558,13 +562,26 @@ async fn inspector_cli_calls_tools_with_a_bearer_token() {
             .args(["--header", &format!("Authorization: Bearer {token}")])
             .args(args)
             .current_dir(clients_dir())
-            .env("MCP_CATALOG_PATH", gw.data_dir.join("inspector-catalog.json"));
+            .env(
+                "MCP_CATALOG_PATH",
+                gw.data_dir.join("inspector-catalog.json"),
+            );
         cmd.output().unwrap()
     };
     let out = run(vec!["--method".into(), "tools/list".into()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for tool in ["list_sessions", "create_session", "respond_to_prompt", "search", "fetch"] {
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for tool in [
+        "list_sessions",
+        "create_session",
+        "respond_to_prompt",
+        "search",
+        "fetch",
+    ] {
         assert!(stdout.contains(tool), "{tool} missing from:\n{stdout}");
     }
     let out = run(vec![
@@ -577,17 +594,33 @@ async fn inspector_cli_calls_tools_with_a_bearer_token() {
         "profile=bash".into(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Created session insp"), "{stdout}");
     // Without the token the Inspector is refused.
     let out = std::process::Command::new(node())
         .arg(&inspector)
-        .args(["--cli", &gw.mcp_url(), "--transport", "http", "--method", "tools/list"])
+        .args([
+            "--cli",
+            &gw.mcp_url(),
+            "--transport",
+            "http",
+            "--method",
+            "tools/list",
+        ])
         .current_dir(clients_dir())
-        .env("MCP_CATALOG_PATH", gw.data_dir.join("inspector-catalog.json"))
+        .env(
+            "MCP_CATALOG_PATH",
+            gw.data_dir.join("inspector-catalog.json"),
+        )
         .output()
         .unwrap();
-    assert!(!out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("list_sessions"));
+    assert!(
+        !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("list_sessions")
+    );
 }
 
 #[tokio::test]
@@ -607,12 +640,19 @@ async fn a_person_in_chromium_logs_in_and_approves() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "chromium run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
     let code = report["code"].as_str().unwrap();
     let (status, body) = flow.exchange(code).await;
     assert_eq!(status, 200, "{body}");
     for shot in ["login.png", "consent.png"] {
-        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot}");
+        assert!(
+            std::fs::metadata(shots.join(shot)).unwrap().len() > 1000,
+            "{shot}"
+        );
     }
 }
