@@ -31,6 +31,9 @@ use sessiongate_backend::{
 
 use session::{PtySession, lock};
 
+/// The pause between two keys of one `send_keys` call.
+const KEY_GAP: Duration = Duration::from_millis(15);
+
 /// Settings of the PTY backend.
 #[derive(Debug, Clone)]
 pub struct PtyConfig {
@@ -176,7 +179,7 @@ impl SessionBackend for PtyBackend {
         }
         if submit {
             // A separate write after the paste, so the program sees the paste end first.
-            tokio::task::yield_now().await;
+            tokio::time::sleep(KEY_GAP).await;
             s.write(b"\r").await?;
         }
         Ok(())
@@ -184,12 +187,16 @@ impl SessionBackend for PtyBackend {
 
     async fn send_keys(&self, name: &SessionName, keys: &[Key]) -> Result<()> {
         let s = self.get(name)?;
-        let app_cursor = lock(&s.shared).parser.screen().application_cursor();
-        let mut bytes = Vec::new();
-        for k in keys {
-            bytes.extend(keys::key_bytes(*k, app_cursor));
+        // One write per key, a moment apart: TUIs such as Claude Code's read their input in
+        // chunks and take a chunk holding two keys ("Down" then "Enter") as one unknown key.
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(KEY_GAP).await;
+            }
+            let app_cursor = lock(&s.shared).parser.screen().application_cursor();
+            s.write(&keys::key_bytes(*k, app_cursor)).await?;
         }
-        s.write(&bytes).await
+        Ok(())
     }
 
     async fn read(&self, name: &SessionName, req: ReadRequest) -> Result<Screen> {

@@ -190,13 +190,6 @@ async fn exited_program_keeps_its_screen_and_status() {
         "{:?}",
         info.status
     );
-    assert_eq!(
-        info.status,
-        ProcessStatus::Exited {
-            code: Some(3),
-            signal: None
-        }
-    );
     s.wait_for(&name, "bye").await;
     assert!(matches!(
         s.backend.send_text(&name, "x", true).await,
@@ -337,19 +330,6 @@ async fn pages_back_through_scrollback() {
     // Resizing takes effect.
     s.backend.resize(&name, 100, 30).await.unwrap();
     let info = s.backend.info(&name).await.unwrap();
-    // tmux 3.3 now and then loses the exit status of a pane (seen about once in six runs of
-    // `display -p '#{pane_dead_status}'`); the session is then exited with no code.
-    assert!(
-        matches!(
-            info.status,
-            ProcessStatus::Exited {
-                code: Some(3) | None,
-                signal: None
-            }
-        ),
-        "{:?}",
-        info.status
-    );
     assert_eq!((info.cols, info.rows), (100, 30));
     assert!(matches!(
         s.backend.resize(&name, 1, 1).await,

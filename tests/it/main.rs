@@ -9,5 +9,7 @@ mod mcp_tools;
 mod bad_input;
 // OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.
 mod oauth;
+// The real Claude Code TUI against a stand-in API: prompts found and answered exactly.
+mod claude_code;
 // The command line: refusing unsafe options.
 mod cli;

@@ -51,8 +51,10 @@ pub struct Options {
     pub extra_args: Vec<String>,
     /// Serve with OAuth (the owner password is set to [`OWNER_PASSWORD`] first).
     pub oauth: bool,
-    /// Extra lines for the configuration file.
+    /// Extra lines for the configuration file (top-level keys).
     pub extra_config: String,
+    /// Extra launch profiles, as lines of the `[extra_profiles]` table.
+    pub extra_profiles: String,
 }
 
 /// The owner password of gateways started with `oauth`.
@@ -67,6 +69,7 @@ impl Options {
             extra_args: Vec::new(),
             oauth: false,
             extra_config: String::new(),
+            extra_profiles: String::new(),
         }
     }
 
@@ -123,8 +126,8 @@ impl TestGateway {
             format!(
                 "{}[extra_profiles]\n\
                  bash = [\"bash\", \"--norc\", \"--noprofile\"]\n\
-                 exit3 = [\"sh\", \"-c\", \"echo bye; sleep 0.2; exit 3\"]\n",
-                opts.extra_config
+                 exit3 = [\"sh\", \"-c\", \"echo bye; sleep 0.2; exit 3\"]\n{}",
+                opts.extra_config, opts.extra_profiles
             ),
         )
         .expect("write config");

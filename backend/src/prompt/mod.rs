@@ -11,11 +11,15 @@
 //! - this file: the public types, [`detect`] and [`plan_answer`];
 //! - `rules`: loading the rule files and matching them against a screen;
 //! - `menu`: reading a cursor menu (question, context, options) off the screen;
-//! - `answer`: turning an answer into keys.
+//! - `answer`: turning an answer into keys;
+//! - [`claude_state`]: Claude Code's own state file, the best signal when it exists;
+//! - [`transcript`]: Claude Code's conversation transcript as compact items.
 
 mod answer;
+pub mod claude_state;
 mod menu;
 mod rules;
+pub mod transcript;
 
 use serde::Serialize;
 

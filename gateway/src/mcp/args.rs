@@ -112,3 +112,13 @@ pub(crate) struct WaitForArgs {
     #[serde(default)]
     pub(crate) timeout_s: Option<u64>,
 }
+
+/// Arguments of `get_transcript`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct TranscriptArgs {
+    /// The session's name (it must run Claude Code).
+    pub(crate) session: String,
+    /// How many of the latest items to return (1-200). Default: 30.
+    #[serde(default)]
+    pub(crate) limit: Option<u32>,
+}

@@ -11,6 +11,7 @@
 //! - [`scopes`]: which OAuth scope each tool needs;
 //! - `search`: the `search`/`fetch` pair in the shapes ChatGPT connectors require;
 //! - `prompts`: `check_prompts` and `respond_to_prompt`;
+//! - `transcript`: `get_transcript`, Claude Code's conversation;
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
 mod args;
@@ -18,6 +19,7 @@ mod prompts;
 mod reply;
 pub mod scopes;
 mod search;
+mod transcript;
 mod wait;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -374,6 +376,19 @@ impl SessionTools {
             std::time::Duration::from_secs(secs),
         )
         .await)
+    }
+
+    #[tool(
+        description = "The recent conversation of a Claude Code session from Claude Code's own \
+                       transcript: user messages, Claude's answers, the tools it called and \
+                       what they returned. Cleaner than the screen.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_transcript(
+        &self,
+        Parameters(a): Parameters<TranscriptArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(transcript::get_transcript(&self.state, &a.session, a.limit).await)
     }
 
     #[tool(

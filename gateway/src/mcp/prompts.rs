@@ -6,7 +6,7 @@ use std::time::Duration;
 use rmcp::model::CallToolResult;
 use serde_json::json;
 
-use sessiongate_backend::prompt::{self, Activity, Agent, Detection};
+use sessiongate_backend::prompt::{self, Activity, Agent, Detection, claude_state};
 use sessiongate_backend::{ProcessStatus, ReadRequest, SessionInfo, SessionName};
 
 use super::reply;
@@ -39,7 +39,32 @@ pub(super) async fn detect_session(state: &AppState, info: &SessionInfo) -> Opti
     let quiet = info
         .last_activity
         .is_none_or(|t| time::OffsetDateTime::now_utc() - t >= time::Duration::seconds(QUIET_SECS));
-    Some(prompt::detect_with(&screen.text, agent, quiet))
+    let mut detection = prompt::detect_with(&screen.text, agent, quiet);
+    // Claude Code's own state file is the best signal there is; the screen still supplies
+    // the structure of the question it waits on.
+    if let Some(state) = info.pid.and_then(claude_state::find_state) {
+        let screen_waits = detection.activity == Activity::WaitingForInput;
+        detection.agent = Agent::ClaudeCode;
+        detection.activity = match state.status.as_str() {
+            "busy" => Activity::Working,
+            "waiting" => Activity::WaitingForInput,
+            _ if screen_waits => Activity::WaitingForInput,
+            _ => Activity::Idle,
+        };
+        if detection.activity != Activity::WaitingForInput {
+            detection.prompt = None;
+        }
+        detection.rule = Some(format!(
+            "claude-code/state-file ({}{})",
+            state.status,
+            state
+                .waiting_for
+                .as_deref()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default()
+        ));
+    }
+    Some(detection)
 }
 
 /// A one-line summary of a detection.

@@ -27,6 +27,8 @@ pub(crate) const DEFAULT_TIMEOUT_S: u64 = 50;
 pub(crate) const MAX_TIMEOUT_S: u64 = 600;
 /// How often a backend without output events is re-checked.
 const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the screen must be unchanged before a reached state is reported.
+const SETTLE: Duration = Duration::from_millis(400);
 /// How often progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -102,14 +104,14 @@ pub(crate) async fn wait_for(
             Until::Idle => detection
                 .as_ref()
                 .is_some_and(|d| d.activity == Activity::Idle),
-            Until::Waiting => detection
-                .as_ref()
-                .is_some_and(|d| d.activity == Activity::WaitingForInput),
+            // Waiting counts once the question is on screen and readable: Claude Code's state
+            // file can say "waiting" a moment before the menu is drawn.
+            Until::Waiting => detection.as_ref().is_some_and(waiting_with_prompt),
             Until::Attention => {
                 exited
-                    || detection.as_ref().is_some_and(|d| {
-                        matches!(d.activity, Activity::Idle | Activity::WaitingForInput)
-                    })
+                    || detection
+                        .as_ref()
+                        .is_some_and(|d| d.activity == Activity::Idle || waiting_with_prompt(d))
             }
             Until::Matches(re) => {
                 let screen = state
@@ -121,6 +123,21 @@ pub(crate) async fn wait_for(
                 re.is_match(&screen)
             }
         };
+        // A state counts once the screen has settled: a program that has just drawn its menu
+        // may not be reading its input yet, and a screen still printing may change its mind.
+        let settle_left = info.last_activity.and_then(|t| {
+            let since = time::OffsetDateTime::now_utc() - t;
+            let left = time::Duration::try_from(SETTLE).unwrap_or(time::Duration::ZERO) - since;
+            (left.is_positive()).then(|| Duration::from_secs_f64(left.as_seconds_f64()))
+        });
+        if met
+            && !exited
+            && let Some(left) = settle_left
+            && tokio::time::Instant::now() + left < deadline
+        {
+            tokio::time::sleep(left).await;
+            continue;
+        }
         // An exited program will not reach any other state.
         if met || exited {
             return finish(state, &name, met, detection, start.elapsed()).await;
@@ -152,6 +169,10 @@ pub(crate) async fn wait_for(
             }
         }
     }
+}
+
+fn waiting_with_prompt(d: &sessiongate_backend::prompt::Detection) -> bool {
+    d.activity == Activity::WaitingForInput && d.prompt.is_some()
 }
 
 /// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
