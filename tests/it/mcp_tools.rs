@@ -392,3 +392,82 @@ on_both_backends!(
     search_and_fetch_in_chatgpt_shapes,
     exited_programs_report_their_exit_code,
 );
+
+async fn sessions_are_resources_with_subscriptions(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "resources"));
+    let mut c = client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "r", "profile": "bash" }))
+        .await
+        .unwrap();
+    let list = c.request("resources/list", json!({})).await.unwrap();
+    let uris: Vec<&str> = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(uris, vec!["sessions://r"]);
+    let read = c
+        .request("resources/read", json!({ "uri": "sessions://r" }))
+        .await
+        .unwrap();
+    assert!(
+        read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("State:"),
+        "{read}"
+    );
+    let err = c
+        .request("resources/read", json!({ "uri": "sessions://ghost" }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ghost"), "{err}");
+    c.request("resources/subscribe", json!({ "uri": "sessions://r" }))
+        .await
+        .unwrap();
+    // A question appears: the subscriber hears about it without asking.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "r", "message": "read -p 'Proceed? [y/N] ' x" }),
+    )
+    .await
+    .unwrap();
+    let seen = c
+        .listen(Duration::from_secs(20), |m| {
+            m["method"] == "notifications/resources/updated" && m["params"]["uri"] == "sessions://r"
+        })
+        .await
+        .unwrap();
+    assert!(
+        seen.iter()
+            .any(|m| m["method"] == "notifications/resources/updated"),
+        "{seen:?}"
+    );
+    let read = c
+        .request("resources/read", json!({ "uri": "sessions://r" }))
+        .await
+        .unwrap();
+    assert!(
+        read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for input"),
+        "{read}"
+    );
+    c.request("resources/unsubscribe", json!({ "uri": "sessions://r" }))
+        .await
+        .unwrap();
+}
+
+mod resources_on {
+    #[tokio::test]
+    async fn tmux() {
+        super::sessions_are_resources_with_subscriptions("tmux").await;
+    }
+
+    #[tokio::test]
+    async fn pty() {
+        super::sessions_are_resources_with_subscriptions("pty").await;
+    }
+}

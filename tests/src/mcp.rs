@@ -170,6 +170,47 @@ impl McpClient {
         Ok(text_of(&r))
     }
 
+    /// Opens the standalone SSE stream (GET) and collects the JSON-RPC messages that arrive
+    /// on it until `until` returns true for one of them or `deadline` passes.
+    pub async fn listen(
+        &self,
+        deadline: std::time::Duration,
+        until: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut req = self
+            .http
+            .get(&self.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
+        if let Some(id) = &self.session_id {
+            req = req.header("mcp-session-id", id);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let mut resp = req.send().await?;
+        anyhow::ensure!(resp.status() == 200, "GET stream: HTTP {}", resp.status());
+        let mut buf = String::new();
+        let mut seen = Vec::new();
+        let end = tokio::time::Instant::now() + deadline;
+        while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(end, resp.chunk()).await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(pos) = buf.find("\n\n") {
+                let event: String = buf.drain(..pos + 2).collect();
+                for data in event.lines().filter_map(|l| l.strip_prefix("data:")) {
+                    if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
+                        let done = until(&v);
+                        seen.push(v);
+                        if done {
+                            return Ok(seen);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(seen)
+    }
+
     /// The session id the server assigned.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()

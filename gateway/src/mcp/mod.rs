@@ -8,6 +8,7 @@
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
 //! - `reply`: helpers that build results;
+//! - `resources`: sessions as `sessions://` resources with subscriptions;
 //! - [`scopes`]: which OAuth scope each tool needs;
 //! - `search`: the `search`/`fetch` pair in the shapes ChatGPT connectors require;
 //! - `prompts`: `check_prompts` and `respond_to_prompt`;
@@ -17,6 +18,7 @@
 mod args;
 mod prompts;
 mod reply;
+mod resources;
 pub mod scopes;
 mod search;
 mod transcript;
@@ -47,6 +49,7 @@ terminate_session ends one.";
 #[derive(Debug, Clone)]
 pub struct SessionTools {
     state: AppState,
+    subscriptions: resources::Subscriptions,
     tool_router: ToolRouter<Self>,
 }
 
@@ -55,6 +58,7 @@ impl SessionTools {
     pub fn new(state: AppState) -> Self {
         SessionTools {
             state,
+            subscriptions: resources::Subscriptions::default(),
             tool_router: Self::tool_router(),
         }
     }
@@ -418,11 +422,53 @@ impl SessionTools {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SessionTools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("sessiongate", env!("CARGO_PKG_VERSION"))
-                    .with_title("sessiongate"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("sessiongate", env!("CARGO_PKG_VERSION")).with_title("sessiongate"),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, McpError> {
+        resources::list(&self.state).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        resources::read(&self.state, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        resources::subscribe(&self.state, &self.subscriptions, request.uri, ctx.peer).await
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        resources::unsubscribe(&self.subscriptions, &request.uri);
+        Ok(())
     }
 }

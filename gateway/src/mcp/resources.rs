@@ -1,0 +1,172 @@
+//! Sessions as MCP resources: `sessions://<name>` reads as the session's state and recent
+//! screen, and a subscription sends `notifications/resources/updated` whenever the session's
+//! state (working, idle, waiting for input, exited) changes, so a client can wait for "Claude
+//! needs you" without polling.
+//!
+//! A subscription is a task per (MCP session, URI) that wakes on the backend's session events;
+//! backends that cannot observe output (tmux without control mode) are re-checked every
+//! second. The task ends on unsubscribe, when the session is terminated, or when the client is
+//! gone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
+use rmcp::model::{
+    ListResourcesResult, ReadResourceResult, Resource, ResourceContents,
+    ResourceUpdatedNotificationParam,
+};
+use rmcp::service::Peer;
+use tokio::sync::broadcast::error::RecvError;
+
+use sessiongate_backend::{ReadRequest, SessionEvent, SessionName};
+
+use super::describe;
+use super::prompts::{detect_session, state_line};
+use crate::state::AppState;
+
+/// The URI scheme of session resources.
+pub(crate) const SCHEME: &str = "sessions://";
+/// How often a backend without output events is re-checked for a subscription.
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The subscriptions of one MCP session, by URI.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Subscriptions(Arc<Mutex<HashMap<String, tokio::task::AbortHandle>>>);
+
+impl Drop for Subscriptions {
+    fn drop(&mut self) {
+        // The last clone going away means the MCP session is gone: stop its watchers.
+        if Arc::strong_count(&self.0) == 1 {
+            for (_, h) in self.0.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+                h.abort();
+            }
+        }
+    }
+}
+
+fn name_of(uri: &str) -> Result<SessionName, McpError> {
+    let raw = uri.strip_prefix(SCHEME).ok_or_else(|| {
+        McpError::resource_not_found(
+            format!("unknown resource {uri:?}; session resources are sessions://<name>"),
+            None,
+        )
+    })?;
+    SessionName::new(raw).map_err(|e| McpError::resource_not_found(e.to_string(), None))
+}
+
+/// `resources/list`.
+pub(crate) async fn list(state: &AppState) -> Result<ListResourcesResult, McpError> {
+    let sessions = state
+        .backend
+        .list()
+        .await
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    let resources = sessions
+        .iter()
+        .map(|s| {
+            Resource::new(format!("{SCHEME}{}", s.name), s.name.to_string())
+                .with_description(describe(s))
+                .with_mime_type("text/plain")
+        })
+        .collect();
+    Ok(ListResourcesResult::with_all_items(resources))
+}
+
+/// The text of a session resource: its status, state and recent screen.
+async fn render(state: &AppState, name: &SessionName) -> Result<(String, String), McpError> {
+    let info = state
+        .backend
+        .info(name)
+        .await
+        .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+    let detection = detect_session(state, &info).await;
+    let state_text = detection
+        .as_ref()
+        .map(state_line)
+        .unwrap_or_else(|| "exited".into());
+    let screen = state
+        .backend
+        .read(name, ReadRequest::default())
+        .await
+        .map(|s| s.text)
+        .unwrap_or_default();
+    Ok((
+        state_text.clone(),
+        format!("{}\nState: {state_text}\n\n{screen}", describe(&info)),
+    ))
+}
+
+/// `resources/read`.
+pub(crate) async fn read(state: &AppState, uri: &str) -> Result<ReadResourceResult, McpError> {
+    let name = name_of(uri)?;
+    let (_, text) = render(state, &name).await?;
+    Ok(ReadResourceResult::new(vec![ResourceContents::text(
+        text, uri,
+    )]))
+}
+
+/// `resources/subscribe`: starts a watcher that notifies `peer` on state changes.
+pub(crate) async fn subscribe(
+    state: &AppState,
+    subs: &Subscriptions,
+    uri: String,
+    peer: Peer<RoleServer>,
+) -> Result<(), McpError> {
+    let name = name_of(&uri)?;
+    let (mut last, _) = render(state, &name).await?;
+    let st = state.clone();
+    let key = uri.clone();
+    let task = tokio::spawn(async move {
+        let mut events = st.backend.events();
+        loop {
+            let wake = tokio::time::sleep(FALLBACK_INTERVAL);
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(SessionEvent::Terminated(n)) if n == name => {
+                        let _ = peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone())).await;
+                        return;
+                    }
+                    Ok(SessionEvent::Output(n) | SessionEvent::Exited(n)) if n != name => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                _ = wake => {}
+            }
+            let Ok((now, _)) = render(&st, &name).await else {
+                let _ = peer
+                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone()))
+                    .await;
+                return;
+            };
+            if now != last {
+                last = now;
+                if peer
+                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    if let Some(old) = subs
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uri, task.abort_handle())
+    {
+        old.abort();
+    }
+    Ok(())
+}
+
+/// `resources/unsubscribe`.
+pub(crate) fn unsubscribe(subs: &Subscriptions, uri: &str) {
+    if let Some(h) = subs.0.lock().unwrap_or_else(|p| p.into_inner()).remove(uri) {
+        h.abort();
+    }
+}
