@@ -17,7 +17,7 @@ const MAX_CONTEXT: usize = 12;
 /// A horizontal line: a solid one bounds a dialog, a dashed one separates parts inside it.
 fn is_rule_line(l: &str) -> bool {
     let t = l.trim();
-    t.chars().count() >= 3 && t.chars().all(|c| "─━═╌┄┈-—▔▁".contains(c))
+    t.chars().count() >= 3 && t.chars().all(|c| "─━═╌┄┈-—▔▁╭╮╰╯".contains(c))
 }
 
 fn is_solid_rule_line(l: &str) -> bool {
@@ -53,24 +53,48 @@ pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<P
         return None;
     }
     let text_col = cursor_line.chars().count() - after_cursor.chars().count();
+    // In a numbered menu every option starts with its number, and options may be separated
+    // by blank lines or followed by indented descriptions (Codex draws them so).
+    let numbered_menu = split_number(after_cursor).0.is_some();
     let is_option_row = |l: &str| {
-        !l.trim().is_empty() && (l.trim_start().starts_with(cursor) || indent(l) == text_col)
+        !l.trim().is_empty()
+            && (l.trim_start().starts_with(cursor)
+                || (indent(l) == text_col
+                    && (!numbered_menu || split_number(l.trim_start()).0.is_some())))
     };
     let mut first = cursor_row;
-    while first > top && is_option_row(lines[first - 1]) {
-        first -= 1;
+    loop {
+        let mut k = first;
+        while numbered_menu && k > top && lines[k - 1].trim().is_empty() {
+            k -= 1;
+        }
+        if k > top && is_option_row(lines[k - 1]) {
+            first = k - 1;
+        } else {
+            break;
+        }
     }
     let mut rows: Vec<(bool, String)> = Vec::new();
     let mut i = first;
     while i < footer {
         let l = lines[i];
-        if l.trim().is_empty() || is_rule_line(l) {
+        if l.trim().is_empty() {
+            let next = (i + 1..footer).find(|&j| !lines[j].trim().is_empty());
+            match next {
+                Some(j) if numbered_menu && is_option_row(lines[j]) => {
+                    i = j;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        if is_rule_line(l) {
             break;
         }
         let t = l.trim_start();
         if let Some(rest) = t.strip_prefix(cursor) {
             rows.push((true, rest.trim_matches([' ', '\u{a0}']).to_owned()));
-        } else if indent(l) == text_col {
+        } else if is_option_row(l) {
             rows.push((false, t.to_owned()));
         } else if indent(l) > text_col && !rows.is_empty() {
             if let Some(last) = rows.last_mut() {

@@ -176,7 +176,7 @@ pub fn detect(screen: &str, agent: Agent) -> Detection {
 /// Like [`detect`], but rules that need a quiet screen (a trailing `?` or `:` on a line that
 /// may still be growing) are skipped when `quiet` is false.
 pub fn detect_with(screen: &str, agent: Agent, quiet: bool) -> Detection {
-    let lines: Vec<&str> = screen.lines().map(|l| l.trim_end()).collect();
+    let lines: Vec<&str> = screen.lines().map(unbox).collect();
     let set = rules::RuleSet::get();
     let own = agent
         .rule_file_name()
@@ -200,6 +200,17 @@ pub fn detect_with(screen: &str, agent: Agent, quiet: bool) -> Detection {
             prompt: None,
             rule: None,
         },
+    }
+}
+
+/// A line without trailing blanks and, when it is a row of a box (`│ … │`), without the box's
+/// edges, so that menus drawn inside boxes read like any other.
+fn unbox(line: &str) -> &str {
+    let t = line.trim_end();
+    let inner = t.trim_start();
+    match inner.strip_prefix('│').and_then(|r| r.strip_suffix('│')) {
+        Some(body) => body.trim_end(),
+        None => t,
     }
 }
 

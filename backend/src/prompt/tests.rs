@@ -245,3 +245,56 @@ fn agent_guess_prefers_the_foreground_program() {
     );
     assert_eq!(Agent::guess(Some("x"), Some("vim"), ""), Agent::Unknown);
 }
+
+fn other_fixture(agent: &str, name: &str) -> String {
+    let path = format!(
+        "{}/rules/fixtures/{agent}/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn codex_sign_in_menu() {
+    // Captured from Codex CLI (npm @openai/codex) on first start, offline.
+    let screen = other_fixture("codex", "sign-in-menu");
+    let d = detect(&screen, Agent::guess(Some("codex"), Some("codex"), &screen));
+    assert_eq!(d.activity, Activity::WaitingForInput, "{d:?}");
+    let p = d.prompt.unwrap();
+    assert_eq!(p.options.len(), 3, "{:?}", p.options);
+    assert!(p.options[0].label.starts_with("Sign in with ChatGPT"));
+    assert!(p.options[2].label.starts_with("Sign in another way"));
+    assert_eq!(p.cursor, Some(0));
+    assert_eq!(p.question, "Choose how you want to use Codex.");
+    assert_eq!(plan_answer(&p, "3").unwrap().keys, vec![Key::Char('3')]);
+}
+
+#[test]
+fn gemini_menus_inside_boxes() {
+    // Captured from Gemini CLI (npm @google/gemini-cli) on first start, offline.
+    let screen = other_fixture("gemini", "trust-folder");
+    let d = detect(&screen, Agent::guess(Some("gemini"), Some("node"), &screen));
+    assert_eq!(d.activity, Activity::WaitingForInput, "{d:?}");
+    let p = d.prompt.unwrap();
+    assert_eq!(p.question, "Do you trust the files in this folder?");
+    let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        vec![
+            "Trust folder (w)",
+            "Trust parent folder (agents)",
+            "Don't trust"
+        ]
+    );
+    assert_eq!(p.cursor, Some(0));
+
+    let screen = other_fixture("gemini", "auth-menu");
+    let d = detect(&screen, Agent::Gemini);
+    let p = d.prompt.unwrap();
+    assert_eq!(
+        p.question,
+        "How would you like to authenticate for this project?"
+    );
+    assert_eq!(p.options.len(), 3);
+    assert_eq!(p.options[1].label, "Use Gemini API Key");
+}
