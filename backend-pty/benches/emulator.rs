@@ -5,16 +5,13 @@
 //! Run with `cargo bench -p sessiongate-backend-pty --bench emulator`.
 
 use std::hint::black_box;
-use std::num::NonZeroU16;
 
 use criterion::{Criterion, Throughput, criterion_main};
 
 use sessiongate_backend_pty::render;
 
-fn parser(scrollback: usize) -> vt100::Parser {
-    let rows = NonZeroU16::new(40).unwrap_or(NonZeroU16::MIN);
-    let cols = NonZeroU16::new(120).unwrap_or(NonZeroU16::MIN);
-    vt100::Parser::new(rows, cols, scrollback)
+fn parser(scrollback: usize) -> render::Emulator {
+    render::emulator(40, 120, scrollback)
 }
 
 /// About 1 MiB of log-like text.
@@ -79,13 +76,13 @@ fn render_screen(c: &mut Criterion) {
     }
     full.process(&text);
     g.bench_function("visible_screen", |b| {
-        b.iter(|| render::lines(black_box(&mut full), 0, false, false))
+        b.iter(|| render::lines(black_box(&full), 0, false, false))
     });
     g.bench_function("last_40_lines_with_scrollback", |b| {
-        b.iter(|| render::lines(black_box(&mut full), 40, true, false))
+        b.iter(|| render::lines(black_box(&full), 40, true, false))
     });
     g.bench_function("page_5000_lines_back", |b| {
-        b.iter(|| render::lines(black_box(&mut full), 5040, true, false))
+        b.iter(|| render::lines(black_box(&full), 5040, true, false))
     });
     g.finish();
 }

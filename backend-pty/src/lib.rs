@@ -9,11 +9,13 @@
 //! # Layout
 //! - this file: [`PtyBackend`] and its [`SessionBackend`] implementation;
 //! - `session`: one session: spawning, the reader and reaper tasks, writing, signals;
-//! - [`render`]: the emulator's grid as text lines, scrollback included;
+//! - [`render`]: the emulator (vt100 for the screen) and its lines, scrollback included;
+//! - [`scrollback`]: the scrollback as text lines, bounded;
 //! - [`keys`]: named keys and pastes as the bytes an xterm sends.
 
 pub mod keys;
 pub mod render;
+pub mod scrollback;
 mod session;
 
 use std::collections::BTreeMap;
@@ -201,14 +203,13 @@ impl SessionBackend for PtyBackend {
 
     async fn read(&self, name: &SessionName, req: ReadRequest) -> Result<Screen> {
         let s = self.get(name)?;
-        let mut shared = lock(&s.shared);
+        let shared = lock(&s.shared);
         let cursor = {
             let (row, col) = shared.parser.screen().cursor_position();
             Some((col, row))
         };
         let wanted = req.offset.saturating_add(req.lines);
-        let (lines, skipped) =
-            render::lines(&mut shared.parser, wanted, req.scrollback, req.escapes);
+        let (lines, skipped) = render::lines(&shared.parser, wanted, req.scrollback, req.escapes);
         drop(shared);
         let mut screen = page(&lines.join("\n"), &req, cursor);
         if req.scrollback && skipped > 0 {
@@ -235,7 +236,7 @@ impl SessionBackend for PtyBackend {
             std::num::NonZeroU16::new(rows).unwrap_or(std::num::NonZeroU16::MIN),
             std::num::NonZeroU16::new(cols).unwrap_or(std::num::NonZeroU16::MIN),
         );
-        lock(&s.shared).parser.screen_mut().set_size(r, c);
+        lock(&s.shared).parser.set_size(r, c);
         Ok(())
     }
 

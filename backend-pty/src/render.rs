@@ -1,6 +1,16 @@
-//! Turning the emulator's grid (screen plus scrollback) into text lines.
+//! Turning the emulator's screen and the text scrollback into lines.
 
-use vt100::Parser;
+use crate::scrollback::Scrollback;
+
+/// The emulator of one session: vt100 for the visible screen, text lines for the scrollback.
+pub type Emulator = vt100::Parser<Scrollback>;
+
+/// A new emulator of `rows` x `cols` keeping `scrollback` lines of history.
+pub fn emulator(rows: u16, cols: u16, scrollback: usize) -> Emulator {
+    let nz = |v: u16| std::num::NonZeroU16::new(v.max(1)).unwrap_or(std::num::NonZeroU16::MIN);
+    // The parser itself keeps no scrollback: rows that scroll off go to the callback.
+    vt100::Parser::new_with_callbacks(nz(rows), nz(cols), 0, Scrollback::new(scrollback))
+}
 
 /// The lines of the terminal, oldest first, covering at least the last `wanted` lines of
 /// scrollback plus the whole visible screen (fewer when there is less). Returns the lines and
@@ -8,58 +18,33 @@ use vt100::Parser;
 ///
 /// Wrapped rows are joined into one line, like `tmux capture-pane -J`.
 pub fn lines(
-    parser: &mut Parser,
+    emu: &Emulator,
     wanted: usize,
     scrollback: bool,
     escapes: bool,
 ) -> (Vec<String>, usize) {
-    let screen = parser.screen_mut();
-    let (rows, cols) = screen.size();
-    let rows = usize::from(rows.get());
-    let cols = cols.get();
-    // How many scrollback rows exist: scroll as far back as possible and read the position.
-    screen.set_scrollback(usize::MAX);
-    let available = screen.scrollback();
-    let take = if scrollback { wanted.min(available) } else { 0 };
-    let mut raw: Vec<(String, bool)> = Vec::with_capacity(take + rows);
-    // Read `take` scrollback rows, one screenful at a time, from the oldest wanted row down.
-    let mut offset = take;
-    while offset > 0 {
-        screen.set_scrollback(offset);
-        let n = offset.min(rows);
-        let texts: Vec<String> = if escapes {
-            screen.rows_formatted(0, cols).take(n).collect()
-        } else {
-            screen.rows(0, cols).take(n).collect()
-        };
-        for (i, t) in texts.into_iter().enumerate() {
-            let wrapped = screen.row_wrapped(i as u16);
-            raw.push((t, wrapped));
-        }
-        offset -= n;
-    }
-    screen.set_scrollback(0);
-    let texts: Vec<String> = if escapes {
+    let history = emu.callbacks();
+    let take = if scrollback {
+        wanted.min(history.len())
+    } else {
+        0
+    };
+    let mut out = history.tail(take, escapes);
+    let screen = emu.screen();
+    let cols = screen.size().1.get();
+    let rows: Vec<String> = if escapes {
         screen.rows_formatted(0, cols).collect()
     } else {
         screen.rows(0, cols).collect()
     };
-    for (i, t) in texts.into_iter().enumerate() {
-        let wrapped = screen.row_wrapped(i as u16);
-        raw.push((t, wrapped));
-    }
-    // Join wrapped rows.
-    let mut out: Vec<String> = Vec::with_capacity(raw.len());
     let mut continuing = false;
-    for (text, wrapped) in raw {
-        if continuing {
-            if let Some(last) = out.last_mut() {
-                last.push_str(&text);
-            }
+    for (i, text) in rows.into_iter().enumerate() {
+        if continuing && let Some(last) = out.last_mut() {
+            last.push_str(&text);
         } else {
             out.push(text);
         }
-        continuing = wrapped;
+        continuing = screen.row_wrapped(i as u16);
     }
-    (out, available - take)
+    (out, history.len() - take)
 }

@@ -1,7 +1,6 @@
 //! One PTY session: the child process, the PTY's write half, and the terminal emulator that
 //! a reader task feeds from the PTY's output.
 
-use std::num::NonZeroU16;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -17,7 +16,7 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// What the reader task and the request handlers share.
 pub(crate) struct Shared {
-    pub(crate) parser: vt100::Parser,
+    pub(crate) parser: crate::render::Emulator,
     pub(crate) status: ProcessStatus,
     pub(crate) last_output: Option<OffsetDateTime>,
 }
@@ -49,10 +48,6 @@ pub(crate) struct PtySession {
 /// leaves the emulator usable, so a poisoned lock is taken over rather than propagated.
 pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn nz(v: u16) -> NonZeroU16 {
-    NonZeroU16::new(v.max(1)).unwrap_or(NonZeroU16::MIN)
 }
 
 impl PtySession {
@@ -93,7 +88,7 @@ impl PtySession {
             .map_err(|e| unavailable("duplicating the PTY", &e))?;
         let (mut reader, writer) = pty.into_split();
         let shared = Arc::new(Mutex::new(Shared {
-            parser: vt100::Parser::new(nz(spec.rows), nz(spec.cols), scrollback),
+            parser: crate::render::emulator(spec.rows, spec.cols, scrollback),
             status: ProcessStatus::Running,
             last_output: None,
         }));

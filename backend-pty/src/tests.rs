@@ -1,46 +1,55 @@
-//! Unit tests of the emulator rendering.
-
-use std::num::NonZeroU16;
+//! Unit tests of the emulator rendering and the text scrollback.
 
 use super::render;
 
-fn parser(rows: u16, cols: u16, scrollback: usize) -> vt100::Parser {
-    vt100::Parser::new(
-        NonZeroU16::new(rows).unwrap(),
-        NonZeroU16::new(cols).unwrap(),
-        scrollback,
-    )
-}
-
 #[test]
 fn wrapped_rows_are_joined_and_scrollback_is_read_in_order() {
-    let mut p = parser(4, 10, 100);
+    let mut p = render::emulator(4, 10, 100);
     p.process(b"0123456789abcdef\r\n");
     for i in 0..10 {
         p.process(format!("line{i}\r\n").as_bytes());
     }
-    let (lines, skipped) = render::lines(&mut p, 100, true, false);
+    let (lines, skipped) = render::lines(&p, 100, true, false);
     assert_eq!(skipped, 0);
     let text: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
     assert_eq!(text[0], "0123456789abcdef", "{text:?}");
     assert_eq!(text[1], "line0");
     assert!(text.contains(&"line9"));
     // Only what was asked for is read; the rest is counted.
-    let (lines, skipped) = render::lines(&mut p, 2, true, false);
+    let (lines, skipped) = render::lines(&p, 2, true, false);
     assert_eq!(lines.len(), 6, "{lines:?}");
     assert!(skipped > 0);
-    // The view is back at the live screen afterwards.
-    assert_eq!(p.screen().scrollback(), 0);
+    // Colours survive in the scrollback when asked for, and are stripped otherwise.
+    let mut p = render::emulator(2, 20, 100);
+    p.process(b"\x1b[31mred\x1b[0m\r\nb\r\nc\r\nd\r\n");
+    let (plain, _) = render::lines(&p, 10, true, false);
+    assert_eq!(plain[0].trim_end(), "red");
+    let (colour, _) = render::lines(&p, 10, true, true);
+    assert!(colour[0].contains("\x1b["), "{:?}", colour[0]);
 }
 
 #[test]
-fn scrollback_is_capped() {
-    let mut p = parser(4, 20, 50);
-    for i in 0..1000 {
-        p.process(format!("row{i}\r\n").as_bytes());
+fn scrollback_is_capped_and_small() {
+    let mut p = render::emulator(4, 120, 10_000);
+    for i in 0..30_000 {
+        p.process(
+            format!("row {i} of some output that is about sixty characters long\r\n").as_bytes(),
+        );
     }
-    let (lines, skipped) = render::lines(&mut p, 10_000, true, false);
+    let (lines, skipped) = render::lines(&p, 100_000, true, false);
     assert_eq!(skipped, 0);
-    assert!(lines.len() <= 54, "{}", lines.len());
-    assert_eq!(lines.last().map(|l| l.trim_end()), Some(""));
+    assert_eq!(lines.len(), 10_000 + 4, "{}", lines.len());
+    assert!(lines[0].starts_with("row 19997 "), "{}", lines[0]);
+    let bytes = p.callbacks().bytes();
+    assert!(bytes < 2_000_000, "{bytes} bytes for 10,000 lines");
+}
+
+#[test]
+fn the_alternate_screen_leaves_no_scrollback() {
+    let mut p = render::emulator(3, 20, 100);
+    p.process(b"\x1b[?1049h");
+    for i in 0..50 {
+        p.process(format!("frame {i}\r\n").as_bytes());
+    }
+    assert!(p.callbacks().is_empty());
 }
