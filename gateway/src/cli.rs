@@ -39,6 +39,9 @@ pub enum Command {
     Passwd(PasswdArgs),
     /// Mint an access token from the local signing key, for scripts and tests.
     Token(TokenArgs),
+    /// Generate a new token signing key. Tokens signed by the old key stay valid until they
+    /// expire; restart the gateway to start signing with the new key.
+    RotateKeys(PasswdArgs),
 }
 
 /// Options of `sessiongate passwd`.
@@ -249,6 +252,13 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Passwd(args) => passwd(args),
         Command::Token(args) => token(args),
+        Command::RotateKeys(args) => {
+            let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+            let auth = open_auth(&data_dir, "http://127.0.0.1:8000")?;
+            auth.rotate_keys()?;
+            eprintln!("A new signing key was generated in {}.", data_dir.display());
+            Ok(())
+        }
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_tracing(&log);

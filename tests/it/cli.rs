@@ -68,3 +68,38 @@ fn help_explains_every_serve_option() {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
 }
+
+#[test]
+fn keys_rotate_and_old_tokens_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = |dir: &std::path::Path| {
+        let out = Command::new(binary())
+            .args(["token", "--ttl", "10m", "--data-dir"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let kid = |t: &str| {
+        use base64::Engine;
+        let header = t.split('.').next().unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&raw).unwrap()["kid"].clone()
+    };
+    let before = token(dir.path());
+    let out = Command::new(binary())
+        .args(["rotate-keys", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let after = token(dir.path());
+    assert_ne!(kid(&before), kid(&after));
+}
