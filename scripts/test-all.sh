@@ -32,4 +32,7 @@ bash scripts/test-pty-without-tmux.sh
 step "MCP conformance suite"
 bash tests/conformance/run.sh
 
+step "load benchmark at a tiny size (keeps tests/load working; numbers not asserted)"
+cargo run -q --release -p sessiongate-tests --bin load -- --clients 2 --sessions 2 --seconds 1
+
 step "done"

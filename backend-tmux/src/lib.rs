@@ -30,6 +30,9 @@ use sessiongate_backend::{
 use command::{Tmux, TmuxFailure};
 use format::{NAME_OPTION, PANE_FORMAT, PROFILE_OPTION, PaneLine, parse_line, to_tmux_name};
 
+/// The pause between two keys of one `send_keys` call.
+const KEY_GAP: std::time::Duration = std::time::Duration::from_millis(15);
+
 /// How many times a dead pane whose exit status is not known yet is re-read.
 const PANE_STATUS_RETRIES: usize = 10;
 
@@ -303,8 +306,13 @@ impl SessionBackend for TmuxBackend {
     async fn send_keys(&self, name: &SessionName, keys: &[Key]) -> Result<()> {
         self.running_pane(name).await?;
         let target = o(self.pane_target(name));
-        let mut commands = Vec::new();
-        for k in keys {
+        // One tmux invocation per key, a moment apart: TUIs such as Claude Code's read their
+        // input in chunks and take a chunk holding two keys ("Down" then "Enter") as one
+        // unknown key.
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(KEY_GAP).await;
+            }
             let cmd = match k {
                 // A character is sent by its bytes in hex, so that tmux never reads it as a
                 // key name or a command separator.
@@ -325,15 +333,11 @@ impl SessionBackend for TmuxBackend {
                     o(other.to_string()),
                 ],
             };
-            commands.push(cmd);
+            self.tmux
+                .run(&[cmd], None)
+                .await
+                .map_err(|e| e.into_error(name.as_str()))?;
         }
-        if commands.is_empty() {
-            return Ok(());
-        }
-        self.tmux
-            .run(&commands, None)
-            .await
-            .map_err(|e| e.into_error(name.as_str()))?;
         Ok(())
     }
 

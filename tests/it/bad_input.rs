@@ -162,7 +162,7 @@ async fn oversized_messages_and_bad_keys_are_refused() {
         "jsonrpc": "2.0", "id": 99, "method": "tools/call",
         "params": { "name": "send_message", "arguments": { "session": "s", "message": "y".repeat(3 << 20) } }
     });
-    let r = c.post_raw(body.to_string()).await.unwrap();
+    let r = c.post_raw_isolated(body.to_string()).await.unwrap();
     assert_eq!(r.status, 413, "{}", r.body);
     // The session is untouched and still answers.
     let screen = c

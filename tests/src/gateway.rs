@@ -244,6 +244,11 @@ impl TestGateway {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the process (SIGKILL) without touching its tmux server.
     pub fn kill_process(&mut self) {
         let _ = self.child.kill();

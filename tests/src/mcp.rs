@@ -80,6 +80,22 @@ impl McpClient {
         self.post_with(body, &[]).await
     }
 
+    /// POSTs a raw body on a connection of its own, so that a server closing it (after
+    /// refusing an oversized body, say) does not disturb this client's pooled connections.
+    pub async fn post_raw_isolated(
+        &self,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<RawResponse> {
+        let solo = McpClient {
+            http: reqwest::Client::new(),
+            url: self.url.clone(),
+            session_id: self.session_id.clone(),
+            next_id: self.next_id,
+            headers: self.headers.clone(),
+        };
+        solo.post_raw(body).await
+    }
+
     /// POSTs a raw body with the usual headers plus `extra`.
     pub async fn post_with(
         &self,

@@ -92,6 +92,8 @@ pub(crate) async fn wait_for(
     let deadline = start + timeout;
     let mut next_progress = start + PROGRESS_INTERVAL;
     let progress_token = ctx.meta.get_progress_token();
+    let mut last_screen: Option<u64> = None;
+    let mut stable_since = start;
     loop {
         let info = match state.backend.info(&name).await {
             Ok(i) => i,
@@ -125,17 +127,28 @@ pub(crate) async fn wait_for(
         };
         // A state counts once the screen has settled: a program that has just drawn its menu
         // may not be reading its input yet, and a screen still printing may change its mind.
-        let settle_left = info.last_activity.and_then(|t| {
-            let since = time::OffsetDateTime::now_utc() - t;
-            let left = time::Duration::try_from(SETTLE).unwrap_or(time::Duration::ZERO) - since;
-            (left.is_positive()).then(|| Duration::from_secs_f64(left.as_seconds_f64()))
-        });
-        if met
-            && !exited
-            && let Some(left) = settle_left
-            && tokio::time::Instant::now() + left < deadline
-        {
-            tokio::time::sleep(left).await;
+        // Settled means the same visible screen for SETTLE (tmux reports activity only to the
+        // second, so the screen itself is compared).
+        let visible = state
+            .backend
+            .read(&name, ReadRequest::visible())
+            .await
+            .map(|s| s.text)
+            .unwrap_or_default();
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            visible.hash(&mut h);
+            h.finish()
+        };
+        let now = tokio::time::Instant::now();
+        if last_screen != Some(digest) {
+            last_screen = Some(digest);
+            stable_since = now;
+        }
+        let settles_at = stable_since + SETTLE;
+        if met && !exited && now < settles_at && settles_at < deadline {
+            tokio::time::sleep_until(settles_at).await;
             continue;
         }
         // An exited program will not reach any other state.
