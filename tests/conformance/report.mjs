@@ -1,6 +1,6 @@
 // Prints every conformance check that did not pass, with its message, from the results
-// directory that `conformance server -o DIR` wrote (one `server-<scenario>-<time>/checks.json`
-// per scenario), so that a CI log says why a scenario failed without opening the files.
+// directory that `conformance server -o DIR` wrote (one `<mode>-<scenario>-<time>/checks.json`
+// per scenario; server and authorization modes), so that a CI log says why a scenario failed without opening the files.
 //
 //   node tests/conformance/report.mjs tests/artifacts/conformance/results
 import { readdirSync, readFileSync } from "node:fs";
@@ -22,7 +22,7 @@ try {
 
 const lines = [];
 for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-  const scenario = entry.name.replace(/^server-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "");
+  const scenario = entry.name.replace(/^(server|client|authorization-server)-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "");
   let checks;
   try {
     checks = JSON.parse(readFileSync(join(dir, entry.name, "checks.json"), "utf8"));
