@@ -22,7 +22,7 @@ fn claude_binary() -> PathBuf {
     let p = clients_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
     assert!(
         p.exists(),
-        "Claude Code is not installed: run scripts/install-test-deps.sh"
+        "Claude Code is not installed: run `.ci/run node-clients`"
     );
     p
 }

