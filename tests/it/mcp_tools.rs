@@ -164,7 +164,8 @@ async fn paging_back_through_the_scrollback(backend: &str) {
     )
     .await
     .unwrap();
-    wait_for_text(&mut c, "p", "END").await;
+    // "END" alone would match the echoed command line before any output.
+    wait_for_text(&mut c, "p", "n500\nEND").await;
     let r = c
         .call(
             "get_logs",

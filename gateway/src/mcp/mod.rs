@@ -421,18 +421,38 @@ impl SessionTools {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SessionTools {
+    // Logging (deprecated by SEP-2577) is still part of 2025-11-25, which hosted clients speak.
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
                 .enable_resources_subscribe()
+                // No prompt templates and no completions are offered yet; the capabilities are
+                // declared so that clients get empty answers instead of "method not found".
+                .enable_prompts()
+                .enable_completions()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(
             Implementation::new("sessiongate", env!("CARGO_PKG_VERSION")).with_title("sessiongate"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    // Logging is deprecated by SEP-2577 (2026-07-28) but still part of 2025-11-25, which the
+    // hosted clients speak.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // sessiongate sends no log notifications yet; the level is accepted and recorded.
+        tracing::debug!(level = ?request.level, "client set its logging level");
+        Ok(())
     }
 
     async fn list_resources(
