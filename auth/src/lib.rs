@@ -23,7 +23,9 @@
 //! - `cimd`: fetching client ID metadata documents safely.
 //! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
+//! - `admin`: listing and revoking clients for the owner's CLI.
 
+mod admin;
 pub mod bearer;
 mod cimd;
 pub mod config;
@@ -43,8 +45,15 @@ mod util;
 #[cfg(test)]
 mod tests;
 
+pub use admin::ClientSummary;
 pub use bearer::{BearerError, Principal};
 pub use config::AuthConfig;
 pub use error::AuthError;
 pub use scope::Scope;
 pub use server::AuthServer;
+
+/// The client's address as the gateway determined it (the connection's peer, or the address
+/// a trusted reverse proxy forwarded). The gateway puts it into every request's extensions;
+/// the login throttle and the rate limits key on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub std::net::IpAddr);

@@ -13,24 +13,41 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use sessiongate_auth::{AuthServer, Principal, Scope};
+use sessiongate_auth::{AuthServer, BearerError, Principal, Scope};
 
 use crate::jsonrpc_guard::RpcMessage;
 use crate::mcp::scopes::scope_for_tool;
 
+/// What the bearer check needs: the authorization server, and the metrics that count its
+/// refusals.
+#[derive(Debug, Clone)]
+pub struct BearerState {
+    /// Verifies the tokens.
+    pub auth: Arc<AuthServer>,
+    /// Counts refusals, when given.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
 /// Checks the bearer token and records the [`Principal`] in the request's extensions.
 pub async fn require_bearer(
-    State(auth): State<Arc<AuthServer>>,
+    State(s): State<BearerState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match auth.verify_bearer(req.headers(), req.uri()) {
+    match s.auth.verify_bearer(req.headers(), req.uri()) {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
         Err(e) => {
             tracing::debug!(error = %e, "refused a request to /mcp");
+            if let Some(m) = &s.metrics {
+                m.auth_failure(match e {
+                    BearerError::Missing { .. } => "missing",
+                    BearerError::InsufficientScope { .. } => "insufficient_scope",
+                    _ => "invalid",
+                });
+            }
             e.into_response()
         }
     }

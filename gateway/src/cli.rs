@@ -42,6 +42,14 @@ pub enum Command {
     /// Generate a new token signing key. Tokens signed by the old key stay valid until they
     /// expire; restart the gateway to start signing with the new key.
     RotateKeys(PasswdArgs),
+    /// Show the audit log: every tool call that changed something.
+    Audit(crate::admin::AuditArgs),
+    /// List or revoke the OAuth clients.
+    #[command(subcommand)]
+    Clients(crate::admin::ClientsCommand),
+    /// List the sessions (tmux backend).
+    #[command(subcommand)]
+    Sessions(crate::admin::SessionsCommand),
 }
 
 /// Options of `sessiongate passwd`.
@@ -133,6 +141,24 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `sessiongate=debug` [default: info].
     #[arg(long, env = "SESSIONGATE_LOG")]
     pub log: Option<String>,
+    /// PEM certificate chain: serve HTTPS with rustls (reloaded on SIGHUP).
+    #[arg(long, env = "SESSIONGATE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "SESSIONGATE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy (address or CIDR) whose X-Forwarded-For / Forwarded headers are
+    /// believed for the client address; repeat for several. No proxy is trusted by default.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SESSIONGATE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Address of a separate admin listener serving /healthz and /metrics without
+    /// authentication (e.g. 127.0.0.1:9100). Without it, /metrics needs a bearer token.
+    #[arg(long, env = "SESSIONGATE_ADMIN_BIND")]
+    pub admin_bind: Option<String>,
 }
 
 /// The settings `serve` runs with, after merging the file, the environment and the flags.
@@ -162,6 +188,22 @@ pub struct Settings {
     pub access_token_ttl: Option<std::time::Duration>,
     /// Refresh-token lifetime.
     pub refresh_token_ttl: Option<std::time::Duration>,
+    /// Extra allowed `Host` names.
+    pub allowed_hosts: Vec<String>,
+    /// Trusted reverse proxies.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// TLS certificate and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The admin listener's address.
+    pub admin_bind: Option<String>,
+    /// Rate limits.
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// MCP sessions per client.
+    pub max_mcp_sessions_per_client: Option<usize>,
+    /// MCP sessions overall.
+    pub max_mcp_sessions: Option<usize>,
+    /// Whether the audit log keeps the full text.
+    pub audit_record_text: bool,
 }
 
 impl ServeArgs {
@@ -197,7 +239,32 @@ impl ServeArgs {
             })?,
             (None, None) => AuthMode::Oauth,
         };
+        let trusted = if !self.trusted_proxies.is_empty() {
+            self.trusted_proxies.clone()
+        } else {
+            file.trusted_proxies.clone().unwrap_or_default()
+        };
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert.clone()),
+            self.tls_key.clone().or(file.tls_key.clone()),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::Refused(
+                    "TLS needs both a certificate and a key (--tls-cert and --tls-key)".into(),
+                ));
+            }
+        };
         Ok(Settings {
+            allowed_hosts: file.allowed_hosts.clone().unwrap_or_default(),
+            trusted_proxies: crate::client_addr::TrustedProxies::parse(&trusted)?,
+            tls,
+            admin_bind: self.admin_bind.clone().or(file.admin_bind.clone()),
+            rate_limits: file.rate_limits.unwrap_or_default(),
+            max_mcp_sessions_per_client: file.max_mcp_sessions_per_client,
+            max_mcp_sessions: file.max_mcp_sessions,
+            audit_record_text: file.audit_record_text.unwrap_or(false),
             bind: self
                 .bind
                 .or(file.bind)
@@ -259,6 +326,9 @@ pub fn main() -> anyhow::Result<()> {
             eprintln!("A new signing key was generated in {}.", data_dir.display());
             Ok(())
         }
+        Command::Audit(args) => crate::admin::audit(args),
+        Command::Clients(cmd) => crate::admin::clients(cmd),
+        Command::Sessions(cmd) => crate::admin::sessions(cmd),
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_tracing(&log);
@@ -320,6 +390,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             Arc::new(PtyBackend::new(PtyConfig::default()))
         }
     };
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(Arc::new(crate::tls::TlsReloader::load(cert, key)?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&addrs[..])
         .await
         .map_err(|source| Error::Io {
@@ -327,11 +401,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             source,
         })?;
     let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let state = AppState::new(backend, Arc::new(settings.policy));
     let public_url = settings
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
     let auth = match settings.auth {
         AuthMode::None => None,
         AuthMode::Oauth => {
@@ -358,20 +433,102 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             Some(auth)
         }
     };
-    let http = crate::server::HttpConfig {
-        public_url: public_url.clone(),
-        allowed_origins: settings.allowed_origins.clone(),
+    let audit = Arc::new(crate::audit::AuditLog::open(
+        &settings.data_dir,
+        settings.audit_record_text,
+    )?);
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        crate::mcp::SessionTools::tool_names(),
+    ));
+    let mut http = crate::server::HttpConfig::new(public_url.clone());
+    http.allowed_origins = settings.allowed_origins.clone();
+    http.allowed_hosts = settings.allowed_hosts.clone();
+    http.trusted_proxies = settings.trusted_proxies.clone();
+    http.rate_limits = settings.rate_limits;
+    if let Some(n) = settings.max_mcp_sessions_per_client {
+        http.max_mcp_sessions_per_client = n;
+    }
+    if let Some(n) = settings.max_mcp_sessions {
+        http.max_mcp_sessions = n;
+    }
+    http.metrics_on_main = settings.admin_bind.is_none();
+    let services = crate::server::Services {
+        state,
+        auth: auth.clone(),
+        audit: Some(audit.clone()),
+        metrics,
     };
-    // Printed on stdout (not only logged) so that scripts and tests can read the address.
-    println!("sessiongate listening on http://{local} (MCP endpoint: {public_url}/mcp)");
     let ct = CancellationToken::new();
+    if let Some(admin) = &settings.admin_bind {
+        let admin_listener = tokio::net::TcpListener::bind(admin)
+            .await
+            .map_err(|source| Error::Io {
+                context: format!("binding the admin address {admin}"),
+                source,
+            })?;
+        println!(
+            "sessiongate admin (healthz, metrics) on http://{}",
+            admin_listener.local_addr()?
+        );
+        let app = crate::server::admin_router(&services);
+        let ct = ct.clone();
+        tokio::spawn(async move {
+            let limits = crate::listen::ListenLimits::standard();
+            if let Err(err) = crate::listen::serve(admin_listener, app, None, limits, ct).await {
+                tracing::error!(error = %err, "the admin listener failed");
+            }
+        });
+    }
+    let pid_path = crate::admin::pid_file(&settings.data_dir);
+    if let Err(err) = std::fs::write(&pid_path, format!("{}\n", std::process::id())) {
+        tracing::warn!(error = %err, "could not write the pid file");
+    }
+    // Printed on stdout (not only logged) so that scripts and tests can read the address.
+    println!("sessiongate listening on {scheme}://{local} (MCP endpoint: {public_url}/mcp)");
     let signal_ct = ct.clone();
     tokio::spawn(async move {
         crate::server::shutdown_signal().await;
         signal_ct.cancel();
     });
-    crate::server::run(listener, state, http, auth, ct).await?;
+    tokio::spawn(reload_on_sighup(tls.clone(), auth.clone()));
+    let served = crate::server::run(listener, services, http, tls, ct).await;
+    // In-flight calls are done (or past the deadline): commit the audit log, release the pid.
+    let flush = tokio::task::spawn_blocking(move || audit.close());
+    let _ = flush.await;
+    let _ = std::fs::remove_file(&pid_path);
+    tracing::info!("sessiongate stopped");
+    served?;
     Ok(())
+}
+
+/// On SIGHUP: reads the TLS certificate and key again, and the revocations the owner made
+/// from the command line (`sessiongate clients revoke`).
+async fn reload_on_sighup(
+    tls: Option<Arc<crate::tls::TlsReloader>>,
+    auth: Option<Arc<sessiongate_auth::AuthServer>>,
+) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; reloads need a restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading");
+        if let Some(tls) = &tls {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(err) => tracing::error!(error = %err, "TLS reload failed; keeping the old certificate"),
+            }
+        }
+        if let Some(auth) = &auth {
+            let auth = auth.clone();
+            match tokio::task::spawn_blocking(move || auth.reload_revocations()).await {
+                Ok(Ok(())) => tracing::info!("revocations reloaded"),
+                Ok(Err(err)) => tracing::error!(error = %err, "reloading revocations failed"),
+                Err(err) => tracing::error!(error = %err, "reloading revocations failed"),
+            }
+        }
+    }
 }
 
 fn open_auth(

@@ -60,6 +60,24 @@ pub struct FileConfig {
     pub access_token_ttl_secs: Option<u64>,
     /// Lifetime of refresh tokens, in seconds (default 30 days).
     pub refresh_token_ttl_secs: Option<u64>,
+    /// Extra `Host` names accepted besides the public URL's host and loopback names.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For`/`Forwarded` are believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Address of the admin listener (`/healthz`, `/metrics` without authentication).
+    pub admin_bind: Option<String>,
+    /// Rate limits per kind of request.
+    pub rate_limits: Option<crate::ratelimit::RateLimits>,
+    /// MCP sessions one client may hold at once (default 32).
+    pub max_mcp_sessions_per_client: Option<usize>,
+    /// MCP sessions the gateway holds at once (default 512).
+    pub max_mcp_sessions: Option<usize>,
+    /// Keep the full text sent to sessions in the audit log, not only its hash and length.
+    pub audit_record_text: Option<bool>,
 }
 
 impl FileConfig {

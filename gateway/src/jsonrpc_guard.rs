@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::server::MAX_MCP_BODY_BYTES;
+use crate::limits::MAX_MCP_BODY_BYTES;
 
 /// The parsed JSON-RPC message of a request, put into the request's extensions for the
 /// layers behind this guard.

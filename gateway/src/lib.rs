@@ -15,12 +15,32 @@
 //! - [`mcp`]: the MCP server: tool definitions, arguments and results.
 //! - [`state`]: [`state::AppState`], what every request handler shares.
 //! - [`error`]: the startup error type.
+//! - [`listen`]: the accept loop (plain HTTP or [`tls`]), connection limits, graceful
+//!   shutdown.
+//! - [`client_addr`]: the client's address behind trusted proxies.
+//! - [`http_guard`]: Host/Origin checks and security headers on every route.
+//! - [`limits`]: body size and time caps, request deadlines.
+//! - [`ratelimit`]: token-bucket rate limits with 429 and `Retry-After`.
+//! - [`mcp_sessions`]: caps on MCP sessions per client and overall.
+//! - [`audit`]: the append-only audit log of tool calls that change something.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`admin`]: the owner's commands (`audit`, `clients`, `sessions`).
 
+pub mod admin;
+pub mod audit;
 pub mod auth_layer;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod http_guard;
 pub mod jsonrpc_guard;
+pub mod limits;
+pub mod listen;
 pub mod mcp;
+pub mod mcp_sessions;
+pub mod metrics;
+pub mod ratelimit;
 pub mod server;
 pub mod state;
+pub mod tls;

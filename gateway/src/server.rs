@@ -1,5 +1,11 @@
-//! The HTTP server: the axum router that mounts the MCP endpoint, and [`run`], which serves a
-//! bound listener until shutdown.
+//! The HTTP server: the axum router that mounts the MCP endpoint and the authorization server
+//! behind the gateway's checks, and [`run`], which serves it until shutdown.
+//!
+//! A request passes, outermost first: metrics → tracing → client address (trusted proxies) →
+//! Host/Origin checks and security headers → body size and time caps → per route:
+//! - `/mcp`: bearer token → JSON-RPC guard → rate limits → MCP-session caps → scope check →
+//!   audit log → tool metrics → deadline → rmcp;
+//! - the authorization server: per-address rate limits → request timeout → the `auth` crate.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +16,19 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::audit::AuditLog;
+use crate::client_addr::TrustedProxies;
+use crate::http_guard::OriginPolicy;
+use crate::limits::MAX_MCP_BODY_BYTES;
+use crate::listen::ListenLimits;
 use crate::mcp::SessionTools;
+use crate::mcp_sessions::SessionCaps;
+use crate::metrics::{Metrics, MetricsState};
+use crate::ratelimit::{Limiters, RateLimits};
 use crate::state::AppState;
-
-/// The largest JSON-RPC request body accepted on `/mcp`. A message is capped well below this
-/// by the session policy; JSON escaping can double its size.
-pub const MAX_MCP_BODY_BYTES: usize = 2 * 1024 * 1024;
+use crate::tls::TlsReloader;
 
 /// How long an idle MCP session is kept. Phone clients pause for minutes between calls.
 pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
@@ -24,134 +36,303 @@ pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// The public base URL (no trailing slash); its host is an allowed `Host`.
+    /// The public base URL (no trailing slash): the issuer, and the source of the allowed
+    /// `Host` and `Origin`. Its path, if any, is a prefix the routes are also served under.
     pub public_url: String,
-    /// Extra browser origins allowed to call `/mcp`.
+    /// Extra browser origins allowed (`https://app.example`, or `http://host:*` for any port).
     pub allowed_origins: Vec<String>,
+    /// Extra `Host` names allowed besides the public URL's and loopback.
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose forwarded client addresses are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// MCP sessions one client may hold at once.
+    pub max_mcp_sessions_per_client: usize,
+    /// MCP sessions the gateway holds at once.
+    pub max_mcp_sessions: usize,
+    /// Whether `/metrics` is served on this router (protected by a bearer token when OAuth
+    /// is on); `false` when an admin listener serves it instead.
+    pub metrics_on_main: bool,
 }
 
 impl HttpConfig {
-    /// `Host` values accepted: loopback names and the public URL's authority.
-    pub fn allowed_hosts(&self) -> Vec<String> {
-        let mut hosts = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
-        if let Some(authority) = authority_of(&self.public_url) {
-            let host_only = authority
-                .rsplit_once(':')
-                .filter(|(h, p)| !h.ends_with(']') || p.chars().all(|c| c.is_ascii_digit()))
-                .map(|(h, _)| h.to_owned());
-            hosts.push(authority.clone());
-            if let Some(h) = host_only {
-                hosts.push(h);
-            }
+    /// The defaults for a public URL.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        HttpConfig {
+            public_url: public_url.into(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
+            rate_limits: RateLimits::default(),
+            max_mcp_sessions_per_client: 32,
+            max_mcp_sessions: 512,
+            metrics_on_main: true,
         }
-        hosts.dedup();
-        hosts
     }
 
-    /// Browser origins accepted: loopback pages on any port, the public URL's origin and the
-    /// configured extras. Any other `Origin` gets 403 (DNS-rebinding and CSRF defence).
-    pub fn allowed_origins(&self) -> Vec<String> {
-        let mut origins = vec![
-            "http://localhost:*".to_owned(),
-            "http://127.0.0.1:*".to_owned(),
-            "http://[::1]:*".to_owned(),
-        ];
-        if let Some(authority) = authority_of(&self.public_url) {
-            let scheme = if self.public_url.starts_with("https://") {
-                "https"
-            } else {
-                "http"
-            };
-            origins.push(format!("{scheme}://{authority}"));
-        }
-        origins.extend(self.allowed_origins.iter().cloned());
-        origins
+    /// The path of the public URL (`/gw` for `https://host/gw`), or empty.
+    pub fn path_prefix(&self) -> String {
+        self.public_url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+            .map(|p| p.trim_end_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+
+    fn origin_policy(&self) -> OriginPolicy {
+        OriginPolicy::new(
+            &self.public_url,
+            &self.allowed_hosts,
+            &self.allowed_origins,
+        )
     }
 }
 
-fn authority_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    (!authority.is_empty()).then(|| authority.to_ascii_lowercase())
+/// Everything the router is built from.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The backend and the policy.
+    pub state: AppState,
+    /// The authorization server; `None` with `--auth none`.
+    pub auth: Option<Arc<sessiongate_auth::AuthServer>>,
+    /// The audit log; `None` only in tests that do not want one.
+    pub audit: Option<Arc<AuditLog>>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
 }
 
-/// Builds the application router. With an authorization server, `/mcp` requires its bearer
-/// tokens and the authorization endpoints are mounted; without one (`--auth none`, loopback
-/// only) `/mcp` is open.
-pub fn router(
-    state: AppState,
-    http: &HttpConfig,
-    auth: Option<Arc<sessiongate_auth::AuthServer>>,
-    ct: CancellationToken,
-) -> Router {
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(MCP_SESSION_IDLE);
+/// Builds the application router.
+pub fn router(svc: &Services, http: &HttpConfig, ct: CancellationToken) -> Router {
+    let manager = Arc::new({
+        let mut m = LocalSessionManager::default();
+        m.session_config.keep_alive = Some(MCP_SESSION_IDLE);
+        m
+    });
+    let policy = Arc::new(http.origin_policy());
+    let limiters = Arc::new(Limiters::new(&http.rate_limits, Some(svc.metrics.clone())));
+    let caps = Arc::new(SessionCaps::new(
+        http.max_mcp_sessions_per_client,
+        http.max_mcp_sessions,
+        manager.clone(),
+    ));
+    // rmcp checks Host and Origin itself too; our guard has already applied the same policy.
     let mcp_config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(http.allowed_hosts())
-        .with_allowed_origins(http.allowed_origins())
+        .with_allowed_hosts(rmcp_hosts(http))
+        .with_allowed_origins(rmcp_origins(http))
         .enforce_origin_validation()
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
         .with_cancellation_token(ct.child_token());
+    let state = svc.state.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(SessionTools::new(state.clone())),
-        Arc::new(sessions),
+        manager,
         mcp_config,
     );
-    let mut mcp_routes = Router::new().nest_service("/mcp", mcp);
-    if let Some(auth) = &auth {
+
+    // Innermost first: each `route_layer` wraps the ones before it.
+    let mut mcp_routes = Router::new()
+        .nest_service("/mcp", mcp)
+        .route_layer(axum::middleware::from_fn(crate::limits::mcp_deadline))
+        .route_layer(axum::middleware::from_fn_with_state(
+            svc.metrics.clone(),
+            crate::metrics::record_tool_calls,
+        ));
+    if let Some(audit) = &svc.audit {
+        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
+            audit.clone(),
+            crate::audit::record,
+        ));
+    }
+    if let Some(auth) = &svc.auth {
         mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             crate::auth_layer::require_scope,
         ));
     }
-    mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard));
-    if let Some(auth) = &auth {
+    mcp_routes = mcp_routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            caps,
+            crate::mcp_sessions::cap_sessions,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiters.clone(),
+            crate::ratelimit::limit_mcp,
+        ))
+        .route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard));
+    if let Some(auth) = &svc.auth {
         mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
+            crate::auth_layer::BearerState {
+                auth: auth.clone(),
+                metrics: Some(svc.metrics.clone()),
+            },
             crate::auth_layer::require_bearer,
         ));
     }
+    mcp_routes = mcp_routes.layer(mcp_cors(&policy));
+
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(mcp_routes);
-    if let Some(auth) = &auth {
-        app = app.merge(auth.router());
+    if http.metrics_on_main {
+        app = app.merge(metrics_router(svc));
     }
-    app.layer(tower_http::trace::TraceLayer::new_for_http())
+    if let Some(auth) = &svc.auth {
+        app = app.merge(
+            auth.router()
+                .route_layer(axum::middleware::from_fn(
+                    crate::limits::request_timeout,
+                ))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    limiters,
+                    crate::ratelimit::limit_auth_routes,
+                )),
+        );
+    }
+    let prefix = http.path_prefix();
+    if !prefix.is_empty() {
+        // Served both under the prefix (a proxy that passes the path on) and at the root (a
+        // proxy that strips it).
+        app = app.clone().nest(&prefix, app);
+    }
+    app.layer(axum::middleware::from_fn(crate::limits::read_body))
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            crate::http_guard::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(http.trusted_proxies.clone()),
+            crate::client_addr::tag,
+        ))
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
                 axum::http::header::AUTHORIZATION,
                 axum::http::header::COOKIE,
             ]),
         )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            svc.metrics.clone(),
+            crate::metrics::record_http,
+        ))
 }
 
-/// Serves `listener` until `ct` is cancelled, then finishes in-flight requests.
+/// `/metrics` for the main router: behind a bearer token when OAuth is on.
+fn metrics_router(svc: &Services) -> Router {
+    let r = Router::new()
+        .route("/metrics", get(crate::metrics::serve_metrics))
+        .with_state(MetricsState {
+            metrics: svc.metrics.clone(),
+            backend: svc.state.backend.clone(),
+        });
+    match &svc.auth {
+        Some(auth) => r.route_layer(axum::middleware::from_fn_with_state(
+            crate::auth_layer::BearerState {
+                auth: auth.clone(),
+                metrics: None,
+            },
+            crate::auth_layer::require_bearer,
+        )),
+        None => r,
+    }
+}
+
+/// The admin router (`--admin-bind`): `/healthz` and `/metrics`, no authentication; bind it
+/// to an address only the operator reaches.
+pub fn admin_router(svc: &Services) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(crate::metrics::serve_metrics))
+        .with_state(MetricsState {
+            metrics: svc.metrics.clone(),
+            backend: svc.state.backend.clone(),
+        })
+}
+
+/// CORS on `/mcp` for browser-based MCP clients, for the allowed origins only.
+fn mcp_cors(policy: &Arc<OriginPolicy>) -> CorsLayer {
+    let policy = policy.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| policy.origin_allowed(o))
+        }))
+        .allow_methods([
+            http::Method::GET,
+            http::Method::POST,
+            http::Method::DELETE,
+            http::Method::OPTIONS,
+        ])
+        .allow_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            http::header::ACCEPT,
+            http::HeaderName::from_static("mcp-protocol-version"),
+            http::HeaderName::from_static("mcp-session-id"),
+            http::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderName::from_static("mcp-session-id"),
+            http::HeaderName::from_static("mcp-protocol-version"),
+        ])
+}
+
+/// rmcp's own Host list: the same names our guard allows.
+fn rmcp_hosts(http: &HttpConfig) -> Vec<String> {
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    if let Some(authority) = http
+        .public_url
+        .split_once("://")
+        .and_then(|(_, r)| r.split('/').next())
+        .filter(|a| !a.is_empty())
+    {
+        let authority = authority.to_ascii_lowercase();
+        if let Some((h, p)) = authority.rsplit_once(':')
+            && p.chars().all(|c| c.is_ascii_digit())
+            && !h.ends_with(':')
+        {
+            hosts.push(h.to_owned());
+        }
+        hosts.push(authority);
+    }
+    hosts.extend(http.allowed_hosts.iter().cloned());
+    hosts
+}
+
+/// rmcp's own Origin list: loopback on any port, the public origin and the extras.
+fn rmcp_origins(http: &HttpConfig) -> Vec<String> {
+    let mut origins = vec![
+        "http://localhost:*".to_owned(),
+        "http://127.0.0.1:*".to_owned(),
+        "http://[::1]:*".to_owned(),
+        "https://localhost:*".to_owned(),
+        "https://127.0.0.1:*".to_owned(),
+    ];
+    if let Some((scheme, rest)) = http.public_url.split_once("://")
+        && let Some(authority) = rest.split('/').next()
+    {
+        origins.push(format!("{scheme}://{}", authority.to_ascii_lowercase()));
+    }
+    origins.extend(http.allowed_origins.iter().cloned());
+    origins
+}
+
+/// Serves `listener` until `ct` is cancelled, then finishes in-flight requests within the
+/// shutdown deadline.
 pub async fn run(
     listener: TcpListener,
-    state: AppState,
+    svc: Services,
     http: HttpConfig,
-    auth: Option<Arc<sessiongate_auth::AuthServer>>,
+    tls: Option<Arc<TlsReloader>>,
     ct: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(state, &http, auth, ct.clone());
-    // Without TCP_NODELAY the last chunk of a streamed (SSE) reply waits for the client's
-    // delayed ACK: every tool call took ~44 ms on loopback instead of well under 1 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { ct.cancelled().await })
-    .await
+    let app = router(&svc, &http, ct.clone());
+    crate::listen::serve(listener, app, tls, ListenLimits::standard(), ct).await
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.

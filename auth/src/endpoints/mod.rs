@@ -15,8 +15,12 @@ use http::{HeaderMap, header};
 
 use crate::error::AuthError;
 
-/// The client's address: the peer of the connection (the gateway serves with connect info).
+/// The client's address: the one the gateway determined ([`crate::ClientIp`], which honours
+/// trusted proxies), else the peer of the connection.
 pub(crate) fn client_addr(ext: &http::Extensions) -> IpAddr {
+    if let Some(ip) = ext.get::<crate::ClientIp>() {
+        return ip.0;
+    }
     ext.get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))

@@ -37,6 +37,9 @@ use sessiongate_backend::{Key, ProcessStatus, ReadRequest, SessionInfo, SessionN
 use crate::state::AppState;
 use args::*;
 
+/// The longest `wait_for` a client may ask for, in seconds.
+pub const MAX_WAIT_S: u64 = wait::MAX_TIMEOUT_S;
+
 /// What the server tells clients about itself in `initialize`.
 const INSTRUCTIONS: &str = "sessiongate drives terminal sessions (Claude Code, Codex, a shell, \
 ...) on the owner's machine. list_sessions shows them; create_session starts one from a launch \
@@ -61,6 +64,15 @@ impl SessionTools {
             subscriptions: resources::Subscriptions::default(),
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// The names of the tools, for metrics labels.
+    pub fn tool_names() -> Vec<String> {
+        Self::tool_router()
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {

@@ -1,0 +1,440 @@
+//! The audit log: every tool call that changes something (sends text or keys, answers a
+//! prompt, creates or terminates a session) is recorded with its time, OAuth client, user,
+//! client address, session and action, and a SHA-256 and length of the text sent. The text
+//! itself is kept only when the owner turns that on (`audit_record_text = true`); tokens
+//! never are.
+//!
+//! Entries live in the `audit` table of the SQLite database (`auth.db` in the data
+//! directory), which triggers make append-only: an UPDATE or DELETE is aborted. A writer
+//! thread owns the connection and commits entries in batches, so a tool call never waits on
+//! the disk; [`AuditLog::close`] drains it at shutdown. `sessiongate audit` reads the table.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+use sessiongate_auth::{ClientIp, Principal};
+
+use crate::error::Error;
+use crate::jsonrpc_guard::RpcMessage;
+use crate::mcp::scopes::scope_for_tool;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  user TEXT NOT NULL,
+  address TEXT NOT NULL,
+  action TEXT NOT NULL,
+  session TEXT,
+  text_sha256 TEXT,
+  text_len INTEGER,
+  text TEXT,
+  detail TEXT,
+  status INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
+
+/// One recorded action.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditEntry {
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// The OAuth client (`-` without authentication).
+    pub client_id: String,
+    /// The token's subject: who approved the client.
+    pub user: String,
+    /// The client's address (after trusted proxies).
+    pub address: String,
+    /// The tool.
+    pub action: String,
+    /// The session it acted on, when it names one.
+    pub session: Option<String>,
+    /// SHA-256 (hex) of the text or keys sent.
+    pub text_sha256: Option<String>,
+    /// Length in bytes of the text or keys sent.
+    pub text_len: Option<i64>,
+    /// The text itself, only when the owner turned that on.
+    pub text: Option<String>,
+    /// What else identifies the action (profile and directory of a new session).
+    pub detail: Option<String>,
+    /// The HTTP status of the call.
+    pub status: u16,
+}
+
+enum Msg {
+    Entry(Box<AuditEntry>),
+    Flush(Sender<()>),
+}
+
+/// The append-only audit log and its writer thread.
+#[derive(Debug)]
+pub struct AuditLog {
+    tx: Mutex<Option<Sender<Msg>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    record_text: bool,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("audit message")
+    }
+}
+
+/// The database file that holds the audit table.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("auth.db")
+}
+
+fn open(path: &Path) -> Result<Connection, Error> {
+    let io = |e: rusqlite::Error| Error::Refused(format!("audit log {}: {e}", path.display()));
+    let conn = Connection::open(path).map_err(io)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(io)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(io)?;
+    conn.execute_batch(SCHEMA).map_err(io)?;
+    Ok(conn)
+}
+
+impl AuditLog {
+    /// Opens the audit table in the data directory's database and starts the writer.
+    pub fn open(data_dir: &Path, record_text: bool) -> Result<Self, Error> {
+        let path = database_path(data_dir);
+        let conn = open(&path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        let (tx, rx) = channel();
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|source| Error::Io {
+                context: "starting the audit writer".into(),
+                source,
+            })?;
+        Ok(AuditLog {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            record_text,
+        })
+    }
+
+    /// Queues an entry; it is committed within moments.
+    pub fn record(&self, entry: AuditEntry) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && tx.send(Msg::Entry(Box::new(entry))).is_err()
+        {
+            tracing::error!("the audit writer has stopped; an entry was lost");
+        }
+    }
+
+    /// Waits until every queued entry is committed.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = channel();
+        let sent = self
+            .tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(Msg::Flush(done_tx)).is_ok());
+        if sent {
+            let _ = done_rx.recv();
+        }
+    }
+
+    /// Commits what is queued and stops the writer. Later entries are dropped with an error.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn write_loop(mut conn: Connection, rx: Receiver<Msg>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let mut waiters = Vec::new();
+        let tx = match conn.transaction() {
+            Ok(tx) => tx,
+            Err(err) => {
+                tracing::error!(error = %err, "audit log: cannot start a transaction");
+                continue;
+            }
+        };
+        for msg in batch {
+            match msg {
+                Msg::Entry(e) => {
+                    if let Err(err) = tx.execute(
+                        "INSERT INTO audit (at, client_id, user, address, action, session, \
+                         text_sha256, text_len, text, detail, status) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![
+                            e.at,
+                            e.client_id,
+                            e.user,
+                            e.address,
+                            e.action,
+                            e.session,
+                            e.text_sha256,
+                            e.text_len,
+                            e.text,
+                            e.detail,
+                            e.status
+                        ],
+                    ) {
+                        tracing::error!(error = %err, "audit log: an entry could not be written");
+                    }
+                }
+                Msg::Flush(done) => waiters.push(done),
+            }
+        }
+        if let Err(err) = tx.commit() {
+            tracing::error!(error = %err, "audit log: commit failed");
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// A filter for [`read`].
+#[derive(Debug, Default, Clone)]
+pub struct AuditQuery {
+    /// The newest this many entries.
+    pub limit: usize,
+    /// Only this session.
+    pub session: Option<String>,
+    /// Only this OAuth client.
+    pub client_id: Option<String>,
+}
+
+/// Reads entries, oldest first, from the data directory's database.
+pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
+    let path = database_path(data_dir);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = open(&path)?;
+    let io = |e: rusqlite::Error| Error::Refused(format!("audit log {}: {e}", path.display()));
+    let mut stmt = conn
+        .prepare(
+            "SELECT at, client_id, user, address, action, session, text_sha256, text_len, text, \
+             detail, status FROM audit \
+             WHERE (?1 IS NULL OR session = ?1) AND (?2 IS NULL OR client_id = ?2) \
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .map_err(io)?;
+    let rows = stmt
+        .query_map(
+            params![q.session, q.client_id, q.limit as i64],
+            |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    client_id: r.get(1)?,
+                    user: r.get(2)?,
+                    address: r.get(3)?,
+                    action: r.get(4)?,
+                    session: r.get(5)?,
+                    text_sha256: r.get(6)?,
+                    text_len: r.get(7)?,
+                    text: r.get(8)?,
+                    detail: r.get(9)?,
+                    status: r.get(10)?,
+                })
+            },
+        )
+        .map_err(io)?;
+    let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(io)?;
+    out.reverse();
+    Ok(out)
+}
+
+/// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
+/// tool call that needs more than the read scope.
+pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -> Response {
+    let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
+        Some(RpcMessage(Value::Array(items))) => items.iter().filter(|m| changes(m)).cloned().collect(),
+        Some(RpcMessage(m)) if changes(m) => vec![m.clone()],
+        _ => Vec::new(),
+    };
+    if calls.is_empty() {
+        return next.run(req).await;
+    }
+    let (client_id, user) = match req.extensions().get::<Principal>() {
+        Some(p) => (p.client_id.clone(), p.sub.clone()),
+        None => ("-".to_owned(), "local".to_owned()),
+    };
+    let address = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_else(|| "-".into());
+    let resp = next.run(req).await;
+    let at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    for call in calls {
+        log.record(entry_for(
+            &call,
+            &at,
+            &client_id,
+            &user,
+            &address,
+            resp.status().as_u16(),
+            log.record_text,
+        ));
+    }
+    resp
+}
+
+/// Whether a message is a tool call that needs more than `sessions:read`.
+fn changes(msg: &Value) -> bool {
+    msg.get("method").and_then(Value::as_str) == Some("tools/call")
+        && msg
+            .get("params")
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .is_none_or(|name| scope_for_tool(name) != "sessions:read")
+}
+
+fn entry_for(
+    call: &Value,
+    at: &str,
+    client_id: &str,
+    user: &str,
+    address: &str,
+    status: u16,
+    record_text: bool,
+) -> AuditEntry {
+    let params = call.get("params");
+    let action = params
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let args = params.and_then(|p| p.get("arguments"));
+    let arg = |k: &str| args.and_then(|a| a.get(k));
+    let session = arg("session")
+        .or_else(|| arg("name"))
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(128).collect());
+    let text: Option<String> = match action {
+        "send_message" => arg("message").and_then(Value::as_str).map(str::to_owned),
+        "respond_to_prompt" => arg("answer").and_then(Value::as_str).map(str::to_owned),
+        "send_keys" => arg("keys").map(|k| match k {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.as_str().map(str::to_owned).unwrap_or_else(|| other.to_string()),
+        }),
+        _ => None,
+    };
+    let detail = match action {
+        "create_session" => Some(format!(
+            "profile={} working_dir={}",
+            arg("profile").and_then(Value::as_str).unwrap_or("-"),
+            arg("working_dir").and_then(Value::as_str).unwrap_or("-")
+        )),
+        _ => None,
+    };
+    AuditEntry {
+        at: at.to_owned(),
+        client_id: client_id.to_owned(),
+        user: user.to_owned(),
+        address: address.to_owned(),
+        action: action.chars().take(64).collect(),
+        session,
+        text_sha256: text.as_deref().map(sha256_hex),
+        text_len: text.as_ref().map(|t| t.len() as i64),
+        text: text.filter(|_| record_text),
+        detail,
+        status,
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(name: &str, args: Value) -> Value {
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name,"arguments":args}})
+    }
+
+    #[test]
+    fn only_calls_that_change_something_are_recorded() {
+        assert!(changes(&call("send_message", json!({}))));
+        assert!(changes(&call("create_session", json!({}))));
+        assert!(changes(&call("who_knows", json!({}))));
+        assert!(!changes(&call("get_logs", json!({}))));
+        assert!(!changes(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})));
+    }
+
+    #[test]
+    fn text_is_hashed_and_kept_only_when_asked() {
+        let c = call("send_message", json!({"session":"s1","message":"secret plan"}));
+        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", 200, false);
+        assert_eq!(e.session.as_deref(), Some("s1"));
+        assert_eq!(e.text_len, Some(11));
+        assert_eq!(
+            e.text_sha256.as_deref(),
+            Some("c894e0fb797a615a884a512483766f2a0a98c0dde0b27ef48a6dbd01e8780c05")
+        );
+        assert_eq!(e.text, None);
+        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", 200, true);
+        assert_eq!(e.text.as_deref(), Some("secret plan"));
+    }
+
+    #[test]
+    fn the_table_is_append_only_and_survives_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(dir.path(), false).expect("open");
+        let c = call("terminate_session", json!({"session":"gone"}));
+        log.record(entry_for(&c, "2026-01-01T00:00:00Z", "cid", "owner", "::1", 200, false));
+        log.close();
+        let conn = open(&database_path(dir.path())).expect("reopen");
+        let err = conn
+            .execute("DELETE FROM audit", [])
+            .expect_err("delete refused");
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = conn
+            .execute("UPDATE audit SET user = 'x'", [])
+            .expect_err("update refused");
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let rows = read(
+            dir.path(),
+            &AuditQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .expect("read");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].action, "terminate_session");
+        assert_eq!(rows[0].session.as_deref(), Some("gone"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The accept loop: serves the router on a bound TCP listener, over plain HTTP or TLS, with
+//! the connection-level limits that axum's `serve` does not expose.
+//!
+//! Each accepted connection gets `TCP_NODELAY` (without it the last chunk of a streamed reply
+//! waits for the client's delayed ACK: ~44 ms per tool call on loopback), a slot from a
+//! connection cap, a TLS handshake with a deadline when TLS is on, and a hyper connection
+//! (HTTP/1.1 and HTTP/2) with a header-read timeout and a cap on the header block. Shutdown
+//! stops accepting at once and gives in-flight requests a deadline to finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::tls::TlsReloader;
+
+/// Connection-level limits.
+#[derive(Debug, Clone)]
+pub struct ListenLimits {
+    /// How long a client may take to send a request's headers (slowloris defence).
+    pub header_read_timeout: Duration,
+    /// The largest header block (request line plus headers) accepted, in bytes.
+    pub max_header_bytes: usize,
+    /// Connections served at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// How long in-flight requests get to finish after shutdown begins.
+    pub shutdown_deadline: Duration,
+}
+
+impl ListenLimits {
+    /// The limits sessiongate serves with.
+    pub fn standard() -> Self {
+        ListenLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            tls_handshake_timeout: Duration::from_secs(10),
+            shutdown_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `ct` is cancelled, then lets in-flight requests finish
+/// within the shutdown deadline. With `tls`, every connection is TLS (HTTP/2 by ALPN).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<TlsReloader>>,
+    limits: ListenLimits,
+    ct: CancellationToken,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits.max_header_bytes as u32);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = ct.cancelled() => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(err) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = ct.cancelled() => break,
+        };
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %err, "could not set TCP_NODELAY");
+        }
+        let app = app.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let handshake_timeout = limits.tls_handshake_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            match tls {
+                None => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
+                    if let Err(err) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(%peer, error = %err, "connection ended with an error");
+                    }
+                }
+                Some(tls) => {
+                    let Some(stream) = handshake(&tls, tcp, peer, handshake_timeout).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    if let Err(err) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(%peer, error = %err, "connection ended with an error");
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("stopped accepting connections; finishing in-flight requests");
+    if tokio::time::timeout(limits.shutdown_deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            deadline_s = limits.shutdown_deadline.as_secs(),
+            "in-flight requests did not finish within the shutdown deadline; closing them"
+        );
+    }
+    Ok(())
+}
+
+async fn handshake(
+    tls: &TlsReloader,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    deadline: Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = tls.acceptor();
+    match tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
