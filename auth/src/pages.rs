@@ -21,6 +21,20 @@ button{font-size:1.05rem;padding:.7rem 1.2rem;border-radius:8px;border:0;margin:
 .warn{background:#fef3c7;padding:.6rem;border-radius:8px}
 ";
 
+/// The CSP source that allows exactly the inline stylesheet: pages carry their style inline,
+/// so they need no URL of the gateway's own and work under any path prefix.
+fn style_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        use base64::Engine;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        )
+    })
+}
+
 /// `GET /auth/style.css`.
 pub(crate) async fn stylesheet() -> Response {
     (
@@ -44,8 +58,8 @@ pub(crate) fn page(
     let doc = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{} · sessiongate</title><link rel=\"stylesheet\" href=\"/auth/style.css\"></head>\
+         <meta name=\"referrer\" content=\"same-origin\">\
+         <title>{} · sessiongate</title><style>{STYLE}</style></head>\
          <body><main>{body}</main></body></html>",
         html(title)
     );
@@ -54,8 +68,9 @@ pub(crate) fn page(
         None => "'self'".to_owned(),
     };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src {}; img-src 'self'; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'",
+        style_hash()
     );
     let mut resp = (status, doc).into_response();
     let h = resp.headers_mut();
@@ -71,7 +86,7 @@ pub(crate) fn page(
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
@@ -92,8 +107,10 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// The login page.
+/// The login page; its form posts to `{base_url}/authorize/login` (the public URL, which may
+/// carry a path prefix).
 pub(crate) fn login(
+    base_url: &str,
     req: &str,
     csrf: &str,
     client_name: &str,
@@ -109,13 +126,14 @@ pub(crate) fn login(
         &format!(
             "<h1>Sign in to sessiongate</h1>\
              <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}\
-             <form method=\"post\" action=\"/authorize/login\">\
+             <form method=\"post\" action=\"{}/authorize/login\">\
              <input type=\"hidden\" name=\"req\" value=\"{}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <label for=\"password\">Owner password</label>\
              <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
              <button class=\"primary\" type=\"submit\">Sign in</button></form>",
             html(client_name),
+            html(base_url),
             html(req),
             html(csrf)
         ),
@@ -123,8 +141,10 @@ pub(crate) fn login(
     )
 }
 
-/// The consent page.
+/// The consent page; its form posts to `{base_url}/authorize/consent`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn consent(
+    base_url: &str,
     req: &str,
     csrf: &str,
     client_name: &str,
@@ -161,13 +181,14 @@ pub(crate) fn consent(
              <p><strong>{}</strong> asks to use sessiongate. After you approve, your browser \
              returns to <span class=\"host\">{}</span>.</p>{warn}\
              <p>It will be able to:</p><ul>{items}</ul>\
-             <form method=\"post\" action=\"/authorize/consent\">\
+             <form method=\"post\" action=\"{}/authorize/consent\">\
              <input type=\"hidden\" name=\"req\" value=\"{}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
              <button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
             html(client_name),
             html(&host),
+            html(base_url),
             html(req),
             html(csrf)
         ),

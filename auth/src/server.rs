@@ -106,12 +106,23 @@ impl AuthServer {
         format!("{}/mcp", self.cfg.public_url)
     }
 
-    /// The protected-resource metadata URL, named in every 401 challenge.
+    /// The protected-resource metadata URL, named in every 401 challenge: the well-known
+    /// path inserted between the host and the resource's path (RFC 9728 §3.1), so
+    /// `https://host/gw/mcp` has its metadata at
+    /// `https://host/.well-known/oauth-protected-resource/gw/mcp`.
     pub fn resource_metadata_url(&self) -> String {
-        format!(
-            "{}/.well-known/oauth-protected-resource/mcp",
-            self.cfg.public_url
-        )
+        let (origin, path) = self.origin_and_path();
+        format!("{origin}/.well-known/oauth-protected-resource{path}/mcp")
+    }
+
+    /// The public URL split into its origin and its path prefix (empty or `/gw`).
+    pub fn origin_and_path(&self) -> (&str, &str) {
+        let url = self.cfg.public_url.as_str();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        match url[after_scheme..].find('/') {
+            Some(i) => url.split_at(after_scheme + i),
+            None => (url, ""),
+        }
     }
 
     /// The router with every endpoint of the authorization server and the metadata.
@@ -144,9 +155,35 @@ impl AuthServer {
             )
             .route("/register", post(endpoints::register::register))
             .route("/token", post(endpoints::token::token))
+            .layer(cors.clone());
+        let (_, prefix) = self.origin_and_path();
+        let api = if prefix.is_empty() {
+            api
+        } else {
+            // RFC 8414 §3 and RFC 9728 §3.1: for an issuer and a resource with a path, the
+            // well-known segment goes between the host and the path. A proxy forwards these
+            // root paths here unchanged.
+            api.merge(
+                Router::new()
+                    .route(
+                        &format!("/.well-known/oauth-protected-resource{prefix}/mcp"),
+                        get(endpoints::metadata::protected_resource),
+                    )
+                    .route(
+                        &format!("/.well-known/oauth-authorization-server{prefix}"),
+                        get(endpoints::metadata::authorization_server),
+                    )
+                    .route(
+                        &format!("/.well-known/openid-configuration{prefix}"),
+                        get(endpoints::metadata::authorization_server),
+                    )
+                    .layer(cors),
+            )
+        };
+        // No CORS: browsers have no business revoking or reading keys cross-origin.
+        let api = api
             .route("/revoke", post(endpoints::revoke::revoke))
-            .route("/jwks.json", get(endpoints::metadata::jwks))
-            .layer(cors);
+            .route("/jwks.json", get(endpoints::metadata::jwks));
         let pages = Router::new()
             .route("/authorize", get(endpoints::authorize::start))
             .route("/authorize/login", post(endpoints::authorize::login))

@@ -49,6 +49,13 @@ def form_fields(html: str) -> dict:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
+def form_action(html: str, page_url: str) -> str:
+    """Where the page's form posts to, as a browser resolves it."""
+    m = re.search(r'<form method="post" action="([^"]+)"', html)
+    assert m, f"no form on the page: {html[:300]}"
+    return urljoin(page_url, m.group(1).replace("&amp;", "&"))
+
+
 class Browser:
     """The owner's browser: follows the authorization URL through login and consent."""
 
@@ -62,15 +69,16 @@ class Browser:
             assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
             fields = form_fields(page.text)
             login = await b.post(
-                urljoin(authorization_url, "/authorize/login"),
+                form_action(page.text, authorization_url),
                 data={**fields, "password": PASSWORD},
             )
             assert login.status_code == 303, f"login: {login.status_code} {login.text[:300]}"
-            consent = await b.get(urljoin(authorization_url, login.headers["location"]))
+            consent_url = urljoin(authorization_url, login.headers["location"])
+            consent = await b.get(consent_url)
             assert consent.status_code == 200 and "Allow access?" in consent.text, consent.text[:300]
             fields = form_fields(consent.text)
             done = await b.post(
-                urljoin(authorization_url, "/authorize/consent"),
+                form_action(consent.text, consent_url),
                 data={**fields, "decision": "approve"},
             )
             assert done.status_code == 303, f"consent: {done.status_code} {done.text[:300]}"

@@ -48,7 +48,7 @@ async function browse(authUrl) {
   });
   if (login.status !== 303) throw new Error(`login ${login.status}`);
   const cookie = login.headers.get("set-cookie").split(";")[0];
-  const consent = await fetch(base + login.headers.get("location"), { headers: { cookie } });
+  const consent = await fetch(new URL(login.headers.get("location"), base), { headers: { cookie } });
   const fields = hidden(await consent.text());
   const done = await fetch(`${base}/authorize/consent`, {
     method: "POST", redirect: "manual", headers: { cookie },

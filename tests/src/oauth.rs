@@ -131,8 +131,13 @@ impl Flow {
             .to_str()
             .expect("location")
             .to_owned();
+        // The consent page's address is absolute, built from the public URL.
+        assert!(
+            location.starts_with(&format!("{}/authorize/consent?req=", self.base)),
+            "{location}"
+        );
         let consent = c
-            .get(format!("{}{location}", self.base))
+            .get(&location)
             .header("cookie", &cookie)
             .send()
             .await

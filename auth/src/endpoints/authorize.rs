@@ -175,7 +175,7 @@ pub(crate) async fn start(
     {
         return consent_for(&s, &id);
     }
-    pages::login(&id, &csrf, &name, None, StatusCode::OK)
+    pages::login(s.issuer(), &id, &csrf, &name, None, StatusCode::OK)
 }
 
 fn consent_for(s: &AuthServer, id: &str) -> Response {
@@ -187,6 +187,7 @@ fn consent_for(s: &AuthServer, id: &str) -> Response {
         .unwrap_or_default();
     let loopback = Url::parse(&p.redirect_uri).is_ok_and(|u| is_loopback(&u));
     pages::consent(
+        s.issuer(),
         id,
         &p.csrf,
         &p.client_name,
@@ -224,6 +225,7 @@ pub(crate) async fn login(
     }
     if let Some(wait) = s.login_blocked_for(addr) {
         let mut resp = pages::login(
+            s.issuer(),
             &id,
             &p.csrf,
             &p.client_name,
@@ -247,6 +249,7 @@ pub(crate) async fn login(
         s.limiter.failed(addr);
         tracing::warn!(%addr, "failed owner login");
         return pages::login(
+            s.issuer(),
             &id,
             &p.csrf,
             &p.client_name,
@@ -266,7 +269,7 @@ pub(crate) async fn login(
         login_cookie_name(&s),
         LOGIN_TTL.as_secs()
     );
-    let mut resp = Redirect::to(&format!("/authorize/consent?req={id}")).into_response();
+    let mut resp = Redirect::to(&format!("{}/authorize/consent?req={id}", s.issuer())).into_response();
     if let Ok(v) = HeaderValue::from_str(&set_cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -289,7 +292,7 @@ pub(crate) async fn consent_page(
     if s.logged_in(cookie(&headers, login_cookie_name(&s)))
         .is_none()
     {
-        return pages::login(&id, &p.csrf, &p.client_name, None, StatusCode::OK);
+        return pages::login(s.issuer(), &id, &p.csrf, &p.client_name, None, StatusCode::OK);
     }
     consent_for(&s, &id)
 }
