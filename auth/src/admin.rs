@@ -87,8 +87,14 @@ impl AuthServer {
                 "UPDATE families SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
                 params![client_id, crate::util::now()],
             )?;
-            tx.execute("DELETE FROM consents WHERE client_id = ?1", params![client_id])?;
-            tx.execute("DELETE FROM clients WHERE client_id = ?1", params![client_id])?;
+            tx.execute(
+                "DELETE FROM consents WHERE client_id = ?1",
+                params![client_id],
+            )?;
+            tx.execute(
+                "DELETE FROM clients WHERE client_id = ?1",
+                params![client_id],
+            )?;
             tx.commit()?;
             families
         };

@@ -131,7 +131,9 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
             clip(&e.address, 15),
             clip(&e.action, 18),
             clip(e.session.as_deref().unwrap_or("-"), 16),
-            e.text_len.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            e.text_len
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
             e.text_sha256
                 .as_deref()
                 .map(|h| &h[..h.len().min(12)])
@@ -245,7 +247,10 @@ fn signal_gateway(data_dir: &Path) -> Option<i32> {
 fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .map(|t| t.chars().take(16).collect::<String>().replace('T', " "))
         .unwrap_or_else(|| "-".into())
 }

@@ -102,8 +102,10 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 fn open(path: &Path) -> Result<Connection, Error> {
     let io = |e: rusqlite::Error| Error::Refused(format!("audit log {}: {e}", path.display()));
     let conn = Connection::open(path).map_err(io)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(io)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(io)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(io)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(io)?;
     conn.execute_batch(SCHEMA).map_err(io)?;
@@ -243,24 +245,21 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
         )
         .map_err(io)?;
     let rows = stmt
-        .query_map(
-            params![q.session, q.client_id, q.limit as i64],
-            |r| {
-                Ok(AuditEntry {
-                    at: r.get(0)?,
-                    client_id: r.get(1)?,
-                    user: r.get(2)?,
-                    address: r.get(3)?,
-                    action: r.get(4)?,
-                    session: r.get(5)?,
-                    text_sha256: r.get(6)?,
-                    text_len: r.get(7)?,
-                    text: r.get(8)?,
-                    detail: r.get(9)?,
-                    status: r.get(10)?,
-                })
-            },
-        )
+        .query_map(params![q.session, q.client_id, q.limit as i64], |r| {
+            Ok(AuditEntry {
+                at: r.get(0)?,
+                client_id: r.get(1)?,
+                user: r.get(2)?,
+                address: r.get(3)?,
+                action: r.get(4)?,
+                session: r.get(5)?,
+                text_sha256: r.get(6)?,
+                text_len: r.get(7)?,
+                text: r.get(8)?,
+                detail: r.get(9)?,
+                status: r.get(10)?,
+            })
+        })
         .map_err(io)?;
     let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(io)?;
     out.reverse();
@@ -271,7 +270,9 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
 /// tool call that needs more than the read scope.
 pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -> Response {
     let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
-        Some(RpcMessage(Value::Array(items))) => items.iter().filter(|m| changes(m)).cloned().collect(),
+        Some(RpcMessage(Value::Array(items))) => {
+            items.iter().filter(|m| changes(m)).cloned().collect()
+        }
         Some(RpcMessage(m)) if changes(m) => vec![m.clone()],
         _ => Vec::new(),
     };
@@ -341,10 +342,17 @@ fn entry_for(
         "send_keys" => arg("keys").map(|k| match k {
             Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(" "),
-            other => other.as_str().map(str::to_owned).unwrap_or_else(|| other.to_string()),
+            other => other
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| other.to_string()),
         }),
         _ => None,
     };
@@ -391,12 +399,17 @@ mod tests {
         assert!(changes(&call("create_session", json!({}))));
         assert!(changes(&call("who_knows", json!({}))));
         assert!(!changes(&call("get_logs", json!({}))));
-        assert!(!changes(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})));
+        assert!(!changes(
+            &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})
+        ));
     }
 
     #[test]
     fn text_is_hashed_and_kept_only_when_asked() {
-        let c = call("send_message", json!({"session":"s1","message":"secret plan"}));
+        let c = call(
+            "send_message",
+            json!({"session":"s1","message":"secret plan"}),
+        );
         let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", 200, false);
         assert_eq!(e.session.as_deref(), Some("s1"));
         assert_eq!(e.text_len, Some(11));
@@ -414,7 +427,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path(), false).expect("open");
         let c = call("terminate_session", json!({"session":"gone"}));
-        log.record(entry_for(&c, "2026-01-01T00:00:00Z", "cid", "owner", "::1", 200, false));
+        log.record(entry_for(
+            &c,
+            "2026-01-01T00:00:00Z",
+            "cid",
+            "owner",
+            "::1",
+            200,
+            false,
+        ));
         log.close();
         let conn = open(&database_path(dir.path())).expect("reopen");
         let err = conn

@@ -507,8 +507,7 @@ async fn reload_on_sighup(
     tls: Option<Arc<crate::tls::TlsReloader>>,
     auth: Option<Arc<sessiongate_auth::AuthServer>>,
 ) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reloads need a restart");
         return;
     };
@@ -517,7 +516,9 @@ async fn reload_on_sighup(
         if let Some(tls) = &tls {
             match tls.reload() {
                 Ok(()) => tracing::info!("TLS certificate reloaded"),
-                Err(err) => tracing::error!(error = %err, "TLS reload failed; keeping the old certificate"),
+                Err(err) => {
+                    tracing::error!(error = %err, "TLS reload failed; keeping the old certificate")
+                }
             }
         }
         if let Some(auth) = &auth {

@@ -211,7 +211,10 @@ mod tests {
     fn forwarded_wins_and_is_parsed() {
         let p = proxies(&["::1", "127.0.0.1"]);
         let h = headers(&[
-            ("forwarded", "for=\"[2001:db8::5]:4711\";proto=https, for=127.0.0.1"),
+            (
+                "forwarded",
+                "for=\"[2001:db8::5]:4711\";proto=https, for=127.0.0.1",
+            ),
             ("x-forwarded-for", "9.9.9.9"),
         ]);
         assert_eq!(p.client_ip(ip("::1"), &h), ip("2001:db8::5"));

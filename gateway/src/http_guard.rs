@@ -124,11 +124,7 @@ fn forbidden(msg: &str) -> Response {
 }
 
 /// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
-pub async fn guard(
-    State(policy): State<Arc<OriginPolicy>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // Health checks come from load balancers that address the gateway by IP.
     if path != "/healthz" {
@@ -203,7 +199,10 @@ mod tests {
         OriginPolicy::new(
             "https://gw.example.com/prefix",
             &["lan-box".into()],
-            &["https://app.example.org".into(), "http://dev.example.net:*".into()],
+            &[
+                "https://app.example.org".into(),
+                "http://dev.example.net:*".into(),
+            ],
         )
     }
 

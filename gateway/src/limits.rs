@@ -64,7 +64,10 @@ pub async fn read_body(req: Request, next: Next) -> Response {
             if err.is::<http_body_util::LengthLimitError>() {
                 return too_large(parts.uri.path(), cap);
             }
-            return plain(StatusCode::BAD_REQUEST, "the request body could not be read");
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
         }
         Err(_) => {
             tracing::info!(path = %parts.uri.path(), "request body too slow; cut off");
@@ -77,7 +80,8 @@ pub async fn read_body(req: Request, next: Next) -> Response {
             return resp;
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn too_large(path: &str, cap: usize) -> Response {
@@ -112,8 +116,26 @@ pub async fn request_timeout(req: Request, next: Next) -> Response {
 
 /// On `/mcp`, behind the JSON-RPC guard: a POST gets [`TOOL_CALL_TIMEOUT`] (or a `wait_for`
 /// call's own timeout plus that margin) to finish its whole streamed reply. The GET event
-/// stream is left alone.
-pub async fn mcp_deadline(req: Request, next: Next) -> Response {
+/// stream has no deadline but ends when the gateway shuts down (`shutdown`), so that a
+/// listening client does not hold up the shutdown.
+pub async fn mcp_deadline(
+    axum::extract::State(shutdown): axum::extract::State<tokio_util::sync::CancellationToken>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() == Method::GET {
+        let resp = next.run(req).await;
+        let (parts, body) = resp.into_parts();
+        let sleep = Box::pin(async move { shutdown.cancelled_owned().await });
+        return Response::from_parts(
+            parts,
+            Body::new(Deadline {
+                inner: body,
+                sleep,
+                what: "the gateway is shutting down",
+            }),
+        );
+    }
     if req.method() != Method::POST {
         return next.run(req).await;
     }
@@ -132,6 +154,7 @@ pub async fn mcp_deadline(req: Request, next: Next) -> Response {
         Body::new(Deadline {
             inner: body,
             sleep: Box::pin(tokio::time::sleep(deadline)),
+            what: "the tool call timed out",
         }),
     )
 }
@@ -156,10 +179,11 @@ fn deadline_for(msg: &serde_json::Value) -> Duration {
     TOOL_CALL_TIMEOUT + Duration::from_secs(longest.unwrap_or(0))
 }
 
-/// A response body that ends with an error once its deadline passes.
+/// A response body that ends with an error once `sleep` completes.
 struct Deadline {
     inner: Body,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    sleep: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    what: &'static str,
 }
 
 impl HttpBody for Deadline {
@@ -174,8 +198,8 @@ impl HttpBody for Deadline {
             return Poll::Ready(frame);
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
-            tracing::info!("a tool call passed its deadline; its reply stream was closed");
-            return Poll::Ready(Some(Err(axum::Error::new("the tool call timed out"))));
+            tracing::info!(reason = self.what, "a reply stream was closed");
+            return Poll::Ready(Some(Err(axum::Error::new(self.what))));
         }
         Poll::Pending
     }
@@ -199,7 +223,10 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
                    "params":{"name":name,"arguments":{"timeout_s":t}}})
         };
-        assert_eq!(deadline_for(&call("get_logs", Some(999))), TOOL_CALL_TIMEOUT);
+        assert_eq!(
+            deadline_for(&call("get_logs", Some(999))),
+            TOOL_CALL_TIMEOUT
+        );
         assert_eq!(
             deadline_for(&call("wait_for", Some(30))),
             TOOL_CALL_TIMEOUT + Duration::from_secs(30)

@@ -51,7 +51,8 @@ impl SessionCaps {
         for ids in held.values_mut() {
             let mut alive = Vec::with_capacity(ids.len());
             for id in ids.drain(..) {
-                let sid: rmcp::transport::streamable_http_server::session::SessionId = id.as_str().into();
+                let sid: rmcp::transport::streamable_http_server::session::SessionId =
+                    id.as_str().into();
                 if self.manager.has_session(&sid).await.unwrap_or(false) {
                     alive.push(id);
                 }

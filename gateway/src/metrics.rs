@@ -281,7 +281,11 @@ pub async fn record_http(
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
-    *metrics.series().requests.entry((route, status)).or_default() += 1;
+    *metrics
+        .series()
+        .requests
+        .entry((route, status))
+        .or_default() += 1;
     let elapsed_to_headers = started.elapsed().as_secs_f64();
     on_body_end(resp, move |body_secs| {
         metrics
@@ -327,7 +331,10 @@ pub async fn serve_metrics(State(state): State<MetricsState>) -> Response {
     let text = state.metrics.render(state.backend.as_ref()).await;
     (
         [
-            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "no-store"),
         ],
         text,

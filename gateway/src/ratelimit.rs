@@ -159,7 +159,8 @@ pub async fn limit_auth_routes(
         Some(&limiters.register)
     } else if path.contains("/authorize") {
         Some(&limiters.authorize)
-    } else if (path.ends_with("/token") || path.ends_with("/revoke")) && req.method() == Method::POST
+    } else if (path.ends_with("/token") || path.ends_with("/revoke"))
+        && req.method() == Method::POST
     {
         Some(&limiters.token)
     } else {
@@ -214,7 +215,8 @@ fn count_refusal(limiters: &Limiters, which: &'static str) {
 }
 
 fn count_tool_calls(msg: &serde_json::Value) -> usize {
-    let is_call = |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("tools/call");
+    let is_call =
+        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("tools/call");
     match msg {
         serde_json::Value::Array(items) => items.iter().filter(|m| is_call(m)).count(),
         m => usize::from(is_call(m)),

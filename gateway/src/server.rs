@@ -81,11 +81,7 @@ impl HttpConfig {
     }
 
     fn origin_policy(&self) -> OriginPolicy {
-        OriginPolicy::new(
-            &self.public_url,
-            &self.allowed_hosts,
-            &self.allowed_origins,
-        )
+        OriginPolicy::new(&self.public_url, &self.allowed_hosts, &self.allowed_origins)
     }
 }
 
@@ -102,8 +98,15 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
 }
 
-/// Builds the application router.
-pub fn router(svc: &Services, http: &HttpConfig, ct: CancellationToken) -> Router {
+/// Builds the application router. `shutdown` is cancelled when the gateway stops accepting:
+/// the long-lived event streams of `/mcp` end then, so that only real work is waited for.
+/// `ct` is cancelled once in-flight requests are done; it stops rmcp's sessions.
+pub fn router(
+    svc: &Services,
+    http: &HttpConfig,
+    shutdown: CancellationToken,
+    ct: CancellationToken,
+) -> Router {
     let manager = Arc::new({
         let mut m = LocalSessionManager::default();
         m.session_config.keep_alive = Some(MCP_SESSION_IDLE);
@@ -133,7 +136,10 @@ pub fn router(svc: &Services, http: &HttpConfig, ct: CancellationToken) -> Route
     // Innermost first: each `route_layer` wraps the ones before it.
     let mut mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
-        .route_layer(axum::middleware::from_fn(crate::limits::mcp_deadline))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shutdown,
+            crate::limits::mcp_deadline,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             svc.metrics.clone(),
             crate::metrics::record_tool_calls,
@@ -180,9 +186,7 @@ pub fn router(svc: &Services, http: &HttpConfig, ct: CancellationToken) -> Route
     if let Some(auth) = &svc.auth {
         app = app.merge(
             auth.router()
-                .route_layer(axum::middleware::from_fn(
-                    crate::limits::request_timeout,
-                ))
+                .route_layer(axum::middleware::from_fn(crate::limits::request_timeout))
                 .route_layer(axum::middleware::from_fn_with_state(
                     limiters,
                     crate::ratelimit::limit_auth_routes,
@@ -331,8 +335,11 @@ pub async fn run(
     tls: Option<Arc<TlsReloader>>,
     ct: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(&svc, &http, ct.clone());
-    crate::listen::serve(listener, app, tls, ListenLimits::standard(), ct).await
+    let sessions_ct = CancellationToken::new();
+    let app = router(&svc, &http, ct.clone(), sessions_ct.clone());
+    let served = crate::listen::serve(listener, app, tls, ListenLimits::standard(), ct).await;
+    sessions_ct.cancel();
+    served
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.

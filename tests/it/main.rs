@@ -13,3 +13,5 @@ mod oauth;
 mod claude_code;
 // The command line: refusing unsafe options.
 mod cli;
+// Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
+mod hardening;

@@ -201,7 +201,7 @@ impl TestGateway {
         }
         let base_url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
         TestGateway {
@@ -249,6 +249,46 @@ impl TestGateway {
         self.child.id()
     }
 
+    /// Sends a signal (`TERM`, `HUP`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for sessiongate")
+    }
+
+    /// Runs `sessiongate ARGS... --data-dir <this gateway's>` and returns (success, stdout,
+    /// stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .expect("run sessiongate");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The audit log, as `sessiongate audit --json` prints it.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let (ok, out, err) = self.cli(&["audit", "--json", "--limit", "1000"]);
+        assert!(ok, "sessiongate audit failed: {err}");
+        out.lines()
+            .map(|l| serde_json::from_str(l).expect("audit JSON line"))
+            .collect()
+    }
+
     /// Stops the process (SIGKILL) without touching its tmux server.
     pub fn kill_process(&mut self) {
         let _ = self.child.kill();
@@ -268,4 +308,55 @@ impl Drop for TestGateway {
         // Give the kernel a moment to release the port and the tmux socket.
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, made with the `openssl`
+/// command: returns the certificate and key paths inside `dir`.
+pub fn self_signed_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A leaf, not a CA: webpki refuses a CA certificate as a server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The visible screen of a session of a tmux-backed gateway (default prefix `claude-`).
+pub fn tmux_capture(gw: &TestGateway, session: &str) -> String {
+    let out = Command::new("tmux")
+        .args(["-L", &gw.socket, "capture-pane", "-p", "-t"])
+        .arg(format!("=claude-{session}:"))
+        .output()
+        .expect("tmux capture-pane");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

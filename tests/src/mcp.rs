@@ -59,6 +59,15 @@ impl McpClient {
         }
     }
 
+    /// A client for `url` that sends its requests through `http` (e.g. one that trusts a
+    /// test certificate).
+    pub fn with_http(url: &str, http: reqwest::Client) -> Self {
+        McpClient {
+            http,
+            ..McpClient::new(url)
+        }
+    }
+
     /// Initializes a session and sends `notifications/initialized`.
     pub async fn initialize(&mut self) -> anyhow::Result<Value> {
         let r = self
@@ -230,6 +239,25 @@ impl McpClient {
     /// The session id the server assigned.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
+    }
+
+    /// Joins an existing MCP session (another client's id).
+    pub fn set_session_id(&mut self, id: &str) {
+        self.session_id = Some(id.to_owned());
+    }
+
+    /// Ends the MCP session (DELETE) and forgets its id.
+    pub async fn delete_session(&mut self) -> anyhow::Result<()> {
+        let Some(id) = self.session_id.take() else {
+            anyhow::bail!("no session to delete");
+        };
+        let mut req = self.http.delete(&self.url).header("mcp-session-id", id);
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let status = req.send().await?.status();
+        anyhow::ensure!(status.is_success(), "DELETE /mcp: HTTP {status}");
+        Ok(())
     }
 }
 

@@ -269,7 +269,8 @@ pub(crate) async fn login(
         login_cookie_name(&s),
         LOGIN_TTL.as_secs()
     );
-    let mut resp = Redirect::to(&format!("{}/authorize/consent?req={id}", s.issuer())).into_response();
+    let mut resp =
+        Redirect::to(&format!("{}/authorize/consent?req={id}", s.issuer())).into_response();
     if let Ok(v) = HeaderValue::from_str(&set_cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -292,7 +293,14 @@ pub(crate) async fn consent_page(
     if s.logged_in(cookie(&headers, login_cookie_name(&s)))
         .is_none()
     {
-        return pages::login(s.issuer(), &id, &p.csrf, &p.client_name, None, StatusCode::OK);
+        return pages::login(
+            s.issuer(),
+            &id,
+            &p.csrf,
+            &p.client_name,
+            None,
+            StatusCode::OK,
+        );
     }
     consent_for(&s, &id)
 }
