@@ -15,3 +15,5 @@ mod claude_code;
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
 mod hardening;
+// Behind a real nginx with the documented configuration, at a path prefix over TLS.
+mod nginx;
