@@ -22,6 +22,7 @@
 //! - `limiter`: failed-login throttling.
 //! - `cimd`: fetching client ID metadata documents safely.
 //! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
+//! - [`upstream`]: signing in through GitHub or an OpenID Connect provider, with an allowlist.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
 
 pub mod bearer;
@@ -38,6 +39,7 @@ mod redirect;
 pub mod scope;
 pub mod server;
 mod store;
+pub mod upstream;
 mod util;
 
 #[cfg(test)]
@@ -48,3 +50,4 @@ pub use config::AuthConfig;
 pub use error::AuthError;
 pub use scope::Scope;
 pub use server::AuthServer;
+pub use upstream::{Allowlist, LoginConfig, ProviderConfig, ProviderKind, Secret};

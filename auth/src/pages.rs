@@ -92,32 +92,75 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// The login page.
+/// The login page: the owner password form (when it is on) and a button per upstream
+/// identity provider (`(name, label)`).
 pub(crate) fn login(
     req: &str,
     csrf: &str,
     client_name: &str,
+    password: bool,
+    providers: &[(String, String)],
+    provider_origins: &str,
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let msg = message
         .map(|m| format!("<p class=\"error\">{}</p>", html(m)))
         .unwrap_or_default();
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"req\" value=\"{}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        html(req),
+        html(csrf)
+    );
+    let mut ways = String::new();
+    if password {
+        ways.push_str(&format!(
+            "<form method=\"post\" action=\"/authorize/login\">{hidden}\
+             <label for=\"password\">Owner password</label>\
+             <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
+             <button class=\"primary\" type=\"submit\">Sign in</button></form>"
+        ));
+    }
+    if !providers.is_empty() {
+        if password {
+            ways.push_str("<p>or</p>");
+        }
+        ways.push_str(&format!(
+            "<form method=\"post\" action=\"/authorize/upstream\">{hidden}"
+        ));
+        for (name, label) in providers {
+            ways.push_str(&format!(
+                "<button class=\"secondary\" type=\"submit\" name=\"provider\" value=\"{}\">Sign in with {}</button>",
+                html(name),
+                html(label)
+            ));
+        }
+        ways.push_str("</form>");
+    }
     page(
         status,
         "Sign in",
         &format!(
             "<h1>Sign in to sessiongate</h1>\
-             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}\
-             <form method=\"post\" action=\"/authorize/login\">\
-             <input type=\"hidden\" name=\"req\" value=\"{}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <label for=\"password\">Owner password</label>\
-             <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
-             <button class=\"primary\" type=\"submit\">Sign in</button></form>",
+             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}{ways}",
             html(client_name),
-            html(req),
-            html(csrf)
+        ),
+        // The provider buttons' form is answered with a redirect to the provider.
+        (!provider_origins.is_empty()).then_some(provider_origins),
+    )
+}
+
+/// The refusal page for someone an identity provider signed in but the allowlist does not
+/// name. Nothing was issued.
+pub(crate) fn refused(message: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!(
+            "<h1>Not allowed</h1><p class=\"error\">{}</p>\
+             <p>Nothing was shared with the app. Ask the owner of this sessiongate to add you.</p>",
+            html(message)
         ),
         None,
     )
@@ -132,6 +175,7 @@ pub(crate) fn consent(
     redirect_origin: &str,
     loopback_only: bool,
     scopes: &[Scope],
+    subject: &str,
 ) -> Response {
     let host = url::Url::parse(redirect_uri)
         .ok()
@@ -161,6 +205,7 @@ pub(crate) fn consent(
              <p><strong>{}</strong> asks to use sessiongate. After you approve, your browser \
              returns to <span class=\"host\">{}</span>.</p>{warn}\
              <p>It will be able to:</p><ul>{items}</ul>\
+             <p>Signed in as <span class=\"host\">{}</span>.</p>\
              <form method=\"post\" action=\"/authorize/consent\">\
              <input type=\"hidden\" name=\"req\" value=\"{}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
@@ -168,6 +213,7 @@ pub(crate) fn consent(
              <button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
             html(client_name),
             html(&host),
+            html(subject),
             html(req),
             html(csrf)
         ),
