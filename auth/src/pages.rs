@@ -92,18 +92,41 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// The hidden fields every form of a pending request carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestForm<'a> {
+    /// The pending request's id.
+    pub(crate) req: &'a str,
+    /// Its CSRF token.
+    pub(crate) csrf: &'a str,
+}
+
+/// The ways to sign in that the login page offers.
+#[derive(Debug)]
+pub(crate) struct Ways {
+    /// The owner password form.
+    pub(crate) password: bool,
+    /// A button per upstream identity provider: `(name, label)`.
+    pub(crate) providers: Vec<(String, String)>,
+    /// The providers' origins, for the CSP `form-action` (space-separated).
+    pub(crate) provider_origins: String,
+}
+
 /// The login page: the owner password form (when it is on) and a button per upstream
-/// identity provider (`(name, label)`).
+/// identity provider.
 pub(crate) fn login(
-    req: &str,
-    csrf: &str,
+    f: RequestForm<'_>,
     client_name: &str,
-    password: bool,
-    providers: &[(String, String)],
-    provider_origins: &str,
+    ways: &Ways,
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    let (req, csrf) = (f.req, f.csrf);
+    let (password, providers, provider_origins) = (
+        ways.password,
+        &ways.providers,
+        ways.provider_origins.as_str(),
+    );
     let msg = message
         .map(|m| format!("<p class=\"error\">{}</p>", html(m)))
         .unwrap_or_default();
@@ -113,9 +136,9 @@ pub(crate) fn login(
         html(req),
         html(csrf)
     );
-    let mut ways = String::new();
+    let mut forms = String::new();
     if password {
-        ways.push_str(&format!(
+        forms.push_str(&format!(
             "<form method=\"post\" action=\"/authorize/login\">{hidden}\
              <label for=\"password\">Owner password</label>\
              <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
@@ -124,26 +147,26 @@ pub(crate) fn login(
     }
     if !providers.is_empty() {
         if password {
-            ways.push_str("<p>or</p>");
+            forms.push_str("<p>or</p>");
         }
-        ways.push_str(&format!(
+        forms.push_str(&format!(
             "<form method=\"post\" action=\"/authorize/upstream\">{hidden}"
         ));
         for (name, label) in providers {
-            ways.push_str(&format!(
+            forms.push_str(&format!(
                 "<button class=\"secondary\" type=\"submit\" name=\"provider\" value=\"{}\">Sign in with {}</button>",
                 html(name),
                 html(label)
             ));
         }
-        ways.push_str("</form>");
+        forms.push_str("</form>");
     }
     page(
         status,
         "Sign in",
         &format!(
             "<h1>Sign in to sessiongate</h1>\
-             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}{ways}",
+             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}{forms}",
             html(client_name),
         ),
         // The provider buttons' form is answered with a redirect to the provider.
@@ -168,8 +191,7 @@ pub(crate) fn refused(message: &str) -> Response {
 
 /// The consent page.
 pub(crate) fn consent(
-    req: &str,
-    csrf: &str,
+    f: RequestForm<'_>,
     client_name: &str,
     redirect_uri: &str,
     redirect_origin: &str,
@@ -177,6 +199,7 @@ pub(crate) fn consent(
     scopes: &[Scope],
     subject: &str,
 ) -> Response {
+    let (req, csrf) = (f.req, f.csrf);
     let host = url::Url::parse(redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))

@@ -272,3 +272,92 @@ pub fn default_data_dir() -> PathBuf {
     }
     expand_home("~/.local/state/sessiongate")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(text: &str) -> Result<LoginConfig, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.login.unwrap_or_default().resolve()
+    }
+
+    #[test]
+    fn login_providers_are_read_with_their_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("gh");
+        std::fs::write(&secret, "  s3cret\n").expect("write");
+        let cfg = login(&format!(
+            "[login]\npassword = false\n\
+             [login.providers.github]\nkind = \"github\"\nclient_id = \"id\"\n\
+             client_secret_file = \"{}\"\nallow_orgs = [\"acme\"]\n\
+             [login.providers.corp]\nkind = \"oidc\"\nissuer = \"https://sso.example\"\n\
+             client_id = \"c\"\nclient_secret_env = \"PATH\"\n\
+             allow_claims = {{ groups = [\"devs\"] }}\n",
+            secret.display()
+        ))
+        .expect("valid");
+        assert!(!cfg.password);
+        let gh = cfg
+            .providers
+            .iter()
+            .find(|p| p.name == "github")
+            .expect("github");
+        assert_eq!(gh.label, "GitHub");
+        assert_eq!(
+            gh.client_secret.as_ref().map(|s| format!("{s:?}")),
+            Some("Secret(..)".into())
+        );
+        assert!(
+            matches!(&gh.kind, ProviderKind::GitHub { api_url, .. } if api_url == "https://api.github.com")
+        );
+        let corp = cfg
+            .providers
+            .iter()
+            .find(|p| p.name == "corp")
+            .expect("corp");
+        assert_eq!(corp.label, "corp");
+        assert!(corp.client_secret.is_some());
+        assert_eq!(corp.allow.claims["groups"], vec!["devs".to_owned()]);
+    }
+
+    #[test]
+    fn bad_login_settings_say_what_is_wrong() {
+        let cases = [
+            (
+                "[login.providers.x]\nkind = \"saml\"\nclient_id = \"c\"\n",
+                "unknown kind \"saml\"",
+            ),
+            (
+                "[login.providers.x]\nkind = \"oidc\"\nclient_id = \"c\"\n",
+                "needs an issuer",
+            ),
+            (
+                "[login.providers.x]\nkind = \"oidc\"\nissuer = \"https://a\"\nclient_id = \"c\"\napi_url = \"https://b\"\n",
+                "are for kind = \"github\"",
+            ),
+            (
+                "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_env = \"SESSIONGATE_TEST_UNSET_VARIABLE\"\n",
+                "is not set",
+            ),
+            (
+                "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_file = \"/nonexistent/secret\"\n",
+                "reading client_secret_file",
+            ),
+            (
+                "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_file = \"/a\"\nclient_secret_env = \"B\"\n",
+                "not both",
+            ),
+            (
+                "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nallow_user = [\"a\"]\n",
+                "unknown field",
+            ),
+        ];
+        for (text, reason) in cases {
+            match login(text) {
+                Err(e) => assert!(e.contains(reason), "{e:?} lacks {reason:?}"),
+                Ok(_) => panic!("accepted {text}"),
+            }
+        }
+    }
+}

@@ -397,7 +397,8 @@ async fn gh_token(
     Json(json!({"access_token": token, "token_type": "bearer", "scope": "read:user,read:org,user:email"})).into_response()
 }
 
-fn gh_check(st: &mut GhState, headers: &HeaderMap, what: &str) -> Result<GitHubUser, Response> {
+/// The signed-in user when the request carries a token the stand-in issued.
+fn gh_check(st: &mut GhState, headers: &HeaderMap, what: &str) -> Option<GitHubUser> {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -407,28 +408,32 @@ fn gh_check(st: &mut GhState, headers: &HeaderMap, what: &str) -> Result<GitHubU
     st.seen.push(format!("api {what}"));
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
     match (&st.user, st.tokens.iter().any(|t| t == token)) {
-        (Some(u), true) => Ok(u.clone()),
-        _ => Err((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "Bad credentials"})),
-        )
-            .into_response()),
+        (Some(u), true) => Some(u.clone()),
+        _ => None,
     }
+}
+
+fn bad_credentials() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"message": "Bad credentials"})),
+    )
+        .into_response()
 }
 
 async fn gh_user(State(st): Gh, headers: HeaderMap) -> Response {
     let mut st = st.lock().expect("lock");
     match gh_check(&mut st, &headers, "user") {
-        Ok(u) => Json(json!({"login": u.login, "id": u.id, "type": "User", "email": null}))
+        Some(u) => Json(json!({"login": u.login, "id": u.id, "type": "User", "email": null}))
             .into_response(),
-        Err(r) => r,
+        None => bad_credentials(),
     }
 }
 
 async fn gh_emails(State(st): Gh, headers: HeaderMap) -> Response {
     let mut st = st.lock().expect("lock");
     match gh_check(&mut st, &headers, "emails") {
-        Ok(u) => Json(Value::Array(
+        Some(u) => Json(Value::Array(
             u.emails
                 .iter()
                 .enumerate()
@@ -436,21 +441,21 @@ async fn gh_emails(State(st): Gh, headers: HeaderMap) -> Response {
                 .collect(),
         ))
         .into_response(),
-        Err(r) => r,
+        None => bad_credentials(),
     }
 }
 
 async fn gh_orgs(State(st): Gh, headers: HeaderMap) -> Response {
     let mut st = st.lock().expect("lock");
     match gh_check(&mut st, &headers, "orgs") {
-        Ok(u) => Json(Value::Array(
+        Some(u) => Json(Value::Array(
             u.orgs
                 .iter()
                 .map(|o| json!({"login": o, "id": 1}))
                 .collect(),
         ))
         .into_response(),
-        Err(r) => r,
+        None => bad_credentials(),
     }
 }
 

@@ -183,9 +183,12 @@ fn consent_for(s: &AuthServer, id: &str, sub: &str) -> Response {
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     let loopback = Url::parse(&p.redirect_uri).is_ok_and(|u| is_loopback(&u));
+    let form = pages::RequestForm {
+        req: id,
+        csrf: &p.csrf,
+    };
     pages::consent(
-        id,
-        &p.csrf,
+        form,
         &p.client_name,
         &p.redirect_uri,
         &origin,
@@ -291,16 +294,16 @@ fn login_page(
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    pages::login(
-        id,
-        &p.csrf,
-        &p.client_name,
-        s.cfg.login.password,
-        &s.upstream.buttons(),
-        &s.upstream.form_origins(),
-        message,
-        status,
-    )
+    let ways = pages::Ways {
+        password: s.cfg.login.password,
+        providers: s.upstream.buttons(),
+        provider_origins: s.upstream.form_origins(),
+    };
+    let form = pages::RequestForm {
+        req: id,
+        csrf: &p.csrf,
+    };
+    pages::login(form, &p.client_name, &ways, message, status)
 }
 
 /// `GET /authorize/consent?req=…`.

@@ -224,3 +224,97 @@ pub(crate) fn check_url(u: &str) -> Result<url::Url, String> {
         _ => Err(format!("{u:?} must be an https URL")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github() -> ProviderConfig {
+        ProviderConfig {
+            name: "github".into(),
+            label: "GitHub".into(),
+            kind: ProviderKind::github(),
+            client_id: "id".into(),
+            client_secret: Some(Secret::new("s")),
+            scopes: Vec::new(),
+            allow: Allowlist {
+                users: vec!["octocat".into()],
+                ..Allowlist::default()
+            },
+        }
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_with_the_reason() {
+        let ok = LoginConfig {
+            password: false,
+            providers: vec![github()],
+        };
+        assert_eq!(validate_login(&ok), Ok(()));
+        let nobody = LoginConfig {
+            password: false,
+            providers: Vec::new(),
+        };
+        assert!(validate_login(&nobody).is_err_and(|e| e.contains("nobody could sign in")));
+        let twice = LoginConfig {
+            password: true,
+            providers: vec![github(), github()],
+        };
+        assert!(validate_login(&twice).is_err_and(|e| e.contains("two identity providers")));
+        let cases: Vec<(Box<dyn Fn(&mut ProviderConfig)>, &str)> = vec![
+            (Box::new(|p| p.name = "Git Hub".into()), "lowercase"),
+            (
+                Box::new(|p| p.allow = Allowlist::default()),
+                "allowlist is empty",
+            ),
+            (
+                Box::new(|p| p.client_secret = None),
+                "needs a client secret",
+            ),
+            (Box::new(|p| p.client_id.clear()), "client_id is empty"),
+            (
+                Box::new(|p| p.allow.claims = [("g".into(), vec!["x".into()])].into()),
+                "allow_claims is for OpenID Connect",
+            ),
+            (
+                Box::new(|p| {
+                    p.kind = ProviderKind::Oidc {
+                        issuer: "http://idp.example".into(),
+                    }
+                }),
+                "allow_users, allow_orgs and allow_teams are for GitHub",
+            ),
+            (
+                Box::new(|p| {
+                    p.allow = Allowlist {
+                        subs: vec!["1".into()],
+                        ..Allowlist::default()
+                    };
+                    p.kind = ProviderKind::Oidc {
+                        issuer: "http://idp.example".into(),
+                    }
+                }),
+                "must be an https URL",
+            ),
+        ];
+        for (change, reason) in cases {
+            let mut p = github();
+            change(&mut p);
+            match validate(&p) {
+                Err(e) => assert!(e.contains(reason), "{e:?} lacks {reason:?}"),
+                Ok(()) => panic!("accepted a provider that should fail with {reason:?}"),
+            }
+        }
+        // Loopback http is fine (a provider on this machine).
+        let mut p = github();
+        p.allow = Allowlist {
+            subs: vec!["1".into()],
+            ..Allowlist::default()
+        };
+        p.kind = ProviderKind::Oidc {
+            issuer: "http://127.0.0.1:9000".into(),
+        };
+        assert_eq!(validate(&p), Ok(()));
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(..)");
+    }
+}

@@ -240,3 +240,7 @@ pub(crate) fn verified_emails(claims: &Map<String, Value>) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+#[path = "oidc_tests.rs"]
+mod tests;
