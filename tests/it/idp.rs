@@ -565,3 +565,49 @@ async fn python_sdk_signs_in_through_the_oidc_provider_and_calls_tools() {
     assert_eq!(report["sub"], "oidc:corp:alice-0001");
     assert_eq!(consents(&gw.data_dir).len(), 1);
 }
+
+#[test]
+fn settings_that_would_let_nobody_in_stop_the_gateway_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(dir.path(), "s", "x");
+    let cases = [
+        (
+            format!(
+                "[login.providers.github]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_file = \"{}\"\n",
+                secret.display()
+            ),
+            "identity provider \"github\": the allowlist is empty, so nobody could sign in",
+        ),
+        (
+            "[login]\npassword = false\n".to_owned(),
+            "the owner password is turned off and no identity provider is configured",
+        ),
+        (
+            "[login.providers.corp]\nkind = \"oidc\"\nissuer = \"https://sso.example\"\nclient_id = \"c\"\n\
+             client_secret_env = \"SESSIONGATE_TEST_UNSET_VARIABLE\"\nallow_subs = [\"1\"]\n"
+                .to_owned(),
+            "the environment variable SESSIONGATE_TEST_UNSET_VARIABLE (client_secret_env) is not set",
+        ),
+    ];
+    for (config, reason) in cases {
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, &config).unwrap();
+        let out = std::process::Command::new(sessiongate_tests::gateway::binary())
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--backend",
+                "pty",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started with {config}");
+        assert!(stderr.contains(reason), "{stderr}");
+    }
+}
