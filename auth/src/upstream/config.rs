@@ -261,7 +261,8 @@ mod tests {
             providers: vec![github(), github()],
         };
         assert!(validate_login(&twice).is_err_and(|e| e.contains("two identity providers")));
-        let cases: Vec<(Box<dyn Fn(&mut ProviderConfig)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut ProviderConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|p| p.name = "Git Hub".into()), "lowercase"),
             (
                 Box::new(|p| p.allow = Allowlist::default()),

@@ -315,6 +315,16 @@ impl Upstreams {
             provider: label.clone(),
             reason,
         };
+        // RFC 9207: an issuer that names itself in the response must be the one we sent the
+        // browser to (with the per-provider callback path, this stops mix-up attacks).
+        if let (ProviderKind::Oidc { issuer }, Some(iss)) = (&p.cfg.kind, query.get("iss"))
+            && iss != issuer
+        {
+            return Err(fail(format!(
+                "the response came from the issuer {:?}, not {issuer:?}",
+                truncate(iss, 200)
+            )));
+        }
         let code = query
             .get("code")
             .filter(|c| !c.is_empty())
