@@ -611,3 +611,37 @@ fn settings_that_would_let_nobody_in_stop_the_gateway_with_the_reason() {
         assert!(stderr.contains(reason), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_person_in_chromium_signs_in_through_the_oidc_provider() {
+    let (_idp, gw, _dir) = oidc_setup("oidc-chromium", "normal");
+    let flow = Flow::register(&gw.base_url).await;
+    let clients = sessiongate_tests::idp::clients_dir();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/chromium");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new(sessiongate_tests::idp::node())
+        .arg(clients.join("browser_idp.mjs"))
+        .arg(flow.authorize_url(&[]))
+        .args(["corp", "alice", "alice-password"])
+        .arg(&flow.redirect_uri)
+        .arg(&shots)
+        .current_dir(&clients)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    assert_eq!(report["signedInAs"], "oidc:corp:alice-0001");
+    assert_eq!(report["cspViolations"], serde_json::json!([]));
+    let (status, body) = flow.exchange(report["code"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        jwt_claims(body["access_token"].as_str().unwrap())["sub"],
+        "oidc:corp:alice-0001"
+    );
+}
