@@ -370,6 +370,7 @@ fn octocat() -> GitHubUser {
         id: 583231,
         emails: vec![("octocat@github.com".into(), true)],
         orgs: vec!["acme".into()],
+        teams: vec![("acme".into(), "ops".into())],
     }
 }
 
@@ -443,15 +444,23 @@ async fn github_user_outside_the_allowlist_and_unverified_emails_are_refused() {
             ("eve@elsewhere.example".into(), true),
         ],
         orgs: vec!["other".into()],
+        teams: vec![("acme".into(), "interns".into())],
     };
     let gh = GitHubStandIn::start(eve, false).await;
     let dir = tempfile::tempdir().unwrap();
-    let allow = "allow_users = [\"octocat\"]\nallow_orgs = [\"acme\"]\nallow_email_domains = [\"example.com\"]";
+    let allow = "allow_users = [\"octocat\"]\nallow_orgs = [\"acme\"]\nallow_teams = [\"acme/ops\"]\n\
+                 allow_email_domains = [\"example.com\"]";
     let gw = gateway("gh-deny", &github_login(&gh, dir.path(), allow));
     let flow = Flow::register(&gw.base_url).await;
     let mut b = Browser::new();
     let page = choose_provider(&mut b, &flow, "github").await;
-    assert!(gh.seen().iter().any(|s| s == "api emails"));
+    for call in ["api user", "api emails", "api orgs", "api teams"] {
+        assert!(
+            gh.seen().iter().any(|s| s == call),
+            "{call}: {:?}",
+            gh.seen()
+        );
+    }
     assert_refused(
         &mut b,
         &gw,

@@ -259,6 +259,8 @@ pub struct GitHubUser {
     pub emails: Vec<(String, bool)>,
     /// Organization logins.
     pub orgs: Vec<String>,
+    /// Teams as `(org, slug)`.
+    pub teams: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -275,7 +277,7 @@ struct GhState {
 }
 
 /// A local stand-in of GitHub's OAuth endpoints (authorize, access_token) and the REST API
-/// endpoints sessiongate reads (user, emails, orgs), with GitHub's shapes.
+/// endpoints sessiongate reads (user, emails, orgs, teams), with GitHub's shapes.
 #[derive(Debug)]
 pub struct GitHubStandIn {
     /// `http://127.0.0.1:PORT`.
@@ -302,6 +304,7 @@ impl GitHubStandIn {
             .route("/api/user", get(gh_user))
             .route("/api/user/emails", get(gh_emails))
             .route("/api/user/orgs", get(gh_orgs))
+            .route("/api/user/teams", get(gh_teams))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -452,6 +455,20 @@ async fn gh_orgs(State(st): Gh, headers: HeaderMap) -> Response {
             u.orgs
                 .iter()
                 .map(|o| json!({"login": o, "id": 1}))
+                .collect(),
+        ))
+        .into_response(),
+        None => bad_credentials(),
+    }
+}
+
+async fn gh_teams(State(st): Gh, headers: HeaderMap) -> Response {
+    let mut st = st.lock().expect("lock");
+    match gh_check(&mut st, &headers, "teams") {
+        Some(u) => Json(Value::Array(
+            u.teams
+                .iter()
+                .map(|(org, slug)| json!({"slug": slug, "name": slug, "organization": {"login": org, "id": 1}}))
                 .collect(),
         ))
         .into_response(),
