@@ -253,10 +253,13 @@ impl Upstreams {
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, a| a.created.elapsed() < ATTEMPT_TTL);
         if map.len() >= 10_000 {
-            return Err(UpstreamError::Provider {
-                provider: p.cfg.label.clone(),
-                reason: "too many sign-ins are in progress; try again in a few minutes".into(),
-            });
+            // A flood of abandoned sign-ins: forget the oldest half rather than grow or refuse.
+            let mut ages: Vec<(String, Instant)> =
+                map.iter().map(|(k, a)| (k.clone(), a.created)).collect();
+            ages.sort_by_key(|(_, t)| *t);
+            for (k, _) in ages.into_iter().take(5_000) {
+                map.remove(&k);
+            }
         }
         map.insert(sha256_b64(state.as_bytes()), attempt);
         Ok(url.to_string())
@@ -542,3 +545,7 @@ fn token_error(e: RequestTokenError<http::CallError, BasicErrorResponse>) -> Str
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod flow_tests;
