@@ -42,6 +42,7 @@ struct Resp {
     status: StatusCode,
     location: String,
     cookie: String,
+    csp: String,
     body: String,
 }
 
@@ -56,6 +57,7 @@ async fn send(s: &Arc<AuthServer>, req: Request<Body>) -> Resp {
             .to_owned()
     };
     let (location, cookie) = (h(header::LOCATION), h(header::SET_COOKIE));
+    let csp = h(header::CONTENT_SECURITY_POLICY);
     let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
         .await
         .expect("body");
@@ -63,6 +65,7 @@ async fn send(s: &Arc<AuthServer>, req: Request<Body>) -> Resp {
         status,
         location,
         cookie,
+        csp,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
@@ -272,7 +275,13 @@ async fn with_the_password_off_only_the_providers_are_offered() {
     let page = login_page(&s).await;
     assert!(!page.body.contains("Owner password"), "{}", page.body);
     assert!(page.body.contains("Sign in with GitHub"));
-    // The login page may post to the provider's origin after the redirect (CSP form-action).
+    // The provider form's answer redirects to the provider: the CSP form-action allows it.
+    assert!(
+        page.csp
+            .contains("form-action 'self' https://github.example;"),
+        "{}",
+        page.csp
+    );
     let (req, csrf) = (field(&page.body, "req"), field(&page.body, "csrf"));
     let r = send(
         &s,
