@@ -24,6 +24,8 @@ pub struct AuthConfig {
     /// Test-only: let client ID metadata documents be fetched from loopback and private
     /// addresses and over plain http. Never set in production.
     pub allow_private_cimd_hosts: bool,
+    /// How people sign in: the owner password, upstream identity providers.
+    pub login: crate::upstream::LoginConfig,
 }
 
 impl AuthConfig {
@@ -38,6 +40,7 @@ impl AuthConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             extra_redirect_patterns: Vec::new(),
             allow_private_cimd_hosts: false,
+            login: crate::upstream::LoginConfig::default(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum AuthError {
     /// Keys, hashing or signing failed.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// The settings cannot work (an identity provider without an allowlist, ...).
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl AuthError {
@@ -65,7 +68,10 @@ impl IntoResponse for AuthError {
                 *status,
                 json!({ "error": code, "error_description": description }),
             ),
-            AuthError::Database(_) | AuthError::Io { .. } | AuthError::Crypto(_) => {
+            AuthError::Database(_)
+            | AuthError::Io { .. }
+            | AuthError::Crypto(_)
+            | AuthError::Config(_) => {
                 // Logged once here; the client learns only that it failed.
                 tracing::error!(error = %self, "authorization server failure");
                 (

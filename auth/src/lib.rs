@@ -22,6 +22,7 @@
 //! - `limiter`: failed-login throttling.
 //! - `cimd`: fetching client ID metadata documents safely.
 //! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
+//! - [`upstream`]: signing in through GitHub or an OpenID Connect provider, with an allowlist.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
 //! - `admin`: listing and revoking clients for the owner's CLI.
 
@@ -40,6 +41,7 @@ mod redirect;
 pub mod scope;
 pub mod server;
 mod store;
+pub mod upstream;
 mod util;
 
 #[cfg(test)]
@@ -57,3 +59,4 @@ pub use server::AuthServer;
 /// the login throttle and the rate limits key on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub std::net::IpAddr);
+pub use upstream::{Allowlist, LoginConfig, ProviderConfig, ProviderKind, Secret};

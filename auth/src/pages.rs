@@ -107,52 +107,118 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// The login page; its form posts to `{base_url}/authorize/login` (the public URL, which may
-/// carry a path prefix).
+/// The hidden fields every form of a pending request carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestForm<'a> {
+    /// The public URL the forms post under (it may carry a path prefix).
+    pub(crate) base: &'a str,
+    /// The pending request's id.
+    pub(crate) req: &'a str,
+    /// Its CSRF token.
+    pub(crate) csrf: &'a str,
+}
+
+/// The ways to sign in that the login page offers.
+#[derive(Debug)]
+pub(crate) struct Ways {
+    /// The owner password form.
+    pub(crate) password: bool,
+    /// A button per upstream identity provider: `(name, label)`.
+    pub(crate) providers: Vec<(String, String)>,
+    /// The providers' origins, for the CSP `form-action` (space-separated).
+    pub(crate) provider_origins: String,
+}
+
+/// The login page: the owner password form (when it is on) and a button per upstream
+/// identity provider.
 pub(crate) fn login(
-    base_url: &str,
-    req: &str,
-    csrf: &str,
+    f: RequestForm<'_>,
     client_name: &str,
+    ways: &Ways,
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    let (req, csrf) = (f.req, f.csrf);
+    let base = html(f.base);
+    let (password, providers, provider_origins) = (
+        ways.password,
+        &ways.providers,
+        ways.provider_origins.as_str(),
+    );
     let msg = message
         .map(|m| format!("<p class=\"error\">{}</p>", html(m)))
         .unwrap_or_default();
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"req\" value=\"{}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        html(req),
+        html(csrf)
+    );
+    let mut forms = String::new();
+    if password {
+        forms.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/authorize/login\">{hidden}\
+             <label for=\"password\">Owner password</label>\
+             <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
+             <button class=\"primary\" type=\"submit\">Sign in</button></form>"
+        ));
+    }
+    if !providers.is_empty() {
+        if password {
+            forms.push_str("<p>or</p>");
+        }
+        forms.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/authorize/upstream\">{hidden}"
+        ));
+        for (name, label) in providers {
+            forms.push_str(&format!(
+                "<button class=\"secondary\" type=\"submit\" name=\"provider\" value=\"{}\">Sign in with {}</button>",
+                html(name),
+                html(label)
+            ));
+        }
+        forms.push_str("</form>");
+    }
     page(
         status,
         "Sign in",
         &format!(
             "<h1>Sign in to sessiongate</h1>\
-             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}\
-             <form method=\"post\" action=\"{}/authorize/login\">\
-             <input type=\"hidden\" name=\"req\" value=\"{}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <label for=\"password\">Owner password</label>\
-             <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
-             <button class=\"primary\" type=\"submit\">Sign in</button></form>",
+             <p><strong>{}</strong> wants to connect to your terminal sessions.</p>{msg}{forms}",
             html(client_name),
-            html(base_url),
-            html(req),
-            html(csrf)
+        ),
+        // The provider buttons' form is answered with a redirect to the provider.
+        (!provider_origins.is_empty()).then_some(provider_origins),
+    )
+}
+
+/// The refusal page for someone an identity provider signed in but the allowlist does not
+/// name. Nothing was issued.
+pub(crate) fn refused(message: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!(
+            "<h1>Not allowed</h1><p class=\"error\">{}</p>\
+             <p>Nothing was shared with the app. Ask the owner of this sessiongate to add you.</p>",
+            html(message)
         ),
         None,
     )
 }
 
-/// The consent page; its form posts to `{base_url}/authorize/consent`.
-#[allow(clippy::too_many_arguments)]
+/// The consent page.
 pub(crate) fn consent(
-    base_url: &str,
-    req: &str,
-    csrf: &str,
+    f: RequestForm<'_>,
     client_name: &str,
     redirect_uri: &str,
     redirect_origin: &str,
     loopback_only: bool,
     scopes: &[Scope],
+    subject: &str,
 ) -> Response {
+    let (req, csrf) = (f.req, f.csrf);
+    let base = html(f.base);
     let host = url::Url::parse(redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -181,14 +247,15 @@ pub(crate) fn consent(
              <p><strong>{}</strong> asks to use sessiongate. After you approve, your browser \
              returns to <span class=\"host\">{}</span>.</p>{warn}\
              <p>It will be able to:</p><ul>{items}</ul>\
-             <form method=\"post\" action=\"{}/authorize/consent\">\
+             <p>Signed in as <span class=\"host\">{}</span>.</p>\
+             <form method=\"post\" action=\"{base}/authorize/consent\">\
              <input type=\"hidden\" name=\"req\" value=\"{}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
              <button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
             html(client_name),
             html(&host),
-            html(base_url),
+            html(subject),
             html(req),
             html(csrf)
         ),

@@ -60,12 +60,15 @@ pub struct AuthServer {
     /// Access tokens revoked one by one.
     pub(crate) revoked_jtis: RwLock<HashSet<String>>,
     pub(crate) cimd: crate::cimd::CimdCache,
+    /// Upstream identity providers and the sign-ins in progress there.
+    pub(crate) upstream: crate::upstream::Upstreams,
 }
 
 impl AuthServer {
     /// Opens the server's state in the data directory, creating the database and the first
     /// signing key on first start.
     pub fn open(cfg: AuthConfig) -> Result<Arc<AuthServer>, AuthError> {
+        crate::upstream::config::validate_login(&cfg.login).map_err(AuthError::Config)?;
         std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AuthError::Io {
             context: format!("creating {}", cfg.data_dir.display()),
             source,
@@ -84,7 +87,6 @@ impl AuthServer {
             tracing::info!(pruned, "pruned clients unused for 30 days");
         }
         Ok(Arc::new(AuthServer {
-            cfg,
             store: Arc::new(store),
             keys: RwLock::new(keys),
             pending: Mutex::new(HashMap::new()),
@@ -93,6 +95,8 @@ impl AuthServer {
             revoked_families: RwLock::new(revoked_families),
             revoked_jtis: RwLock::new(revoked_jtis),
             cimd: crate::cimd::CimdCache::default(),
+            upstream: crate::upstream::Upstreams::new(&cfg.login.providers),
+            cfg,
         }))
     }
 
@@ -191,6 +195,8 @@ impl AuthServer {
                 "/authorize/consent",
                 get(endpoints::authorize::consent_page).post(endpoints::authorize::decide),
             )
+            .route("/authorize/upstream", post(endpoints::upstream::begin))
+            .route("/login/callback/{name}", get(endpoints::upstream::callback))
             .route("/auth/style.css", get(crate::pages::stylesheet));
         api.merge(pages).with_state(self.clone())
     }

@@ -204,6 +204,8 @@ pub struct Settings {
     pub max_mcp_sessions: Option<usize>,
     /// Whether the audit log keeps the full text.
     pub audit_record_text: bool,
+    /// How people sign in (`[login]` in the config file).
+    pub login: sessiongate_auth::LoginConfig,
 }
 
 impl ServeArgs {
@@ -212,6 +214,17 @@ impl ServeArgs {
         let file = match &self.config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
+        };
+        let login = match &file.login {
+            Some(l) => l.resolve().map_err(|reason| Error::Config {
+                path: self
+                    .config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                reason,
+            })?,
+            None => sessiongate_auth::LoginConfig::default(),
         };
         let roots: Vec<PathBuf> = if !self.allowed_roots.is_empty() {
             self.allowed_roots.iter().map(|r| expand_home(r)).collect()
@@ -296,6 +309,7 @@ impl ServeArgs {
             refresh_token_ttl: file
                 .refresh_token_ttl_secs
                 .map(std::time::Duration::from_secs),
+            login,
         })
     }
 }
@@ -418,18 +432,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             if let Some(t) = settings.refresh_token_ttl {
                 cfg.refresh_token_ttl = t;
             }
+            cfg.login = settings.login.clone();
             let auth = sessiongate_auth::AuthServer::open(cfg)
                 .context("opening the authorization server's state")?;
-            if let Some(password) = auth.ensure_password()? {
+            // With the password turned off, only identity providers sign people in.
+            if settings.login.password
+                && let Some(password) = auth.ensure_password()?
+            {
                 // Shown once, on the terminal that started the gateway; only its hash is kept.
                 println!(
                     "No owner password was set, so one was generated: {password}\n\
                      It is shown only this once; change it with `sessiongate passwd`."
                 );
             }
-            println!(
-                "Connect ChatGPT or Claude to {public_url}/mcp; sign in with the owner password."
-            );
+            println!("Connect ChatGPT or Claude to {public_url}/mcp; sign in on its login page.");
             Some(auth)
         }
     };

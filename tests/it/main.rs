@@ -9,6 +9,8 @@ mod mcp_tools;
 mod bad_input;
 // OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.
 mod oauth;
+// Signing in through an upstream identity provider (OpenID Connect, GitHub) with an allowlist.
+mod idp;
 // The real Claude Code TUI against a stand-in API: prompts found and answered exactly.
 mod claude_code;
 // The command line: refusing unsafe options.

@@ -115,12 +115,14 @@ fn start_nginx(port: u16, upstream: &str, cert: &Path, key: &Path) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let nginx = Nginx { child, dir };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Nginx { child, dir };
+            return nginx;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(nginx);
     panic!("nginx did not start listening on {port}");
 }
 

@@ -7,10 +7,13 @@
 //! - [`gateway`]: [`gateway::TestGateway`], a running `sessiongate serve` that is killed (with
 //!   its tmux server) when dropped.
 //! - [`oauth`]: a hand-driven OAuth client for the authorization tests.
+//! - [`idp`]: upstream identity providers (a real OpenID Connect provider, a GitHub stand-in)
+//!   and a browser that walks through them.
 //! - [`mcp`]: [`mcp::McpClient`], a small Streamable HTTP client that speaks raw JSON-RPC, so
 //!   tests can also send what a well-behaved client never would.
 
 pub mod contract;
 pub mod gateway;
+pub mod idp;
 pub mod mcp;
 pub mod oauth;

@@ -110,7 +110,10 @@ impl Flow {
             .await
             .expect("authorize");
         assert_eq!(page.status(), 200, "authorize page");
-        let fields = hidden_fields(&page.text().await.expect("text"));
+        let mut fields = hidden_fields(&page.text().await.expect("text"));
+        // The login page repeats the request's fields in each of its forms.
+        let mut seen = std::collections::HashSet::new();
+        fields.retain(|(k, _)| seen.insert(k.clone()));
         let mut form = fields.clone();
         form.push(("password".into(), password.into()));
         let login = c

@@ -167,18 +167,15 @@ pub(crate) async fn start(
         csrf: random_token(24),
         created: Instant::now(),
     };
-    let csrf = pending.csrf.clone();
-    let name = pending.client_name.clone();
+    let shown = pending.clone();
     let id = s.remember_pending(pending);
-    if s.logged_in(cookie(&headers, login_cookie_name(&s)))
-        .is_some()
-    {
-        return consent_for(&s, &id);
+    if let Some(sub) = s.logged_in(cookie(&headers, login_cookie_name(&s))) {
+        return consent_for(&s, &id, &sub);
     }
-    pages::login(s.issuer(), &id, &csrf, &name, None, StatusCode::OK)
+    login_page(&s, &id, &shown, None, StatusCode::OK)
 }
 
-fn consent_for(s: &AuthServer, id: &str) -> Response {
+fn consent_for(s: &AuthServer, id: &str, sub: &str) -> Response {
     let Some(p) = s.pending(id) else {
         return pages::error(StatusCode::BAD_REQUEST, "this sign-in request has expired");
     };
@@ -186,15 +183,19 @@ fn consent_for(s: &AuthServer, id: &str) -> Response {
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     let loopback = Url::parse(&p.redirect_uri).is_ok_and(|u| is_loopback(&u));
+    let form = pages::RequestForm {
+        base: s.issuer(),
+        req: id,
+        csrf: &p.csrf,
+    };
     pages::consent(
-        s.issuer(),
-        id,
-        &p.csrf,
+        form,
         &p.client_name,
         &p.redirect_uri,
         &origin,
         loopback,
         &p.scopes,
+        sub,
     )
 }
 
@@ -223,12 +224,17 @@ pub(crate) async fn login(
             "the form's security token is wrong; start again from your app",
         );
     }
+    if !s.cfg.login.password {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "signing in with the owner password is turned off; use one of the other ways",
+        );
+    }
     if let Some(wait) = s.login_blocked_for(addr) {
-        let mut resp = pages::login(
-            s.issuer(),
+        let mut resp = login_page(
+            &s,
             &id,
-            &p.csrf,
-            &p.client_name,
+            &p,
             Some(&format!(
                 "Too many failed attempts. Try again in {} minutes.",
                 wait.div_ceil(60)
@@ -248,33 +254,59 @@ pub(crate) async fn login(
     if !ok {
         s.limiter.failed(addr);
         tracing::warn!(%addr, "failed owner login");
-        return pages::login(
-            s.issuer(),
+        return login_page(
+            &s,
             &id,
-            &p.csrf,
-            &p.client_name,
+            &p,
             Some("Wrong password."),
             StatusCode::UNAUTHORIZED,
         );
     }
     s.limiter.succeeded(addr);
+    sign_in(&s, OWNER_SUB, &id)
+}
+
+/// Signs the browser in as `sub` (a login cookie) and sends it to the consent page of the
+/// pending request `req`.
+pub(crate) fn sign_in(s: &AuthServer, sub: &str, req: &str) -> Response {
     let token = random_token(32);
-    s.logins.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        token.clone(),
-        (OWNER_SUB.to_owned(), Instant::now() + LOGIN_TTL),
-    );
+    s.logins
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.clone(), (sub.to_owned(), Instant::now() + LOGIN_TTL));
     let secure = if s.cfg.secure_cookies { "; Secure" } else { "" };
     let set_cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        login_cookie_name(&s),
+        login_cookie_name(s),
         LOGIN_TTL.as_secs()
     );
     let mut resp =
-        Redirect::to(&format!("{}/authorize/consent?req={id}", s.issuer())).into_response();
+        Redirect::to(&format!("{}/authorize/consent?req={req}", s.issuer())).into_response();
     if let Ok(v) = HeaderValue::from_str(&set_cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// The login page of a pending request, offering the configured ways to sign in.
+fn login_page(
+    s: &AuthServer,
+    id: &str,
+    p: &Pending,
+    message: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let ways = pages::Ways {
+        password: s.cfg.login.password,
+        providers: s.upstream.buttons(),
+        provider_origins: s.upstream.form_origins(),
+    };
+    let form = pages::RequestForm {
+        base: s.issuer(),
+        req: id,
+        csrf: &p.csrf,
+    };
+    pages::login(form, &p.client_name, &ways, message, status)
 }
 
 /// `GET /authorize/consent?req=…`.
@@ -290,19 +322,10 @@ pub(crate) async fn consent_page(
             "this sign-in request has expired or is unknown; start again from your app",
         );
     };
-    if s.logged_in(cookie(&headers, login_cookie_name(&s)))
-        .is_none()
-    {
-        return pages::login(
-            s.issuer(),
-            &id,
-            &p.csrf,
-            &p.client_name,
-            None,
-            StatusCode::OK,
-        );
+    match s.logged_in(cookie(&headers, login_cookie_name(&s))) {
+        Some(sub) => consent_for(&s, &id, &sub),
+        None => login_page(&s, &id, &p, None, StatusCode::OK),
     }
-    consent_for(&s, &id)
 }
 
 /// `POST /authorize/consent`.
@@ -342,7 +365,7 @@ pub(crate) async fn decide(
     };
     let issuer = s.issuer().to_owned();
     if form.get("decision").map(String::as_str) != Some("approve") {
-        tracing::info!(client_id = %p.client_id, "owner denied access");
+        tracing::info!(client_id = %p.client_id, subject = %sub, "access denied");
         return back_to_client(
             &p.redirect_uri,
             p.state.as_deref(),
@@ -368,6 +391,7 @@ pub(crate) async fn decide(
     let hash = sha256_b64(code.as_bytes());
     let client_id = p.client_id.clone();
     let scope = stored.scope.clone();
+    let approver = sub.clone();
     let result = db(&s, move |store| {
         store.insert_code(&hash, &stored)?;
         store.record_consent(&client_id, &sub, &scope)?;
@@ -383,7 +407,7 @@ pub(crate) async fn decide(
             &[("error", "server_error")],
         );
     }
-    tracing::info!(client_id = %p.client_id, "owner approved access");
+    tracing::info!(client_id = %p.client_id, subject = %approver, "access approved");
     back_to_client(
         &p.redirect_uri,
         p.state.as_deref(),

@@ -6,6 +6,7 @@ pub(crate) mod metadata;
 pub(crate) mod register;
 pub(crate) mod revoke;
 pub(crate) mod token;
+pub(crate) mod upstream;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
