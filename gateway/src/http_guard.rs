@@ -18,6 +18,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+/// The longest request URL accepted (an authorization request with a long `state` and a
+/// client metadata URL fits comfortably).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// The hosts and origins a request may name.
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
@@ -125,6 +129,14 @@ fn forbidden(msg: &str) -> Response {
 
 /// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
 pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        return (
+            StatusCode::URI_TOO_LONG,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("the URL is longer than {MAX_URI_BYTES} bytes\n"),
+        )
+            .into_response();
+    }
     let path = req.uri().path();
     // Health checks come from load balancers that address the gateway by IP.
     if path != "/healthz" {

@@ -102,6 +102,7 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         let handshake_timeout = limits.tls_handshake_timeout;
+        let header_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
             let _permit = permit;
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -110,6 +111,13 @@ pub async fn serve(
             });
             match tls {
                 None => {
+                    // hyper reads the first bytes (HTTP/1 or the HTTP/2 preface) with no
+                    // deadline of its own: a client that connects and says nothing would
+                    // hold its slot for ever.
+                    if !first_bytes_arrive(&tcp, header_timeout).await {
+                        tracing::debug!(%peer, "closed a connection that sent no request");
+                        return;
+                    }
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
                     if let Err(err) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
@@ -139,6 +147,29 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Waits until the client has sent enough to tell HTTP/1 from HTTP/2 (24 bytes, or a first
+/// byte that cannot start the HTTP/2 preface), for at most `deadline`.
+async fn first_bytes_arrive(tcp: &TcpStream, deadline: Duration) -> bool {
+    const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let sniff = async {
+        let mut buf = [0u8; 24];
+        loop {
+            match tcp.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if n >= H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] => return true,
+                // A prefix of the preface: wait for more.
+                Ok(_) => {
+                    if tcp.readable().await.is_err() {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(deadline, sniff).await.unwrap_or(false)
 }
 
 async fn handshake(

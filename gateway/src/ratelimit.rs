@@ -54,6 +54,8 @@ pub struct RateLimits {
     pub authorize: Rate,
     /// `POST /token` and `POST /revoke`, per client address.
     pub token: Rate,
+    /// `/authorize` and `POST /token`, per OAuth client (the `client_id` parameter).
+    pub oauth_per_client: Rate,
     /// MCP tool calls, per OAuth client.
     pub tool_calls_per_client: Rate,
     /// Requests to `/mcp`, per client address (tokens or not).
@@ -66,6 +68,7 @@ impl Default for RateLimits {
             register: Rate::new(20, 10),
             authorize: Rate::new(120, 30),
             token: Rate::new(120, 30),
+            oauth_per_client: Rate::new(60, 20),
             tool_calls_per_client: Rate::new(1200, 200),
             mcp_per_address: Rate::new(6000, 600),
         }
@@ -127,6 +130,7 @@ pub struct Limiters {
     register: Limiter<IpAddr>,
     authorize: Limiter<IpAddr>,
     token: Limiter<IpAddr>,
+    oauth_client: Limiter<String>,
     tool_calls: Limiter<String>,
     mcp: Limiter<IpAddr>,
     /// Counts refusals, for the metrics.
@@ -140,6 +144,7 @@ impl Limiters {
             register: Limiter::new(limits.register),
             authorize: Limiter::new(limits.authorize),
             token: Limiter::new(limits.token),
+            oauth_client: Limiter::new(limits.oauth_per_client),
             tool_calls: Limiter::new(limits.tool_calls_per_client),
             mcp: Limiter::new(limits.mcp_per_address),
             metrics,
@@ -147,12 +152,22 @@ impl Limiters {
     }
 }
 
-/// The middleware for the authorization server's routes: per-address limits by path.
+/// The middleware for the authorization server's routes: per-address limits by path, and a
+/// per-client limit on `/authorize` and `/token` (keyed on the `client_id` the request names;
+/// the body was already read into memory by [`crate::limits::read_body`]).
 pub async fn limit_auth_routes(
     State(limiters): State<Arc<Limiters>>,
     req: Request,
     next: Next,
 ) -> Response {
+    let (req, client_id) = client_id_of(req).await;
+    if let Some(id) = client_id
+        && let Err(retry) = limiters.oauth_client.check(&id)
+    {
+        count_refusal(&limiters, "oauth_client");
+        tracing::info!(client_id = %id.chars().take(80).collect::<String>(), retry_after_s = retry, "rate limit: client refused");
+        return oauth_too_many(retry);
+    }
     let ip = client_ip(&req);
     let path = req.uri().path();
     let limiter = if path.ends_with("/register") && req.method() == Method::POST {
@@ -206,6 +221,32 @@ pub async fn limit_mcp(
         }
     }
     next.run(req).await
+}
+
+/// The `client_id` an `/authorize` query or a `/token` form names, with the request rebuilt.
+async fn client_id_of(req: Request) -> (Request, Option<String>) {
+    let path = req.uri().path();
+    let find = |query: &[u8]| {
+        form_urlencoded::parse(query)
+            .find(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.chars().take(512).collect::<String>())
+    };
+    if path.ends_with("/authorize") {
+        let id = req.uri().query().and_then(|q| find(q.as_bytes()));
+        return (req, id);
+    }
+    if !(path.ends_with("/token") && req.method() == Method::POST) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::limits::MAX_AUTH_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    let id = find(&bytes);
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        id,
+    )
 }
 
 fn count_refusal(limiters: &Limiters, which: &'static str) {

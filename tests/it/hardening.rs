@@ -454,6 +454,25 @@ async fn oversized_and_slow_bodies_are_cut_off() {
     let text = String::from_utf8_lossy(&buf);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
 
+    // A connection that never says anything is closed.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a silent connection open");
+    assert!(buf.is_empty());
+
+    // A URL longer than 8 KiB.
+    let r = c
+        .get(format!(
+            "{}/authorize?state={}",
+            gw.base_url,
+            "s".repeat(9000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 414);
+
     // Headers that never end: the connection is closed without an answer.
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
@@ -802,4 +821,38 @@ async fn sigterm_lets_an_in_flight_call_finish_and_flushes_the_audit_log() {
         "{audit:?}"
     );
     assert!(!status.1.data_dir.join("sessiongate.pid").exists());
+}
+
+#[tokio::test]
+async fn one_client_ids_token_requests_are_limited_without_touching_others() {
+    let mut opts = Options::oauth("clientrate", 3600);
+    opts.extra_config.push_str(
+        "[rate_limits]\n\
+         oauth_per_client = { per_minute = 1, burst = 2 }\n",
+    );
+    let gw = TestGateway::start(opts);
+    let c = http();
+    let token = |id: &'static str| {
+        c.post(format!("{}/token", gw.base_url))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("client_id", id),
+            ])
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(token("noisy").await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 429]);
+    // Another client, from the same address, is not affected.
+    assert_eq!(token("quiet").await.unwrap().status(), 401);
+    let r = c
+        .get(format!("{}/authorize?client_id=noisy", gw.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the same client on /authorize");
+    assert!(r.headers().contains_key("retry-after"));
 }
