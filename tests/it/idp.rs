@@ -194,6 +194,28 @@ async fn oidc_sign_in_goes_through_consent_to_a_token_that_names_the_upstream_id
     c.call_ok("list_sessions", serde_json::json!({}))
         .await
         .unwrap();
+    // The owner sees who approved the client, and the audit log names the same person.
+    let (ok, out, err) = gw.cli(&["clients", "list", "--json"]);
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(listed["client_id"], flow.client_id.as_str());
+    assert!(
+        listed["approved_by"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("oidc:corp:alice-0001: "),
+        "{listed}"
+    );
+    c.call_ok(
+        "create_session",
+        serde_json::json!({"name":"alices","working_dir":gw.root.display().to_string(),"profile":"bash"}),
+    )
+    .await
+    .unwrap();
+    let audit = gw.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["user"], "oidc:corp:alice-0001");
+    assert_eq!(audit[0]["client_id"], flow.client_id.as_str());
 }
 
 #[tokio::test]
