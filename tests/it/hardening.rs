@@ -42,11 +42,7 @@ fn der_of(pem_path: &std::path::Path) -> Vec<u8> {
 }
 
 async fn authed(gw: &TestGateway, token: &str) -> McpClient {
-    let mut c = McpClient::new(&gw.mcp_url());
-    c.headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    c.initialize().await.unwrap();
-    c
+    McpClient::with_token(&gw.mcp_url(), token).await.unwrap()
 }
 
 #[tokio::test]

@@ -22,11 +22,7 @@ async fn init_status(gw: &TestGateway, auth: Option<&str>) -> (u16, reqwest::hea
 }
 
 async fn authed(gw: &TestGateway, token: &str) -> McpClient {
-    let mut c = McpClient::new(&gw.mcp_url());
-    c.headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    c.initialize().await.unwrap();
-    c
+    McpClient::with_token(&gw.mcp_url(), token).await.unwrap()
 }
 
 #[tokio::test]

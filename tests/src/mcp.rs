@@ -68,6 +68,16 @@ impl McpClient {
         }
     }
 
+    /// A client for `url` that sends `token` as its bearer token, with its session
+    /// initialized.
+    pub async fn with_token(url: &str, token: &str) -> anyhow::Result<Self> {
+        let mut c = McpClient::new(url);
+        c.headers
+            .push(("authorization".into(), format!("Bearer {token}")));
+        c.initialize().await?;
+        Ok(c)
+    }
+
     /// Initializes a session and sends `notifications/initialized`.
     pub async fn initialize(&mut self) -> anyhow::Result<Value> {
         let r = self
