@@ -24,6 +24,9 @@ pub struct AuthConfig {
     /// Test-only: let client ID metadata documents be fetched from loopback and private
     /// addresses and over plain http. Never set in production.
     pub allow_private_cimd_hosts: bool,
+    /// How long failed logins are remembered and a lockout lasts (15 minutes). Test-only
+    /// knob: the attack suite shortens it to see the owner log in after a lockout.
+    pub login_window: Duration,
 }
 
 impl AuthConfig {
@@ -38,6 +41,7 @@ impl AuthConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             extra_redirect_patterns: Vec::new(),
             allow_private_cimd_hosts: false,
+            login_window: crate::limiter::WINDOW,
         }
     }
 }

@@ -23,12 +23,15 @@
 //! - `cimd`: fetching client ID metadata documents safely.
 //! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
+//! - `fuzzing`: hidden entry points for the fuzz targets in `fuzz/`.
 
 pub mod bearer;
 mod cimd;
 pub mod config;
 mod endpoints;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod limiter;
 mod pages;
