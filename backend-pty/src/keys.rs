@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn pastes_cannot_escape_their_brackets() {
-        for evil in ["a\x1b[201~\x03rm -rf /\n", "a\x1b[20\x1b[201~1~\rrm -rf /\n"] {
+        for evil in [
+            "a\x1b[201~\x03rm -rf /\n",
+            "a\x1b[20\x1b[201~1~\rrm -rf /\n",
+        ] {
             let out = paste_bytes(evil, true);
             let s = String::from_utf8(out).unwrap();
             assert_eq!(s.matches("\x1b[201~").count(), 1, "{evil:?}");

@@ -342,7 +342,11 @@ async fn a_paste_end_marker_in_text_cannot_submit_commands() {
     let s = Server::new("paste");
     let spec = s.policy().prepare("p", None, "bash").unwrap();
     let name = s.backend.create(spec).await.unwrap().name;
-    s.wait_for(&name, "$").await;
+    s.backend
+        .send_text(&name, "echo ready-$((1+1))", true)
+        .await
+        .unwrap();
+    s.wait_for(&name, "ready-2").await;
     let pwned = s.root.path().join("pwned");
     // Typed, not submitted: without the fix, the marker ended the paste and the carriage
     // returns after it ran `touch`.
@@ -351,7 +355,11 @@ async fn a_paste_end_marker_in_text_cannot_submit_commands() {
         format!(": \x1b[20\x1b[201~1~\rtouch {}\r", pwned.display()),
     ] {
         s.backend.send_text(&name, &evil, false).await.unwrap();
-        s.backend.send_keys(&name, &[Key::Ctrl('c')]).await.unwrap();
+        // Clear the line without a signal (end, kill to start).
+        s.backend
+            .send_keys(&name, &[Key::Ctrl('e'), Key::Ctrl('u')])
+            .await
+            .unwrap();
     }
     s.backend
         .send_text(&name, "echo done-$((40+2))", true)

@@ -227,7 +227,10 @@ mod tests {
     #[test]
     fn paste_markers_are_removed_even_when_nested() {
         assert_eq!(strip_paste_markers("plain text\n"), "plain text\n");
-        assert_eq!(strip_paste_markers("a\x1b[201~\rrm -rf /\r"), "a\rrm -rf /\r");
+        assert_eq!(
+            strip_paste_markers("a\x1b[201~\rrm -rf /\r"),
+            "a\rrm -rf /\r"
+        );
         assert_eq!(strip_paste_markers("\x1b[200~x\x1b[201~"), "x");
         // Removing the inner marker must not leave an outer one behind.
         for evil in [
@@ -237,7 +240,10 @@ mod tests {
             "\x1b\x1b[200~[201~",
         ] {
             let out = strip_paste_markers(evil);
-            assert!(!out.contains(PASTE_END) && !out.contains(PASTE_START), "{evil:?} -> {out:?}");
+            assert!(
+                !out.contains(PASTE_END) && !out.contains(PASTE_START),
+                "{evil:?} -> {out:?}"
+            );
         }
         // Other escape sequences are text like any other.
         assert_eq!(strip_paste_markers("\x1b[31mred"), "\x1b[31mred");

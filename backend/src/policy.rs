@@ -183,10 +183,9 @@ impl SessionPolicy {
                 max: self.max_message_bytes,
             });
         }
-        if let Some((offset, c)) = text
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x7f'))
-        {
+        if let Some((offset, c)) = text.char_indices().find(|(_, c)| {
+            c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x7f')
+        }) {
             return Err(Error::ControlCharacter {
                 character: c.escape_default().to_string(),
                 offset,

@@ -87,11 +87,27 @@ async fn respond(
         )
     };
     match b {
-        Behaviour::Good => sock.write_all(ok(doc(&["http://127.0.0.1:7000/cb"], url)).as_bytes()).await,
-        Behaviour::EvilRedirectUris => sock.write_all(ok(doc(&["https://evil.example/cb"], url)).as_bytes()).await,
-        Behaviour::OtherClientId => sock.write_all(ok(doc(&["http://127.0.0.1:7000/cb"], "https://trusted.example/client.json")).as_bytes()).await,
+        Behaviour::Good => {
+            sock.write_all(ok(doc(&["http://127.0.0.1:7000/cb"], url)).as_bytes())
+                .await
+        }
+        Behaviour::EvilRedirectUris => {
+            sock.write_all(ok(doc(&["https://evil.example/cb"], url)).as_bytes())
+                .await
+        }
+        Behaviour::OtherClientId => {
+            sock.write_all(
+                ok(doc(
+                    &["http://127.0.0.1:7000/cb"],
+                    "https://trusted.example/client.json",
+                ))
+                .as_bytes(),
+            )
+            .await
+        }
         Behaviour::Big => {
-            let mut v: serde_json::Value = serde_json::from_str(&doc(&["http://127.0.0.1:7000/cb"], url)).unwrap();
+            let mut v: serde_json::Value =
+                serde_json::from_str(&doc(&["http://127.0.0.1:7000/cb"], url)).unwrap();
             v["pad"] = json!("x".repeat(6000));
             sock.write_all(ok(v.to_string()).as_bytes()).await
         }
@@ -123,7 +139,10 @@ fn authorize_url(base: &str, client_id: &str) -> String {
             ("response_type", "code"),
             ("client_id", client_id),
             ("redirect_uri", "http://127.0.0.1:7000/cb"),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
         ])
         .finish();
@@ -138,25 +157,80 @@ async fn internal_addresses_are_never_fetched() {
     let before = common::counts(&gw);
     let c = http();
     for (id, reason) in [
-        (format!("https://127.0.0.1:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://localhost:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://2130706433:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://0x7f.1:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://[::ffff:127.0.0.1]:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://0.0.0.0:{port}/client.json"), "resolves to an internal address"),
-        (format!("https://[::1]:{port}/client.json"), "resolves to an internal address"),
-        ("https://10.0.0.1/client.json".into(), "resolves to an internal address"),
-        ("https://192.168.1.1/client.json".into(), "resolves to an internal address"),
-        ("https://169.254.169.254/latest/meta-data/".into(), "resolves to an internal address"),
-        ("https://100.64.0.1/client.json".into(), "resolves to an internal address"),
-        ("https://[fd00::1]/client.json".into(), "resolves to an internal address"),
-        ("https://[fe80::1]/client.json".into(), "resolves to an internal address"),
-        ("https://user:pw@trusted.example/client.json".into(), "may have no fragment and no user info"),
-        ("https://trusted.example/client.json#x".into(), "may have no fragment and no user info"),
-        ("https://trusted.example/".into(), "needs a path without dot segments"),
-        ("https://trusted.example/a/../client.json".into(), "needs a path without dot segments"),
+        (
+            format!("https://127.0.0.1:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://localhost:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://2130706433:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://0x7f.1:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://[::ffff:127.0.0.1]:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://0.0.0.0:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            format!("https://[::1]:{port}/client.json"),
+            "resolves to an internal address",
+        ),
+        (
+            "https://10.0.0.1/client.json".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://192.168.1.1/client.json".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data/".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://100.64.0.1/client.json".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://[fd00::1]/client.json".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://[fe80::1]/client.json".into(),
+            "resolves to an internal address",
+        ),
+        (
+            "https://user:pw@trusted.example/client.json".into(),
+            "may have no fragment and no user info",
+        ),
+        (
+            "https://trusted.example/client.json#x".into(),
+            "may have no fragment and no user info",
+        ),
+        (
+            "https://trusted.example/".into(),
+            "needs a path without dot segments",
+        ),
+        (
+            "https://trusted.example/a/../client.json".into(),
+            "needs a path without dot segments",
+        ),
     ] {
-        let r = c.get(authorize_url(&gw.base_url, &id)).send().await.unwrap();
+        let r = c
+            .get(authorize_url(&gw.base_url, &id))
+            .send()
+            .await
+            .unwrap();
         assert_error_page(r, 400, reason, &id).await;
         // The token endpoint fetches documents too.
         let (s, body, _) = sessiongate_tests::oauth::Flow {
@@ -166,19 +240,37 @@ async fn internal_addresses_are_never_fetched() {
             verifier: String::new(),
             challenge: String::new(),
         }
-        .token(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", &id)])
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &id),
+        ])
         .await;
-        assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")), "{id}: {body}");
-        assert!(body["error_description"].as_str().unwrap().contains(reason), "{id}: {body}");
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{id}: {body}"
+        );
+        assert!(
+            body["error_description"].as_str().unwrap().contains(reason),
+            "{id}: {body}"
+        );
     }
     // Plain http is not a metadata document at all: an unknown client, nothing fetched.
     let r = c
-        .get(authorize_url(&gw.base_url, &format!("http://127.0.0.1:{port}/client.json")))
+        .get(authorize_url(
+            &gw.base_url,
+            &format!("http://127.0.0.1:{port}/client.json"),
+        ))
         .send()
         .await
         .unwrap();
     assert_error_page(r, 400, "unknown client_id", "http client id").await;
-    assert_eq!(docs.hits(), 0, "the gateway connected to an internal address");
+    assert_eq!(
+        docs.hits(),
+        0,
+        "the gateway connected to an internal address"
+    );
     assert_eq!(common::counts(&gw), before);
 }
 
@@ -192,9 +284,12 @@ async fn permissive_auth_server() -> (String, tempfile::TempDir) {
     let auth = sessiongate_auth::AuthServer::open(cfg).unwrap();
     let app = auth.router();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap()
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
     });
     (base, dir)
 }
@@ -210,12 +305,24 @@ async fn hostile_documents_are_refused() {
     assert_eq!(r.status(), 200);
     let hits_before = docs.hits();
     for (path, reason) in [
-        ("redirect.json", "the client metadata URL answered 302 Found"),
-        ("big.json", "the client metadata document is larger than 5120 bytes"),
-        ("endless.json", "the client metadata document is larger than 5120 bytes"),
+        (
+            "redirect.json",
+            "the client metadata URL answered 302 Found",
+        ),
+        (
+            "big.json",
+            "the client metadata document is larger than 5120 bytes",
+        ),
+        (
+            "endless.json",
+            "the client metadata document is larger than 5120 bytes",
+        ),
         ("slow.json", "reading the client metadata failed"),
         ("evil.json", "is not an allowed redirect URI"),
-        ("other.json", "the document&#39;s client_id differs from its URL"),
+        (
+            "other.json",
+            "the document&#39;s client_id differs from its URL",
+        ),
     ] {
         let id = format!("http://{}/{path}", docs.addr);
         let r = c.get(authorize_url(&base, &id)).send().await.unwrap();

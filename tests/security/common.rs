@@ -34,7 +34,11 @@ pub(crate) async fn client(gw: &TestGateway, token: &str) -> McpClient {
 
 /// A client with every scope, from `sessiongate token`.
 pub(crate) async fn admin(gw: &TestGateway) -> McpClient {
-    client(gw, &gw.token("sessions:read,sessions:write,sessions:manage", "1h")).await
+    client(
+        gw,
+        &gw.token("sessions:read,sessions:write,sessions:manage", "1h"),
+    )
+    .await
 }
 
 /// The `initialize` request body.
@@ -52,7 +56,11 @@ pub(crate) fn call_body(id: u64, tool: &str, args: Value) -> String {
 }
 
 /// POSTs `body` to /mcp with `headers` (no session), returning the raw answer.
-pub(crate) async fn post_mcp(gw: &TestGateway, body: String, headers: &[(&str, &str)]) -> RawResponse {
+pub(crate) async fn post_mcp(
+    gw: &TestGateway,
+    body: String,
+    headers: &[(&str, &str)],
+) -> RawResponse {
     McpClient::new(&gw.mcp_url())
         .post_with(body, headers)
         .await
@@ -109,10 +117,18 @@ pub(crate) fn location_params(headers: &reqwest::header::HeaderMap) -> Vec<(Stri
 }
 
 /// Asserts an HTML error page: `status`, the message, no redirect, no cookie.
-pub(crate) async fn assert_error_page(r: reqwest::Response, status: u16, message: &str, what: &str) {
+pub(crate) async fn assert_error_page(
+    r: reqwest::Response,
+    status: u16,
+    message: &str,
+    what: &str,
+) {
     assert_eq!(r.status(), status, "{what}");
     assert!(r.headers().get("location").is_none(), "{what}: redirected");
-    assert!(r.headers().get("set-cookie").is_none(), "{what}: cookie set");
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "{what}: cookie set"
+    );
     let html = r.text().await.unwrap();
     assert!(html.contains(message), "{what}: {message:?} not in {html}");
 }

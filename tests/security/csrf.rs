@@ -40,8 +40,22 @@ async fn forged_login_forms_are_refused() {
     let gw = common::gateway("csrf-login");
     let flow = Flow::register(&gw.base_url).await;
     let c = http();
-    let page_a = c.get(flow.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
-    let page_b = c.get(flow.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+    let page_a = c
+        .get(flow.authorize_url(&[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page_b = c
+        .get(flow.authorize_url(&[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (a, b) = (hidden_fields(&page_a), hidden_fields(&page_b));
     let login = |form: Vec<(&'static str, String)>| {
         let c = c.clone();
@@ -50,7 +64,11 @@ async fn forged_login_forms_are_refused() {
     };
     let before = counts(&gw);
     // Without the security token, even with the right password.
-    let r = login(vec![("req", field(&a, "req")), ("password", OWNER_PASSWORD.into())]).await;
+    let r = login(vec![
+        ("req", field(&a, "req")),
+        ("password", OWNER_PASSWORD.into()),
+    ])
+    .await;
     assert_error_page(r, 403, "security token is wrong", "no csrf").await;
     // With the token of another request.
     let r = login(vec![
@@ -102,7 +120,14 @@ async fn forged_consent_forms_issue_no_code() {
     let flow = Flow::register(&gw.base_url).await;
     let (cookie, fields) = logged_in(&flow).await;
     let other = hidden_fields(
-        &http().get(flow.authorize_url(&[])).send().await.unwrap().text().await.unwrap(),
+        &http()
+            .get(flow.authorize_url(&[]))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
     );
     let req = field(&fields, "req");
     let csrf = field(&fields, "csrf");
@@ -128,12 +153,20 @@ async fn forged_consent_forms_issue_no_code() {
     // The owner's cookie rides along, the token does not.
     let r = consent(Some(cookie.clone()), approve(&req, None)).await;
     assert_error_page(r, 403, "security token is wrong", "no csrf").await;
-    let r = consent(Some(cookie.clone()), approve(&req, Some(&field(&other, "csrf")))).await;
+    let r = consent(
+        Some(cookie.clone()),
+        approve(&req, Some(&field(&other, "csrf"))),
+    )
+    .await;
     assert_error_page(r, 403, "security token is wrong", "other request's csrf").await;
     // No login cookie (a cross-site POST without the owner's cookie), or a forged one.
     let r = consent(None, approve(&req, Some(&csrf))).await;
     assert_error_page(r, 403, "you are not signed in", "no cookie").await;
-    let r = consent(Some("sessiongate_login=forged".into()), approve(&req, Some(&csrf))).await;
+    let r = consent(
+        Some("sessiongate_login=forged".into()),
+        approve(&req, Some(&csrf)),
+    )
+    .await;
     assert_error_page(r, 403, "you are not signed in", "forged cookie").await;
     // A GET carrying an approval changes nothing: it only shows the page.
     let r = http()
@@ -153,6 +186,12 @@ async fn forged_consent_forms_issue_no_code() {
     assert_eq!(r.status(), 303);
     assert_eq!(counts(&gw).codes, 1);
     let r = consent(Some(cookie.clone()), approve(&req, Some(&csrf))).await;
-    assert_error_page(r, 400, "expired or was already answered", "replayed consent").await;
+    assert_error_page(
+        r,
+        400,
+        "expired or was already answered",
+        "replayed consent",
+    )
+    .await;
     assert_eq!(counts(&gw).codes, 1);
 }

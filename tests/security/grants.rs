@@ -8,6 +8,11 @@ use sessiongate_tests::oauth::Flow;
 
 use crate::common::{self, assert_invalid_token, counts, initialize_body, post_mcp};
 
+/// Parameters replaced in a token request (an empty value removes the parameter).
+type Overrides = Vec<(&'static str, String)>;
+/// Status, error code and description.
+type Expected = (u16, &'static str, &'static str);
+
 fn err(s: u16, body: &Value) -> (u16, &str, &str) {
     (
         s,
@@ -16,8 +21,16 @@ fn err(s: u16, body: &Value) -> (u16, &str, &str) {
     )
 }
 
-async fn mcp_status_with(gw: &sessiongate_tests::gateway::TestGateway, bearer: &str) -> sessiongate_tests::mcp::RawResponse {
-    post_mcp(gw, initialize_body(), &[("authorization", &format!("Bearer {bearer}"))]).await
+async fn mcp_status_with(
+    gw: &sessiongate_tests::gateway::TestGateway,
+    bearer: &str,
+) -> sessiongate_tests::mcp::RawResponse {
+    post_mcp(
+        gw,
+        initialize_body(),
+        &[("authorization", &format!("Bearer {bearer}"))],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -26,16 +39,24 @@ async fn codes_stay_with_their_client_and_request() {
     let victim = Flow::register(&gw.base_url).await;
     let thief = Flow::register(&gw.base_url).await;
     let code = victim.code().await;
-    let attempts: Vec<(&str, Vec<(&str, String)>, (u16, &str, &str))> = vec![
+    let attempts: Vec<(&str, Overrides, Expected)> = vec![
         (
             "another client redeems the code",
             vec![("client_id", thief.client_id.clone())],
-            (400, "invalid_grant", "the authorization code was issued to another client"),
+            (
+                400,
+                "invalid_grant",
+                "the authorization code was issued to another client",
+            ),
         ),
         (
             "another resource",
             vec![("resource", "http://127.0.0.1:1/mcp".into())],
-            (400, "invalid_target", "resource differs from the authorization request"),
+            (
+                400,
+                "invalid_target",
+                "resource differs from the authorization request",
+            ),
         ),
         (
             "no redirect_uri",
@@ -89,15 +110,29 @@ async fn a_reused_refresh_token_revokes_the_whole_grant() {
     let (s, body) = flow.refresh(&r1).await;
     assert_eq!(
         err(s, &body),
-        (400, "invalid_grant", "the refresh token was already used; the grant is revoked, sign in again")
+        (
+            400,
+            "invalid_grant",
+            "the refresh token was already used; the grant is revoked, sign in again"
+        )
     );
     assert_eq!(counts(&gw).revoked_families, 1);
     // The legitimate holder's newest tokens die with it, and stay dead.
-    assert_invalid_token(&mcp_status_with(&gw, &a2).await, "the grant was revoked", "a2");
+    assert_invalid_token(
+        &mcp_status_with(&gw, &a2).await,
+        "the grant was revoked",
+        "a2",
+    );
     let (s, body) = flow.refresh(&r2).await;
-    assert_eq!(err(s, &body), (400, "invalid_grant", "the grant was revoked; sign in again"));
+    assert_eq!(
+        err(s, &body),
+        (400, "invalid_grant", "the grant was revoked; sign in again")
+    );
     let c = counts(&gw);
-    assert_eq!((c.families, c.revoked_families, c.refresh_tokens), (1, 1, 2));
+    assert_eq!(
+        (c.families, c.revoked_families, c.refresh_tokens),
+        (1, 1, 2)
+    );
 }
 
 #[tokio::test]
@@ -106,8 +141,15 @@ async fn refresh_tokens_cannot_be_stolen_widened_or_retargeted() {
     let flow = Flow::register(&gw.base_url).await;
     let thief = Flow::register(&gw.base_url).await;
     // A grant of sessions:read only.
-    let params = flow.approve(sessiongate_tests::gateway::OWNER_PASSWORD, &[("scope", "sessions:read")]).await;
-    let code = sessiongate_tests::oauth::param(&params, "code").unwrap().to_owned();
+    let params = flow
+        .approve(
+            sessiongate_tests::gateway::OWNER_PASSWORD,
+            &[("scope", "sessions:read")],
+        )
+        .await;
+    let code = sessiongate_tests::oauth::param(&params, "code")
+        .unwrap()
+        .to_owned();
     let (s, body) = flow.exchange(&code).await;
     assert_eq!((s, body["scope"].as_str()), (200, Some("sessions:read")));
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
@@ -118,12 +160,48 @@ async fn refresh_tokens_cannot_be_stolen_widened_or_retargeted() {
             "widen to manage",
             &flow,
             vec![("scope", "sessions:read sessions:manage")],
-            (400, "invalid_scope", "a refresh cannot add scopes the owner did not grant"),
+            (
+                400,
+                "invalid_scope",
+                "a refresh cannot add scopes the owner did not grant",
+            ),
         ),
-        ("widen to write only", &flow, vec![("scope", "sessions:write")], (400, "invalid_scope", "a refresh cannot add scopes the owner did not grant")),
-        ("an unknown scope", &flow, vec![("scope", "sessions:read admin")], (400, "invalid_scope", "unknown scope \"admin\"; known scopes: sessions:read sessions:write sessions:manage")),
-        ("another resource", &flow, vec![("resource", "https://evil.example/mcp")], (400, "invalid_target", "resource differs from the grant")),
-        ("another client", &thief, vec![], (400, "invalid_grant", "the refresh token was issued to another client")),
+        (
+            "widen to write only",
+            &flow,
+            vec![("scope", "sessions:write")],
+            (
+                400,
+                "invalid_scope",
+                "a refresh cannot add scopes the owner did not grant",
+            ),
+        ),
+        (
+            "an unknown scope",
+            &flow,
+            vec![("scope", "sessions:read admin")],
+            (
+                400,
+                "invalid_scope",
+                "unknown scope \"admin\"; known scopes: sessions:read sessions:write sessions:manage",
+            ),
+        ),
+        (
+            "another resource",
+            &flow,
+            vec![("resource", "https://evil.example/mcp")],
+            (400, "invalid_target", "resource differs from the grant"),
+        ),
+        (
+            "another client",
+            &thief,
+            vec![],
+            (
+                400,
+                "invalid_grant",
+                "the refresh token was issued to another client",
+            ),
+        ),
     ] {
         let mut p = vec![
             ("grant_type", "refresh_token"),
@@ -136,16 +214,41 @@ async fn refresh_tokens_cannot_be_stolen_widened_or_retargeted() {
     }
     // Tokens of the wrong kind in the wrong place.
     let (s, body) = flow.refresh(&access).await;
-    assert_eq!(err(s, &body), (400, "invalid_grant", "the refresh token is unknown"), "access token as refresh token");
-    assert_invalid_token(&mcp_status_with(&gw, &refresh).await, "malformed token", "refresh token as bearer");
-    assert_invalid_token(&mcp_status_with(&gw, &code).await, "malformed token", "code as bearer");
+    assert_eq!(
+        err(s, &body),
+        (400, "invalid_grant", "the refresh token is unknown"),
+        "access token as refresh token"
+    );
+    assert_invalid_token(
+        &mcp_status_with(&gw, &refresh).await,
+        "malformed token",
+        "refresh token as bearer",
+    );
+    assert_invalid_token(
+        &mcp_status_with(&gw, &code).await,
+        "malformed token",
+        "code as bearer",
+    );
     // Nothing was issued or revoked: the grant still refreshes, with its original scope.
     assert_eq!(counts(&gw), before);
     let (s, body) = flow.refresh(&refresh).await;
-    assert_eq!((s, body["scope"].as_str()), (200, Some("sessions:read")), "{body}");
+    assert_eq!(
+        (s, body["scope"].as_str()),
+        (200, Some("sessions:read")),
+        "{body}"
+    );
     // And the read-only token cannot manage sessions.
     let token = body["access_token"].as_str().unwrap();
-    let r = post_mcp(&gw, common::call_body(3, "create_session", serde_json::json!({"name": "x", "profile": "bash"})), &[("authorization", &format!("Bearer {token}"))]).await;
+    let r = post_mcp(
+        &gw,
+        common::call_body(
+            3,
+            "create_session",
+            serde_json::json!({"name": "x", "profile": "bash"}),
+        ),
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
     assert_eq!(r.status, 403);
     assert!(common::tmux_sessions(&gw).is_empty());
 }

@@ -23,9 +23,12 @@ async fn auth_server() -> (String, tempfile::TempDir) {
     auth.set_password(PASSWORD).unwrap();
     let app = auth.router();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap()
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
     });
     (base, dir)
 }
@@ -47,7 +50,11 @@ impl Browser {
         let page = http.get(flow.authorize_url(&[])).send().await.unwrap();
         assert_eq!(page.status(), 200);
         let fields = hidden_fields(&page.text().await.unwrap());
-        Browser { http, base: flow.base.clone(), fields }
+        Browser {
+            http,
+            base: flow.base.clone(),
+            fields,
+        }
     }
 
     /// Submits the login form; returns the status, Retry-After, whether a cookie was set, and
@@ -101,7 +108,10 @@ async fn an_address_is_locked_out_and_the_owner_gets_back_in() {
         assert_eq!(status, 429, "{password}");
         assert!(!cookie, "a throttled login set a cookie");
         let retry = retry.expect("Retry-After");
-        assert!((1..=WINDOW.as_secs()).contains(&retry), "Retry-After {retry}");
+        assert!(
+            (1..=WINDOW.as_secs()).contains(&retry),
+            "Retry-After {retry}"
+        );
         assert!(page.contains("Too many failed attempts."), "{page}");
     }
     // The owner, elsewhere, is not locked out by someone else's guessing.

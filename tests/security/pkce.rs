@@ -12,24 +12,51 @@ async fn downgrades_are_refused_at_the_authorization_endpoint() {
     let c = http();
     let before = counts(&gw);
     for (what, extra, description) in [
-        ("plain method", vec![("code_challenge_method", "plain")], "code_challenge_method must be S256"),
-        ("no method", vec![("code_challenge_method", "")], "code_challenge_method must be S256"),
-        ("lower-case method", vec![("code_challenge_method", "s256")], "code_challenge_method must be S256"),
-        ("no challenge", vec![("code_challenge", "")], "PKCE is required: send code_challenge with code_challenge_method=S256"),
+        (
+            "plain method",
+            vec![("code_challenge_method", "plain")],
+            "code_challenge_method must be S256",
+        ),
+        (
+            "no method",
+            vec![("code_challenge_method", "")],
+            "code_challenge_method must be S256",
+        ),
+        (
+            "lower-case method",
+            vec![("code_challenge_method", "s256")],
+            "code_challenge_method must be S256",
+        ),
+        (
+            "no challenge",
+            vec![("code_challenge", "")],
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        ),
         (
             "a plain verifier as the challenge",
-            vec![("code_challenge", "plain-verifier-plain-verifier-plain-verifier-plain")],
+            vec![(
+                "code_challenge",
+                "plain-verifier-plain-verifier-plain-verifier-plain",
+            )],
             "code_challenge must be the base64url SHA-256 of the verifier",
         ),
         (
             "a challenge with padding",
-            vec![("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=")],
+            vec![(
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=",
+            )],
             "code_challenge must be the base64url SHA-256 of the verifier",
         ),
     ] {
         let r = c.get(flow.authorize_url(&extra)).send().await.unwrap();
         assert_eq!(r.status(), 303, "{what}");
-        assert!(r.headers()["location"].to_str().unwrap().starts_with(&flow.redirect_uri));
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with(&flow.redirect_uri)
+        );
         let p = location_params(r.headers());
         let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("error"), Some("invalid_request"), "{what}");
@@ -49,11 +76,41 @@ async fn an_intercepted_code_is_useless_without_the_verifier() {
     let other = Flow::register_with(&gw.base_url, &["http://127.0.0.1:45678/callback"]).await;
     let short = "a".repeat(42);
     for (what, verifier, status, error, description) in [
-        ("no verifier", None, 400, "invalid_request", "code_verifier is missing (PKCE is required)"),
-        ("the challenge as verifier (plain)", Some(flow.challenge.as_str()), 400, "invalid_grant", "code_verifier does not match the code_challenge"),
-        ("another flow's verifier", Some(other.verifier.as_str()), 400, "invalid_grant", "code_verifier does not match the code_challenge"),
-        ("a too-short verifier", Some(short.as_str()), 400, "invalid_grant", "code_verifier does not match the code_challenge"),
-        ("an empty verifier", Some(""), 400, "invalid_grant", "code_verifier does not match the code_challenge"),
+        (
+            "no verifier",
+            None,
+            400,
+            "invalid_request",
+            "code_verifier is missing (PKCE is required)",
+        ),
+        (
+            "the challenge as verifier (plain)",
+            Some(flow.challenge.as_str()),
+            400,
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
+        ),
+        (
+            "another flow's verifier",
+            Some(other.verifier.as_str()),
+            400,
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
+        ),
+        (
+            "a too-short verifier",
+            Some(short.as_str()),
+            400,
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
+        ),
+        (
+            "an empty verifier",
+            Some(""),
+            400,
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
+        ),
     ] {
         let mut p = vec![
             ("grant_type", "authorization_code"),
@@ -66,7 +123,11 @@ async fn an_intercepted_code_is_useless_without_the_verifier() {
         }
         let (s, body, _) = flow.token(&p).await;
         assert_eq!(
-            (s, body["error"].as_str(), body["error_description"].as_str()),
+            (
+                s,
+                body["error"].as_str(),
+                body["error_description"].as_str()
+            ),
             (status, Some(error), Some(description)),
             "{what}: {body}"
         );
@@ -93,18 +154,47 @@ async fn replaying_a_redeemed_code_with_its_verifier_revokes_the_grant() {
     // Someone who saw the code and the verifier replays both.
     let (s, body) = flow.exchange(&code).await;
     assert_eq!(
-        (s, body["error"].as_str(), body["error_description"].as_str()),
-        (400, Some("invalid_grant"), Some("the authorization code was already used"))
+        (
+            s,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            400,
+            Some("invalid_grant"),
+            Some("the authorization code was already used")
+        )
     );
     let c = counts(&gw);
     assert_eq!((c.families, c.revoked_families), (1, 1));
     // What the first redemption issued no longer works.
-    let r = common::post_mcp(&gw, common::initialize_body(), &[("authorization", &format!("Bearer {access}"))]).await;
-    common::assert_invalid_token(&r, "the grant was revoked", "access token of a replayed code");
+    let r = common::post_mcp(
+        &gw,
+        common::initialize_body(),
+        &[("authorization", &format!("Bearer {access}"))],
+    )
+    .await;
+    common::assert_invalid_token(
+        &r,
+        "the grant was revoked",
+        "access token of a replayed code",
+    );
     let (s, body) = flow.refresh(&refresh).await;
     assert_eq!(
-        (s, body["error"].as_str(), body["error_description"].as_str()),
-        (400, Some("invalid_grant"), Some("the grant was revoked; sign in again"))
+        (
+            s,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            400,
+            Some("invalid_grant"),
+            Some("the grant was revoked; sign in again")
+        )
     );
-    assert_eq!(counts(&gw).refresh_tokens, 1, "the refused refresh issued a token");
+    assert_eq!(
+        counts(&gw).refresh_tokens,
+        1,
+        "the refused refresh issued a token"
+    );
 }

@@ -40,14 +40,20 @@ async fn foreign_origins_and_hosts_are_refused_with_a_valid_token() {
         assert_eq!(r.status, 403, "{what}: {}", r.body);
         assert!(r.headers.get("mcp-session-id").is_none(), "{what}");
         assert!(
-            r.body.contains("Forbidden") || r.body.to_lowercase().contains("origin") || r.body.to_lowercase().contains("host"),
+            r.body.contains("Forbidden")
+                || r.body.to_lowercase().contains("origin")
+                || r.body.to_lowercase().contains("host"),
             "{what}: {}",
             r.body
         );
         // A tool call in the same shape is refused before it runs.
         let r = post_mcp(
             &gw,
-            call_body(2, "create_session", json!({"name": "rebound", "profile": "bash"})),
+            call_body(
+                2,
+                "create_session",
+                json!({"name": "rebound", "profile": "bash"}),
+            ),
             &headers,
         )
         .await;
@@ -71,7 +77,11 @@ async fn a_foreign_origin_cannot_use_or_end_an_existing_session() {
     // A tool call riding the victim's session id.
     let r = post_mcp(
         &gw,
-        call_body(9, "create_session", json!({"name": "ride", "profile": "bash"})),
+        call_body(
+            9,
+            "create_session",
+            json!({"name": "ride", "profile": "bash"}),
+        ),
         &evil,
     )
     .await;

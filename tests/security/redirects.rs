@@ -22,22 +22,35 @@ async fn unchecked_requests_never_redirect() {
     for (what, extra, message) in [
         (
             "no client_id",
-            vec![("client_id", ""), ("redirect_uri", "https://evil.example/cb"), ("response_type", "token")],
+            vec![
+                ("client_id", ""),
+                ("redirect_uri", "https://evil.example/cb"),
+                ("response_type", "token"),
+            ],
             "client_id is missing",
         ),
         (
             "unknown client",
-            vec![("client_id", "ghost"), ("redirect_uri", "https://evil.example/cb")],
+            vec![
+                ("client_id", "ghost"),
+                ("redirect_uri", "https://evil.example/cb"),
+            ],
             "unknown client_id",
         ),
         (
             "attacker's client id document on an internal name",
-            vec![("client_id", "https://localhost/client.json"), ("redirect_uri", "https://evil.example/cb")],
+            vec![
+                ("client_id", "https://localhost/client.json"),
+                ("redirect_uri", "https://evil.example/cb"),
+            ],
             "internal address",
         ),
         (
             "known client, foreign redirect, bad response_type",
-            vec![("redirect_uri", "https://evil.example/cb"), ("response_type", "token")],
+            vec![
+                ("redirect_uri", "https://evil.example/cb"),
+                ("response_type", "token"),
+            ],
             NO_MATCH,
         ),
     ] {
@@ -66,24 +79,88 @@ async fn look_alike_redirect_uris_get_an_error_page() {
     let before = counts(&gw);
     let c = http();
     for (what, flow, uri) in [
-        ("prefix: longer path", &loopback, "http://127.0.0.1:45678/callbackevil"),
-        ("prefix: sub path", &loopback, "http://127.0.0.1:45678/callback/evil"),
-        ("case of the path", &loopback, "http://127.0.0.1:45678/CALLBACK"),
-        ("userinfo naming a foreign host", &loopback, "http://evil.example@127.0.0.1:45678/callback"),
-        ("host in userinfo position", &loopback, "http://127.0.0.1:45678@evil.example/callback"),
-        ("fragment", &loopback, "http://127.0.0.1:45678/callback#evil"),
-        ("localhost.evil.com", &loopback, "http://localhost.evil.com:45678/callback"),
-        ("127.0.0.1.nip.io", &loopback, "http://127.0.0.1.nip.io:45678/callback"),
-        ("path traversal", &loopback, "http://127.0.0.1:45678/callback/../evil"),
-        ("percent-encoded path", &loopback, "http://127.0.0.1:45678/%63allback"),
-        ("added query", &loopback, "http://127.0.0.1:45678/callback?next=https://evil.example"),
-        ("other loopback host", &loopback, "http://localhost:45678/callback"),
+        (
+            "prefix: longer path",
+            &loopback,
+            "http://127.0.0.1:45678/callbackevil",
+        ),
+        (
+            "prefix: sub path",
+            &loopback,
+            "http://127.0.0.1:45678/callback/evil",
+        ),
+        (
+            "case of the path",
+            &loopback,
+            "http://127.0.0.1:45678/CALLBACK",
+        ),
+        (
+            "userinfo naming a foreign host",
+            &loopback,
+            "http://evil.example@127.0.0.1:45678/callback",
+        ),
+        (
+            "host in userinfo position",
+            &loopback,
+            "http://127.0.0.1:45678@evil.example/callback",
+        ),
+        (
+            "fragment",
+            &loopback,
+            "http://127.0.0.1:45678/callback#evil",
+        ),
+        (
+            "localhost.evil.com",
+            &loopback,
+            "http://localhost.evil.com:45678/callback",
+        ),
+        (
+            "127.0.0.1.nip.io",
+            &loopback,
+            "http://127.0.0.1.nip.io:45678/callback",
+        ),
+        (
+            "path traversal",
+            &loopback,
+            "http://127.0.0.1:45678/callback/../evil",
+        ),
+        (
+            "percent-encoded path",
+            &loopback,
+            "http://127.0.0.1:45678/%63allback",
+        ),
+        (
+            "added query",
+            &loopback,
+            "http://127.0.0.1:45678/callback?next=https://evil.example",
+        ),
+        (
+            "other loopback host",
+            &loopback,
+            "http://localhost:45678/callback",
+        ),
         ("https to http downgrade", &hosted, "http://app.example/cb"),
-        ("other port on a non-loopback URI", &hosted, "https://app.example:8443/cb"),
-        ("host case on a non-loopback URI", &hosted, "https://APP.example/cb"),
+        (
+            "other port on a non-loopback URI",
+            &hosted,
+            "https://app.example:8443/cb",
+        ),
+        (
+            "host case on a non-loopback URI",
+            &hosted,
+            "https://APP.example/cb",
+        ),
         ("trailing slash", &hosted, "https://app.example/cb/"),
-        ("traversal on a non-loopback URI", &hosted, "https://app.example/cb/../evil"),
-        ("subdomain of the registered host", &hosted, "https://app.example.evil.com/cb"),
+        (
+            "traversal on a non-loopback URI",
+            &hosted,
+            "https://app.example/cb/../evil",
+        ),
+        (
+            "subdomain of the registered host",
+            &hosted,
+            "https://app.example.evil.com/cb",
+        ),
     ] {
         let r = c
             .get(flow.authorize_url(&[("redirect_uri", uri)]))
@@ -103,14 +180,25 @@ async fn look_alike_redirect_uris_get_an_error_page() {
         .token(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
-            ("redirect_uri", "http://evil.example@127.0.0.1:45678/callback"),
+            (
+                "redirect_uri",
+                "http://evil.example@127.0.0.1:45678/callback",
+            ),
             ("client_id", &loopback.client_id),
             ("code_verifier", &loopback.verifier),
         ])
         .await;
     assert_eq!(
-        (status, body["error"].as_str(), body["error_description"].as_str()),
-        (400, Some("invalid_grant"), Some("redirect_uri does not match the authorization request")),
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            400,
+            Some("invalid_grant"),
+            Some("redirect_uri does not match the authorization request")
+        ),
         "{body}"
     );
     let after = counts(&gw);
@@ -124,15 +212,36 @@ async fn registration_refuses_hostile_redirect_uris() {
     let c = http();
     for (uri, reason) in [
         ("https://evil.example/cb", "is not an allowed redirect URI"),
-        ("http://localhost.evil.com/cb", "is not an allowed redirect URI"),
-        ("http://127.0.0.1.nip.io/cb", "is not an allowed redirect URI"),
-        ("https://chatgpt.com.evil.com/connector_platform_oauth_redirect", "is not an allowed redirect URI"),
-        ("https://chatgpt.com/connector/oauth/x/../../evil", "is not an allowed redirect URI"),
-        ("https://claude.ai/api/mcp/auth_callback/../../evil", "is not an allowed redirect URI"),
-        ("https://user@claude.ai/api/mcp/auth_callback", "carries user info"),
+        (
+            "http://localhost.evil.com/cb",
+            "is not an allowed redirect URI",
+        ),
+        (
+            "http://127.0.0.1.nip.io/cb",
+            "is not an allowed redirect URI",
+        ),
+        (
+            "https://chatgpt.com.evil.com/connector_platform_oauth_redirect",
+            "is not an allowed redirect URI",
+        ),
+        (
+            "https://chatgpt.com/connector/oauth/x/../../evil",
+            "is not an allowed redirect URI",
+        ),
+        (
+            "https://claude.ai/api/mcp/auth_callback/../../evil",
+            "is not an allowed redirect URI",
+        ),
+        (
+            "https://user@claude.ai/api/mcp/auth_callback",
+            "carries user info",
+        ),
         ("http://127.0.0.1/cb#frag", "has a fragment"),
         ("javascript:alert(1)", "is not an allowed redirect URI"),
-        ("data:text/html,<script>alert(1)</script>", "is not an allowed redirect URI"),
+        (
+            "data:text/html,<script>alert(1)</script>",
+            "is not an allowed redirect URI",
+        ),
         ("file:///etc/passwd", "is not an allowed redirect URI"),
         ("com.evil.app:/cb", "is not an allowed redirect URI"),
         ("//evil.example/cb", "is not a URL"),
@@ -150,9 +259,14 @@ async fn registration_refuses_hostile_redirect_uris() {
         assert!(desc.contains(reason), "{uri}: {desc}");
     }
     // One hostile URI among good ones spoils the whole registration; so do too many.
-    let many: Vec<String> = (0..11).map(|i| format!("http://127.0.0.1:{}/cb", 1000 + i)).collect();
+    let many: Vec<String> = (0..11)
+        .map(|i| format!("http://127.0.0.1:{}/cb", 1000 + i))
+        .collect();
     for (uris, reason) in [
-        (json!(["http://127.0.0.1:1/cb", "https://evil.example/cb"]), "is not an allowed redirect URI"),
+        (
+            json!(["http://127.0.0.1:1/cb", "https://evil.example/cb"]),
+            "is not an allowed redirect URI",
+        ),
         (json!(many), "redirect_uris must list 1 to 10 URIs"),
     ] {
         let r = c
@@ -163,7 +277,14 @@ async fn registration_refuses_hostile_redirect_uris() {
             .unwrap();
         assert_eq!(r.status(), 400);
         let body: Value = r.json().await.unwrap();
-        assert!(body["error_description"].as_str().unwrap().contains(reason), "{body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(reason),
+            "{body}"
+        );
     }
-    assert_eq!(counts(&gw), before, "a refused registration stored a client");
+    assert_eq!(
+        counts(&gw),
+        before,
+        "a refused registration stored a client"
+    );
 }

@@ -21,8 +21,14 @@ async fn wait_screen(c: &mut McpClient, session: &str, needle: &str) -> String {
         .call("wait_for", json!({"session": session, "until": "match", "pattern": regex_escape(needle), "timeout_s": 30}))
         .await
         .unwrap();
-    let screen = c.call_ok("get_logs", json!({"session": session, "lines": 200})).await.unwrap();
-    assert!(screen.contains(needle), "{needle:?} never appeared: {r}\n{screen}");
+    let screen = c
+        .call_ok("get_logs", json!({"session": session, "lines": 200}))
+        .await
+        .unwrap();
+    assert!(
+        screen.contains(needle),
+        "{needle:?} never appeared: {r}\n{screen}"
+    );
     screen
 }
 
@@ -45,9 +51,35 @@ async fn names_crafted_for_tmux_targets_are_refused() {
     let long = "a".repeat(65);
     let huge = "b".repeat(1 << 20);
     let names: Vec<&str> = vec![
-        "=x", "a:b", "x:0.1", "a;b", ";", "-t", "-tother", "$(id)", "`id`", "a\nb", "a b", "a\tb",
-        "%1", "{last}", "~", "..", ".", "...", "a/b", "../x", "\u{430}dmin", "a\0b", "#{pane_id}",
-        "\x1b[31m", "a\\b", "!", "", &long, &huge,
+        "=x",
+        "a:b",
+        "x:0.1",
+        "a;b",
+        ";",
+        "-t",
+        "-tother",
+        "$(id)",
+        "`id`",
+        "a\nb",
+        "a b",
+        "a\tb",
+        "%1",
+        "{last}",
+        "~",
+        "..",
+        ".",
+        "...",
+        "a/b",
+        "../x",
+        "\u{430}dmin",
+        "a\0b",
+        "#{pane_id}",
+        "\x1b[31m",
+        "a\\b",
+        "!",
+        "",
+        &long,
+        &huge,
     ];
     for name in &names {
         for (tool, args) in [
@@ -56,8 +88,15 @@ async fn names_crafted_for_tmux_targets_are_refused() {
             ("terminate_session", json!({"session": name})),
         ] {
             let err = refused(&mut c, tool, args).await;
-            assert!(err.starts_with("invalid session name"), "{tool} {name:?}: {err}");
-            assert!(err.len() < 300, "{tool}: the error echoes {} bytes", err.len());
+            assert!(
+                err.starts_with("invalid session name"),
+                "{tool} {name:?}: {err}"
+            );
+            assert!(
+                err.len() < 300,
+                "{tool}: the error echoes {} bytes",
+                err.len()
+            );
         }
     }
     assert!(tmux_sessions(&gw).is_empty(), "{:?}", tmux_sessions(&gw));
@@ -70,34 +109,85 @@ async fn targets_match_exactly_and_only_prefixed_sessions() {
     let mut c = common::admin(&gw).await;
     // A session of the owner's on the same tmux server, not made by sessiongate.
     let out = std::process::Command::new("tmux")
-        .args(["-L", &gw.socket, "-f", "/dev/null", "new-session", "-d", "-s", "victim", "bash --norc --noprofile"])
+        .args([
+            "-L",
+            &gw.socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "victim",
+            "bash --norc --noprofile",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (tool, args) in [
         ("get_logs", json!({"session": "victim"})),
-        ("send_message", json!({"session": "victim", "message": "echo pwned"})),
+        (
+            "send_message",
+            json!({"session": "victim", "message": "echo pwned"}),
+        ),
         ("terminate_session", json!({"session": "victim"})),
     ] {
         let err = refused(&mut c, tool, args).await;
         assert!(err.contains("no session named \"victim\""), "{tool}: {err}");
     }
     // "a.b" is a valid name; as a tmux target it must not reach window "b" of "a", nor "a".
-    c.call_ok("create_session", json!({"name": "a", "profile": "bash"})).await.unwrap();
-    let err = refused(&mut c, "send_message", json!({"session": "a.b", "message": "echo wrong"})).await;
+    c.call_ok("create_session", json!({"name": "a", "profile": "bash"}))
+        .await
+        .unwrap();
+    let err = refused(
+        &mut c,
+        "send_message",
+        json!({"session": "a.b", "message": "echo wrong"}),
+    )
+    .await;
     assert!(err.contains("no session named \"a.b\""), "{err}");
-    let err = refused(&mut c, "send_message", json!({"session": "a.0", "message": "echo wrong"})).await;
+    let err = refused(
+        &mut c,
+        "send_message",
+        json!({"session": "a.0", "message": "echo wrong"}),
+    )
+    .await;
     assert!(err.contains("no session named \"a.0\""), "{err}");
-    c.call_ok("create_session", json!({"name": "a.b", "profile": "bash"})).await.unwrap();
-    c.call_ok("send_message", json!({"session": "a.b", "message": "echo in-a-dot-$((40+2))"})).await.unwrap();
+    c.call_ok("create_session", json!({"name": "a.b", "profile": "bash"}))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "a.b", "message": "echo in-a-dot-$((40+2))"}),
+    )
+    .await
+    .unwrap();
     wait_screen(&mut c, "a.b", "in-a-dot-42").await;
-    c.call_ok("send_message", json!({"session": "a", "message": "echo in-a-$((40+2))"})).await.unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "a", "message": "echo in-a-$((40+2))"}),
+    )
+    .await
+    .unwrap();
     let a = wait_screen(&mut c, "a", "in-a-42").await;
     assert!(!a.contains("in-a-dot") && !a.contains("wrong"), "{a}");
     // tmux turns '.' into '_' in session names; "a_b" must not reach "a.b" through that.
-    let err = refused(&mut c, "send_message", json!({"session": "a_b", "message": "echo alias"})).await;
+    let err = refused(
+        &mut c,
+        "send_message",
+        json!({"session": "a_b", "message": "echo alias"}),
+    )
+    .await;
     assert!(err.contains("no session named \"a_b\""), "{err}");
-    let err = refused(&mut c, "create_session", json!({"name": "a_b", "profile": "bash"})).await;
+    let err = refused(
+        &mut c,
+        "create_session",
+        json!({"name": "a_b", "profile": "bash"}),
+    )
+    .await;
     assert!(err.contains("already exists"), "{err}");
     // The owner's own session was never touched.
     let mut all = tmux_sessions(&gw);
@@ -142,24 +232,47 @@ async fn working_dirs_cannot_leave_the_allowed_root() {
         (&long, "does not exist or is not a directory"),
     ];
     for (dir, reason) in cases {
-        let err = refused(&mut c, "create_session", json!({"name": "p", "working_dir": dir, "profile": "bash"})).await;
+        let err = refused(
+            &mut c,
+            "create_session",
+            json!({"name": "p", "working_dir": dir, "profile": "bash"}),
+        )
+        .await;
         assert!(err.contains(reason), "{dir:?}: {err}");
         assert!(err.len() < 600, "{dir:?}: {} bytes", err.len());
     }
     // Profiles are names, not command lines.
     for profile in ["bash -c id", "../bash", "/bin/sh", "bash;id"] {
-        let err = refused(&mut c, "create_session", json!({"name": "p", "profile": profile})).await;
+        let err = refused(
+            &mut c,
+            "create_session",
+            json!({"name": "p", "profile": profile}),
+        )
+        .await;
         assert!(err.contains("unknown profile"), "{profile}: {err}");
     }
     assert!(tmux_sessions(&gw).is_empty());
     std::fs::remove_dir_all(&sibling).unwrap();
 }
 
-/// Types `text` without submitting, clears the line, and returns once a later command ran.
+/// Types `text` without submitting, clears the line (end, then kill to its start: no signal,
+/// so nothing typed is flushed or lost), and returns once a later command ran.
 async fn type_then_clear(c: &mut McpClient, text: &str, n: usize) {
-    c.call_ok("send_message", json!({"session": "s", "message": text, "submit": false})).await.unwrap();
-    c.call_ok("send_keys", json!({"session": "s", "keys": ["C-c"]})).await.unwrap();
-    c.call_ok("send_message", json!({"session": "s", "message": format!("echo mark-{n}-$((40+2))")})).await.unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "s", "message": text, "submit": false}),
+    )
+    .await
+    .unwrap();
+    c.call_ok("send_keys", json!({"session": "s", "keys": ["C-e", "C-u"]}))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "s", "message": format!("echo mark-{n}-$((40+2))")}),
+    )
+    .await
+    .unwrap();
     wait_screen(c, "s", &format!("mark-{n}-42")).await;
 }
 
@@ -168,9 +281,16 @@ async fn paste_breakouts_are_inert(backend: &str) {
     opts.backend = backend.into();
     let gw = TestGateway::start(opts);
     let mut c = common::admin(&gw).await;
-    c.call_ok("create_session", json!({"name": "s", "profile": "bash"})).await.unwrap();
+    c.call_ok("create_session", json!({"name": "s", "profile": "bash"}))
+        .await
+        .unwrap();
     // Bash enables bracketed paste; wait for its prompt.
-    c.call_ok("send_message", json!({"session": "s", "message": "echo ready-$((1+1))"})).await.unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "s", "message": "echo ready-$((1+1))"}),
+    )
+    .await
+    .unwrap();
     wait_screen(&mut c, "s", "ready-2").await;
     let pwned = gw.root.join("pwned");
     let p = pwned.display();
@@ -184,7 +304,10 @@ async fn paste_breakouts_are_inert(backend: &str) {
     ];
     for (i, evil) in cases.iter().enumerate() {
         type_then_clear(&mut c, evil, i).await;
-        assert!(!pwned.exists(), "{backend}: case {i} broke out of the paste: {evil:?}");
+        assert!(
+            !pwned.exists(),
+            "{backend}: case {i} broke out of the paste: {evil:?}"
+        );
     }
     // Characters the terminal's line discipline acts on even inside a paste (Ctrl-C aborts
     // the paste, and what follows arrives as keystrokes): refused, nothing typed.
@@ -195,24 +318,47 @@ async fn paste_breakouts_are_inert(backend: &str) {
         (format!(": \x04\rtouch {p}\r"), "\\u{4}"),
         (format!(": \0touch {p}\r"), "\\u{0}"),
     ] {
-        let err = refused(&mut c, "send_message", json!({"session": "s", "message": evil, "submit": false})).await;
+        let err = refused(
+            &mut c,
+            "send_message",
+            json!({"session": "s", "message": evil, "submit": false}),
+        )
+        .await;
         assert!(
-            err.starts_with(&format!("message contains the control character {shown} at byte 2;")),
+            err.starts_with(&format!(
+                "message contains the control character {shown} at byte 2;"
+            )),
             "{evil:?}: {err}"
         );
     }
     // The prompt line after the last mark is still empty.
-    let screen = c.call_ok("get_logs", json!({"session": "s", "lines": 5})).await.unwrap();
+    let screen = c
+        .call_ok("get_logs", json!({"session": "s", "lines": 5}))
+        .await
+        .unwrap();
     let last = screen.trim_end().lines().last().unwrap_or("");
-    assert!(last.ends_with('#') || last.ends_with('$'), "a refused message was typed: {screen}");
+    assert!(
+        last.ends_with('#') || last.ends_with('$'),
+        "a refused message was typed: {screen}"
+    );
     type_then_clear(&mut c, "", 99).await;
     assert!(!pwned.exists());
     // Key names that try to be tmux commands or options are refused, and nothing is typed.
-    for keys in [json!(["kill-server"]), json!(["C-c;kill-server"]), json!(["Enter;"]), json!(["-t"]), json!(["=victim:"]), json!(["\\;"])] {
+    for keys in [
+        json!(["kill-server"]),
+        json!(["C-c;kill-server"]),
+        json!(["Enter;"]),
+        json!(["-t"]),
+        json!(["=victim:"]),
+        json!(["\\;"]),
+    ] {
         let err = refused(&mut c, "send_keys", json!({"session": "s", "keys": keys})).await;
         assert!(err.contains("unknown key"), "{keys}: {err}");
     }
-    let screen = c.call_ok("get_logs", json!({"session": "s", "lines": 200})).await.unwrap();
+    let screen = c
+        .call_ok("get_logs", json!({"session": "s", "lines": 200}))
+        .await
+        .unwrap();
     assert!(!screen.contains("kill-server"), "{screen}");
     assert_eq!(session_names(&mut c).await, vec!["s"]);
 }

@@ -47,7 +47,12 @@ fn head(gw: &TestGateway, extra: &str) -> String {
 async fn refusals_do_not_wait_for_the_body() {
     let gw = common::gateway("slow-refuse");
     // No token: 401 before the body.
-    let line = answer_without_the_rest(&gw, &head(&gw, "content-length: 100000\r\n"), b"{\"jsonrpc\"").await;
+    let line = answer_without_the_rest(
+        &gw,
+        &head(&gw, "content-length: 100000\r\n"),
+        b"{\"jsonrpc\"",
+    )
+    .await;
     assert_eq!(line, "HTTP/1.1 401 Unauthorized");
 }
 
@@ -56,9 +61,15 @@ async fn a_streamed_body_is_cut_off_at_the_limit() {
     let gw = common::gateway("slow-stream");
     let token = gw.token("sessions:read", "1h");
     let mut s = TcpStream::connect(addr(&gw)).await.unwrap();
-    s.write_all(head(&gw, &format!("authorization: Bearer {token}\r\ntransfer-encoding: chunked\r\n")).as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        head(
+            &gw,
+            &format!("authorization: Bearer {token}\r\ntransfer-encoding: chunked\r\n"),
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     // Chunks of 64 KiB, up to 4 MiB, with no end: the server must answer once it has 2 MiB.
     let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
     let mut sent = 0usize;
@@ -69,10 +80,16 @@ async fn a_streamed_body_is_cut_off_at_the_limit() {
         sent += 0x10000;
     }
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(HANG, s.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(HANG, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
-    assert!(text.contains("request body is larger than 2097152 bytes"), "{text}");
+    assert!(
+        text.contains("request body is larger than 2097152 bytes"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -83,15 +100,23 @@ async fn slow_clients_do_not_starve_the_others() {
     let mut held = Vec::new();
     for _ in 0..64 {
         let mut s = TcpStream::connect(addr(&gw)).await.unwrap();
-        s.write_all(head(&gw, &format!("authorization: Bearer {token}\r\ncontent-length: 1000\r\n")).as_bytes())
-            .await
-            .unwrap();
+        s.write_all(
+            head(
+                &gw,
+                &format!("authorization: Bearer {token}\r\ncontent-length: 1000\r\n"),
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
         s.write_all(b"{\"jsonrpc\":\"2.0\",").await.unwrap();
         held.push(s);
     }
     // A well-behaved client is served meanwhile, and a tool call still works.
     let mut c = common::client(&gw, &token).await;
-    c.call_ok("create_session", json!({"name": "ok", "profile": "bash"})).await.unwrap();
+    c.call_ok("create_session", json!({"name": "ok", "profile": "bash"}))
+        .await
+        .unwrap();
     assert_eq!(session_names(&mut c).await, vec!["ok"]);
     drop(held);
 }

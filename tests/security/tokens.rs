@@ -44,7 +44,11 @@ fn with(mut v: Value, changes: Value) -> Value {
 async fn attempt(gw: &TestGateway, authorization: &str, uri_suffix: &str) -> RawResponse {
     let c = sessiongate_tests::mcp::McpClient::new(&format!("{}{uri_suffix}", gw.mcp_url()));
     c.post_with(
-        call_body(1, "create_session", json!({"name": "forged", "profile": "bash"})),
+        call_body(
+            1,
+            "create_session",
+            json!({"name": "forged", "profile": "bash"}),
+        ),
         &[("authorization", authorization)],
     )
     .await
@@ -60,44 +64,115 @@ async fn substituted_tokens_are_refused() {
     let kid = authdb::active_kid(&dir);
     // The forgery is sound: exactly the right claims, the right key, accepted.
     let good = sign(&claims(&gw));
-    let r = post_mcp(&gw, common::initialize_body(), &[("authorization", &format!("Bearer {good}"))]).await;
+    let r = post_mcp(
+        &gw,
+        common::initialize_body(),
+        &[("authorization", &format!("Bearer {good}"))],
+    )
+    .await;
     assert_eq!(r.status, 200, "a correct token must pass: {}", r.body);
 
     let now = now();
     let mut cases: Vec<(&str, String, &str)> = vec![
-        ("another audience", sign(&with(claims(&gw), json!({"aud": "http://127.0.0.1:1/mcp"}))), "InvalidAudience"),
-        ("the issuer as audience", sign(&with(claims(&gw), json!({"aud": gw.base_url}))), "InvalidAudience"),
-        ("another issuer", sign(&with(claims(&gw), json!({"iss": "https://evil.example"}))), "InvalidIssuer"),
-        ("expired", sign(&with(claims(&gw), json!({"exp": now - 60, "iat": now - 120, "nbf": now - 120}))), "ExpiredSignature"),
-        ("not yet valid", sign(&with(claims(&gw), json!({"nbf": now + 600}))), "ImmatureSignature"),
-        ("no expiry", sign(&with(claims(&gw), json!({"exp": null}))), "missing field `exp`"),
-        ("no audience", sign(&with(claims(&gw), json!({"aud": null}))), "missing field `aud`"),
-        ("no nbf", sign(&with(claims(&gw), json!({"nbf": null}))), "missing field `nbf`"),
-        ("an unknown scope", sign(&with(claims(&gw), json!({"scope": "sessions:read admin"}))), "unknown scope \"admin\""),
+        (
+            "another audience",
+            sign(&with(claims(&gw), json!({"aud": "http://127.0.0.1:1/mcp"}))),
+            "InvalidAudience",
+        ),
+        (
+            "the issuer as audience",
+            sign(&with(claims(&gw), json!({"aud": gw.base_url}))),
+            "InvalidAudience",
+        ),
+        (
+            "another issuer",
+            sign(&with(claims(&gw), json!({"iss": "https://evil.example"}))),
+            "InvalidIssuer",
+        ),
+        (
+            "expired",
+            sign(&with(
+                claims(&gw),
+                json!({"exp": now - 60, "iat": now - 120, "nbf": now - 120}),
+            )),
+            "ExpiredSignature",
+        ),
+        (
+            "not yet valid",
+            sign(&with(claims(&gw), json!({"nbf": now + 600}))),
+            "ImmatureSignature",
+        ),
+        (
+            "no expiry",
+            sign(&with(claims(&gw), json!({"exp": null}))),
+            "missing field `exp`",
+        ),
+        (
+            "no audience",
+            sign(&with(claims(&gw), json!({"aud": null}))),
+            "missing field `aud`",
+        ),
+        (
+            "no nbf",
+            sign(&with(claims(&gw), json!({"nbf": null}))),
+            "missing field `nbf`",
+        ),
+        (
+            "an unknown scope",
+            sign(&with(claims(&gw), json!({"scope": "sessions:read admin"}))),
+            "unknown scope \"admin\"",
+        ),
         (
             "alg none",
-            authdb::unsigned(&json!({"alg": "none", "typ": "JWT", "kid": kid}), &claims(&gw)),
+            authdb::unsigned(
+                &json!({"alg": "none", "typ": "JWT", "kid": kid}),
+                &claims(&gw),
+            ),
             "malformed token",
         ),
         (
             "HS256 keyed with the public key",
-            authdb::sign_hs256(&json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims(&gw), &authdb::public_key(&dir)),
+            authdb::sign_hs256(
+                &json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+                &claims(&gw),
+                &authdb::public_key(&dir),
+            ),
             "algorithm HS256 is not accepted",
         ),
         (
             "an unknown key id",
-            authdb::sign_with_gateway_key(&dir, &json!({"alg": "EdDSA", "kid": "attacker"}), &claims(&gw)),
+            authdb::sign_with_gateway_key(
+                &dir,
+                &json!({"alg": "EdDSA", "kid": "attacker"}),
+                &claims(&gw),
+            ),
             "the token was signed by an unknown key",
         ),
         (
             "no key id",
-            authdb::sign_with_gateway_key(&dir, &json!({"alg": "EdDSA", "kid": null}), &claims(&gw)),
+            authdb::sign_with_gateway_key(
+                &dir,
+                &json!({"alg": "EdDSA", "kid": null}),
+                &claims(&gw),
+            ),
             "the token names no key",
         ),
-        ("embedded attacker key (jwk header)", attacker_signed(&gw, &kid, true), "InvalidSignature"),
-        ("another gateway's key under our key id", attacker_signed(&gw, &kid, false), "InvalidSignature"),
+        (
+            "embedded attacker key (jwk header)",
+            attacker_signed(&gw, &kid, true),
+            "InvalidSignature",
+        ),
+        (
+            "another gateway's key under our key id",
+            attacker_signed(&gw, &kid, false),
+            "InvalidSignature",
+        ),
         ("tampered payload", tampered(&good, &gw), "InvalidSignature"),
-        ("signature stripped", good.rsplit_once('.').unwrap().0.to_owned() + ".", "InvalidSignature"),
+        (
+            "signature stripped",
+            good.rsplit_once('.').unwrap().0.to_owned() + ".",
+            "InvalidSignature",
+        ),
         ("not a JWT", "x.y.z".into(), "malformed token"),
     ];
     // A token minted by `sessiongate token` for another gateway (same key, other URLs).
@@ -111,7 +186,7 @@ async fn substituted_tokens_are_refused() {
     cases.push((
         "minted for another gateway",
         String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        "InvalidAudience",
+        "InvalidIssuer",
     ));
     for (what, token, reason) in &cases {
         let r = attempt(&gw, &format!("Bearer {token}"), "").await;
@@ -123,11 +198,23 @@ async fn substituted_tokens_are_refused() {
     assert_invalid_token(&r, "the Authorization header is too long", "huge token");
     let r = attempt(&gw, &format!("Basic {good}"), "").await;
     assert_invalid_token(&r, "expected the Bearer scheme", "Basic scheme");
-    let r = attempt(&gw, &format!("Bearer {good}"), &format!("?access_token={good}")).await;
-    assert_invalid_token(&r, "tokens in the query string are refused", "token in the query string");
+    let r = attempt(
+        &gw,
+        &format!("Bearer {good}"),
+        &format!("?access_token={good}"),
+    )
+    .await;
+    assert_invalid_token(
+        &r,
+        "tokens in the query string are refused",
+        "token in the query string",
+    );
     let r = common::post_mcp(&gw, call_body(1, "list_sessions", json!({})), &[]).await;
     assert_eq!(r.status, 401);
-    assert!(tmux_sessions(&gw).is_empty(), "a refused token created a session");
+    assert!(
+        tmux_sessions(&gw).is_empty(),
+        "a refused token created a session"
+    );
 }
 
 /// A token signed by an attacker's own Ed25519 key, naming our key id; with `embed`, the
@@ -153,6 +240,7 @@ fn attacker_signed(gw: &TestGateway, kid: &str, embed: bool) -> String {
 /// A good token whose payload was swapped for another (a different subject and client).
 fn tampered(good: &str, gw: &TestGateway) -> String {
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-    parts[1] = URL_SAFE_NO_PAD.encode(with(claims(gw), json!({"sub": "admin", "client_id": "other"})).to_string());
+    parts[1] = URL_SAFE_NO_PAD
+        .encode(with(claims(gw), json!({"sub": "admin", "client_id": "other"})).to_string());
     parts.join(".")
 }

@@ -59,7 +59,8 @@ fn active_key(data_dir: &Path) -> (String, Vec<u8>) {
 }
 
 /// A JWT with any header and claims, signed with the gateway's own Ed25519 key: a token only
-/// the gateway could have made, so that a refusal can only come from the claims.
+/// the gateway could have made, so that a refusal can only come from the claims. The active
+/// key's id is added to the header unless it has a `kid` (`null` for a token naming none).
 pub fn sign_with_gateway_key(data_dir: &Path, header: &Value, claims: &Value) -> String {
     use aws_lc_rs::signature::Ed25519KeyPair;
     let (kid, pkcs8) = active_key(data_dir);

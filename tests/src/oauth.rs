@@ -106,9 +106,12 @@ impl Flow {
 
     /// Approves as the owner and returns the authorization code.
     pub async fn code(&self) -> String {
-        param(&self.approve(crate::gateway::OWNER_PASSWORD, &[]).await, "code")
-            .expect("a code")
-            .to_owned()
+        param(
+            &self.approve(crate::gateway::OWNER_PASSWORD, &[]).await,
+            "code",
+        )
+        .expect("a code")
+        .to_owned()
     }
 
     /// Runs the whole flow; returns the access and the refresh token.

@@ -97,7 +97,13 @@ fn caps_message_size() {
 fn refuses_control_characters_a_terminal_acts_on() {
     let root = tempfile::tempdir().unwrap();
     let p = policy(root.path());
-    for ok in ["tab\there", "two\nlines\r\n", "\x1b[31mred\x1b[0m", "del\x7f", "émoji ✓"] {
+    for ok in [
+        "tab\there",
+        "two\nlines\r\n",
+        "\x1b[31mred\x1b[0m",
+        "del\x7f",
+        "émoji ✓",
+    ] {
         assert!(p.check_message(ok).is_ok(), "{ok:?}");
     }
     for (bad, offset) in [
