@@ -15,11 +15,14 @@
 //! - [`mcp`]: the MCP server: tool definitions, arguments and results.
 //! - [`state`]: [`state::AppState`], what every request handler shares.
 //! - [`error`]: the startup error type.
+//! - `fuzzing`: hidden entry points for the fuzz targets in `fuzz/`.
 
 pub mod auth_layer;
 pub mod cli;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonrpc_guard;
 pub mod mcp;
 pub mod server;
