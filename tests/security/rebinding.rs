@@ -13,7 +13,13 @@ async fn foreign_origins_and_hosts_are_refused_with_a_valid_token() {
     let auth = format!("Bearer {token}");
     const ORIGIN: &str = "Forbidden: Origin header is not allowed";
     const HOST: &str = "Forbidden: Host header is not allowed";
-    let cases: [(&str, Vec<(&str, &str)>, &str); 7] = [
+    // What, the hostile headers, the refusal.
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+    );
+    let cases: [Case; 7] = [
         (
             "foreign origin",
             vec![("origin", "https://evil.example")],
