@@ -98,9 +98,15 @@ pub(crate) async fn fetch_client(s: &Arc<AuthServer>, client_id: &str) -> Result
         .ok_or("the client_id URL has no host")?
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
+    // An IPv6 literal comes bracketed ("[::1]"); the resolver wants the bare address, and
+    // must get it, so that the address checks below see it.
+    let lookup = match url.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => host.clone(),
+    };
     let addrs: Vec<SocketAddr> = tokio::time::timeout(
         FETCH_TIMEOUT,
-        tokio::net::lookup_host((host.as_str(), port)),
+        tokio::net::lookup_host((lookup.as_str(), port)),
     )
     .await
     .map_err(|_| "resolving the client_id host timed out".to_string())?

@@ -26,6 +26,9 @@ pub struct AuthConfig {
     pub allow_private_cimd_hosts: bool,
     /// How people sign in: the owner password, upstream identity providers.
     pub login: crate::upstream::LoginConfig,
+    /// How long failed logins are remembered and a lockout lasts (15 minutes). Test-only
+    /// knob: the attack suite shortens it to see the owner log in after a lockout.
+    pub login_window: Duration,
 }
 
 impl AuthConfig {
@@ -41,6 +44,7 @@ impl AuthConfig {
             extra_redirect_patterns: Vec::new(),
             allow_private_cimd_hosts: false,
             login: crate::upstream::LoginConfig::default(),
+            login_window: crate::limiter::WINDOW,
         }
     }
 }

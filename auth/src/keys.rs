@@ -121,9 +121,15 @@ impl KeyRing {
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
         v.validate_nbf = true;
         v.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, key, &v)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &v)
             .map(|d| d.claims)
-            .map_err(|e| format!("token rejected: {e}"))
+            .map_err(|e| format!("token rejected: {e}"))?;
+        // We never issue a token dated in the future; one that is was not made by us as we
+        // made it (a clock gone wrong, or a key that leaked), so it is refused on its own.
+        if claims.iat > crate::util::now() + v.leeway as i64 {
+            return Err("token rejected: issued in the future".into());
+        }
+        Ok(claims)
     }
 
     /// The public keys.

@@ -25,6 +25,7 @@
 //! - [`upstream`]: signing in through GitHub or an OpenID Connect provider, with an allowlist.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
 //! - `admin`: listing and revoking clients for the owner's CLI.
+//! - `fuzzing`: hidden entry points for the fuzz targets in `fuzz/`.
 
 mod admin;
 pub mod bearer;
@@ -32,6 +33,8 @@ mod cimd;
 pub mod config;
 mod endpoints;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod limiter;
 mod pages;

@@ -1,8 +1,8 @@
 //! Throttling of failed logins, per client address and for the owner's account as a whole.
 //!
-//! After [`MAX_FAILURES`] failures within [`WINDOW`], further attempts from that address (or,
-//! across all addresses, for the account) are refused until the window has passed since the
-//! first failure. A success clears the address's record.
+//! After [`MAX_FAILURES`] failures within the window ([`WINDOW`] unless configured), further
+//! attempts from that address (or, across all addresses, for the account) are refused until
+//! the window has passed since the first failure. A success clears the address's record.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,23 +13,34 @@ use std::time::{Duration, Instant};
 pub(crate) const MAX_FAILURES: u32 = 5;
 /// Failures allowed per window for the account, from all addresses together.
 pub(crate) const MAX_ACCOUNT_FAILURES: u32 = 20;
-/// The window.
+/// The default window.
 pub(crate) const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LoginLimiter {
+    window: Duration,
     by_addr: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     account: Mutex<Option<(u32, Instant)>>,
 }
 
 impl LoginLimiter {
+    /// A limiter that remembers failures for `window`.
+    pub(crate) fn new(window: Duration) -> Self {
+        LoginLimiter {
+            window,
+            by_addr: Mutex::default(),
+            account: Mutex::default(),
+        }
+    }
+
     /// Seconds until `addr` may try again, or `None` if it may try now.
     pub(crate) fn blocked_for(&self, addr: IpAddr) -> Option<u64> {
         let now = Instant::now();
+        let window = self.window;
         let check = |entry: Option<(u32, Instant)>, max: u32| {
             entry.and_then(|(n, first)| {
                 let elapsed = now.duration_since(first);
-                (n >= max && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+                (n >= max && elapsed < window).then(|| (window - elapsed).as_secs().max(1))
             })
         };
         let a = check(
@@ -50,15 +61,16 @@ impl LoginLimiter {
     /// Records a failed attempt.
     pub(crate) fn failed(&self, addr: IpAddr) {
         let now = Instant::now();
+        let window = self.window;
         let bump = |e: &mut (u32, Instant)| {
-            if now.duration_since(e.1) >= WINDOW {
+            if now.duration_since(e.1) >= window {
                 *e = (0, now);
             }
             e.0 += 1;
         };
         let mut map = self.by_addr.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
-            map.retain(|_, e| now.duration_since(e.1) < WINDOW);
+            map.retain(|_, e| now.duration_since(e.1) < window);
         }
         bump(map.entry(addr).or_insert((0, now)));
         drop(map);

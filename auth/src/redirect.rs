@@ -68,7 +68,9 @@ fn pattern_matches(pattern: &str, uri: &str) -> bool {
 }
 
 /// Whether the `requested` redirect URI matches a `registered` one: exactly, or for loopback
-/// URIs, with any port (RFC 8252 §7.3).
+/// URIs, with any port (RFC 8252 §7.3). User info is never accepted in a request, as it is
+/// never accepted at registration (`http://evil.example@127.0.0.1/cb` reads as a foreign host
+/// to a person).
 pub(crate) fn matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
@@ -83,6 +85,8 @@ pub(crate) fn matches(registered: &str, requested: &str) -> bool {
         && a.path() == b.path()
         && a.query() == b.query()
         && b.fragment().is_none()
+        && b.username().is_empty()
+        && b.password().is_none()
 }
 
 #[cfg(test)]
@@ -145,5 +149,15 @@ mod tests {
             "https://claude.ai/api/mcp/auth_callback",
             "https://CLAUDE.ai/api/mcp/auth_callback"
         ));
+        for with_userinfo in [
+            "http://evil.example@127.0.0.1:2000/cb",
+            "http://user:pass@127.0.0.1:1000/cb",
+            "http://:x@127.0.0.1:1000/cb",
+        ] {
+            assert!(
+                !matches("http://127.0.0.1:1000/cb", with_userinfo),
+                "{with_userinfo}"
+            );
+        }
     }
 }

@@ -86,12 +86,13 @@ impl AuthServer {
         if pruned > 0 {
             tracing::info!(pruned, "pruned clients unused for 30 days");
         }
+        let limiter = LoginLimiter::new(cfg.login_window);
         Ok(Arc::new(AuthServer {
             store: Arc::new(store),
             keys: RwLock::new(keys),
             pending: Mutex::new(HashMap::new()),
             logins: Mutex::new(HashMap::new()),
-            limiter: LoginLimiter::default(),
+            limiter,
             revoked_families: RwLock::new(revoked_families),
             revoked_jtis: RwLock::new(revoked_jtis),
             cimd: crate::cimd::CimdCache::default(),

@@ -127,10 +127,19 @@ async fn client_metadata_documents_are_fetched_and_checked() {
         good.replace("http://", "https://"),
         "https://10.0.0.1/c.json".into(),
         "https://169.254.169.254/latest".into(),
+        "https://[::1]/c.json".into(),
+        "https://[::ffff:127.0.0.1]/c.json".into(),
+        "https://[fd00::1]/c.json".into(),
     ] {
         let (status, body) = authorize_status(&strict, &id, "http://127.0.0.1:7000/cb").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{id}");
         assert!(!body.contains("Doc Client"));
+        // Refused for what the address is, not because it could not be resolved (a plain
+        // http id is no metadata document at all without the override).
+        assert!(
+            id.starts_with("http://") || body.contains("internal address"),
+            "{id}: {body}"
+        );
     }
 }
 

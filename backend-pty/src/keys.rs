@@ -64,7 +64,7 @@ pub fn key_bytes(key: Key, app_cursor: bool) -> Vec<u8> {
 /// marker inside the text is removed first, so text cannot end the paste early and smuggle in
 /// keystrokes. Without it, line feeds become carriage returns, as a terminal sends them.
 pub fn paste_bytes(text: &str, bracketed: bool) -> Vec<u8> {
-    let clean = text.replace("\x1b[200~", "").replace("\x1b[201~", "");
+    let clean = sessiongate_backend::keys::strip_paste_markers(text);
     if bracketed {
         let mut out = b"\x1b[200~".to_vec();
         out.extend_from_slice(clean.as_bytes());
@@ -95,11 +95,15 @@ mod tests {
 
     #[test]
     fn pastes_cannot_escape_their_brackets() {
-        let evil = "a\x1b[201~\x03rm -rf /\n";
-        let out = paste_bytes(evil, true);
-        let s = String::from_utf8(out).unwrap();
-        assert_eq!(s.matches("\x1b[201~").count(), 1);
-        assert!(s.ends_with("\x1b[201~"));
+        for evil in [
+            "a\x1b[201~\x03rm -rf /\n",
+            "a\x1b[20\x1b[201~1~\rrm -rf /\n",
+        ] {
+            let out = paste_bytes(evil, true);
+            let s = String::from_utf8(out).unwrap();
+            assert_eq!(s.matches("\x1b[201~").count(), 1, "{evil:?}");
+            assert!(s.ends_with("\x1b[201~"));
+        }
         assert_eq!(paste_bytes("a\nb", false), b"a\rb");
     }
 }

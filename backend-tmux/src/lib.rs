@@ -268,6 +268,9 @@ impl SessionBackend for TmuxBackend {
     async fn send_text(&self, name: &SessionName, text: &str, submit: bool) -> Result<()> {
         self.running_pane(name).await?;
         let target = o(self.pane_target(name));
+        // tmux's paste-buffer -p does not filter paste markers in the buffer: a message holding
+        // ESC[201~ would end the paste and the rest would arrive as keystrokes.
+        let text = sessiongate_backend::keys::strip_paste_markers(text);
         if !text.is_empty() {
             let seq = self.buffer_seq.fetch_add(1, Ordering::Relaxed);
             let buffer = o(format!("sessiongate-{}-{seq}", std::process::id()));

@@ -336,3 +336,35 @@ async fn pages_back_through_scrollback() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[tokio::test]
+async fn a_paste_end_marker_in_text_cannot_submit_commands() {
+    let s = Server::new("paste");
+    let spec = s.policy().prepare("p", None, "bash").unwrap();
+    let name = s.backend.create(spec).await.unwrap().name;
+    s.backend
+        .send_text(&name, "echo ready-$((1+1))", true)
+        .await
+        .unwrap();
+    s.wait_for(&name, "ready-2").await;
+    let pwned = s.root.path().join("pwned");
+    // Typed, not submitted: without the fix, the marker ended the paste and the carriage
+    // returns after it ran `touch`.
+    for evil in [
+        format!(": \x1b[201~\rtouch {}\r", pwned.display()),
+        format!(": \x1b[20\x1b[201~1~\rtouch {}\r", pwned.display()),
+    ] {
+        s.backend.send_text(&name, &evil, false).await.unwrap();
+        // Clear the line without a signal (end, kill to start).
+        s.backend
+            .send_keys(&name, &[Key::Ctrl('e'), Key::Ctrl('u')])
+            .await
+            .unwrap();
+    }
+    s.backend
+        .send_text(&name, "echo done-$((40+2))", true)
+        .await
+        .unwrap();
+    s.wait_for(&name, "done-42").await;
+    assert!(!pwned.exists(), "text broke out of the bracketed paste");
+}

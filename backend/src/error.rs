@@ -56,6 +56,17 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
+    /// The text to send holds a control character that a terminal acts on even inside a
+    /// paste (Ctrl-C interrupts the program, Ctrl-Z suspends it, Ctrl-\\ kills it).
+    #[error(
+        "message contains the control character {character} at byte {offset}; a terminal acts on it even inside a paste, so messages may hold no control characters besides tab, newline, carriage return and escape; send keys such as C-c with send_keys"
+    )]
+    ControlCharacter {
+        /// The character, escaped (`\u{3}`).
+        character: String,
+        /// Its byte offset in the message.
+        offset: usize,
+    },
     /// A key name is not one the backend knows.
     #[error(
         "unknown key {0:?}; use names like Enter, Escape, Tab, Up, Down, Left, Right, PageUp, PageDown, Backspace, F1..F12, C-c"

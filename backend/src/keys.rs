@@ -155,6 +155,30 @@ impl serde::Serialize for Key {
     }
 }
 
+/// The bracketed-paste start marker (`ESC [ 200 ~`).
+pub const PASTE_START: &str = "\x1b[200~";
+/// The bracketed-paste end marker (`ESC [ 201 ~`).
+pub const PASTE_END: &str = "\x1b[201~";
+
+/// `text` with every bracketed-paste marker removed, including markers that only appear once
+/// an inner one is removed (`ESC[20` + `ESC[201~` + `1~`). Both backends type text as one
+/// bracketed paste; a marker inside the text would end the paste early and let the rest
+/// arrive as keystrokes (a carriage return after it would submit a command). One pass, linear
+/// in the length of the text.
+pub fn strip_paste_markers(text: &str) -> String {
+    if !text.contains('\x1b') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        out.push(ch);
+        if ch == '~' && (out.ends_with(PASTE_START) || out.ends_with(PASTE_END)) {
+            out.truncate(out.len() - PASTE_END.len());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +222,30 @@ mod tests {
         ] {
             assert_eq!(k.to_string().parse::<Key>().unwrap(), k);
         }
+    }
+
+    #[test]
+    fn paste_markers_are_removed_even_when_nested() {
+        assert_eq!(strip_paste_markers("plain text\n"), "plain text\n");
+        assert_eq!(
+            strip_paste_markers("a\x1b[201~\rrm -rf /\r"),
+            "a\rrm -rf /\r"
+        );
+        assert_eq!(strip_paste_markers("\x1b[200~x\x1b[201~"), "x");
+        // Removing the inner marker must not leave an outer one behind.
+        for evil in [
+            "\x1b[20\x1b[201~1~\r",
+            "\x1b[2\x1b[201~01~\r",
+            "\x1b[\x1b[20\x1b[201~1~201~\r",
+            "\x1b\x1b[200~[201~",
+        ] {
+            let out = strip_paste_markers(evil);
+            assert!(
+                !out.contains(PASTE_END) && !out.contains(PASTE_START),
+                "{evil:?} -> {out:?}"
+            );
+        }
+        // Other escape sequences are text like any other.
+        assert_eq!(strip_paste_markers("\x1b[31mred"), "\x1b[31mred");
     }
 }

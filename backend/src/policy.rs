@@ -171,12 +171,24 @@ impl SessionPolicy {
         })
     }
 
-    /// Checks the size of a message before it is sent.
+    /// Checks a message before it is sent: its size, and that it holds no control character
+    /// besides tab, newline, carriage return and escape. The terminal's line discipline turns
+    /// Ctrl-C, Ctrl-Z and Ctrl-\\ into signals before the program sees them, bracketed paste
+    /// or not: a Ctrl-C inside a message would abort the paste and let the rest of the text
+    /// arrive as keystrokes (its newlines submitting commands). Keys go through `send_keys`.
     pub fn check_message(&self, text: &str) -> Result<()> {
         if text.len() > self.max_message_bytes {
             return Err(Error::MessageTooLarge {
                 len: text.len(),
                 max: self.max_message_bytes,
+            });
+        }
+        if let Some((offset, c)) = text.char_indices().find(|(_, c)| {
+            c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x7f')
+        }) {
+            return Err(Error::ControlCharacter {
+                character: c.escape_default().to_string(),
+                offset,
             });
         }
         Ok(())

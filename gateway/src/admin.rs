@@ -138,7 +138,7 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|h| &h[..h.len().min(12)])
                 .unwrap_or("-"),
-            e.detail.as_deref().unwrap_or(""),
+            safe(e.detail.as_deref().unwrap_or("")),
             e.text
                 .as_deref()
                 .map(|t| format!(" text={t:?}"))
@@ -148,14 +148,29 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `s` cut to `n` characters, with control characters escaped: the audit log holds what
+/// clients sent, and none of it may move the owner's cursor or fake a row.
 fn clip(s: &str, n: usize) -> String {
+    let s = safe(s);
     if s.chars().count() <= n {
-        s.to_owned()
+        s
     } else {
         let mut c: String = s.chars().take(n - 1).collect();
         c.push('…');
         c
     }
+}
+
+fn safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn open_auth(data_dir: &Path) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
@@ -217,7 +232,12 @@ pub fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
             );
             match signal_gateway(&data_dir) {
                 Some(pid) => println!("The running gateway (pid {pid}) was told to reload."),
-                None => println!("No running gateway was found; it applies this when it starts."),
+                None => println!(
+                    "No running gateway was found through {}; a gateway that runs all the same \
+                     (another user, no /proc) applies this within 30 seconds, or at once on \
+                     SIGHUP.",
+                    pid_file(&data_dir).display()
+                ),
             }
             Ok(())
         }

@@ -40,8 +40,7 @@ CREATE TABLE IF NOT EXISTS audit (
   text_sha256 TEXT,
   text_len INTEGER,
   text TEXT,
-  detail TEXT,
-  status INTEGER NOT NULL);
+  detail TEXT);
 CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
@@ -71,8 +70,6 @@ pub struct AuditEntry {
     pub text: Option<String>,
     /// What else identifies the action (profile and directory of a new session).
     pub detail: Option<String>,
-    /// The HTTP status of the call.
-    pub status: u16,
 }
 
 enum Msg {
@@ -186,8 +183,8 @@ fn write_loop(mut conn: Connection, rx: Receiver<Msg>) {
                 Msg::Entry(e) => {
                     if let Err(err) = tx.execute(
                         "INSERT INTO audit (at, client_id, user, address, action, session, \
-                         text_sha256, text_len, text, detail, status) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         text_sha256, text_len, text, detail) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                         params![
                             e.at,
                             e.client_id,
@@ -198,8 +195,7 @@ fn write_loop(mut conn: Connection, rx: Receiver<Msg>) {
                             e.text_sha256,
                             e.text_len,
                             e.text,
-                            e.detail,
-                            e.status
+                            e.detail
                         ],
                     ) {
                         tracing::error!(error = %err, "audit log: an entry could not be written");
@@ -239,7 +235,7 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
     let mut stmt = conn
         .prepare(
             "SELECT at, client_id, user, address, action, session, text_sha256, text_len, text, \
-             detail, status FROM audit \
+             detail FROM audit \
              WHERE (?1 IS NULL OR session = ?1) AND (?2 IS NULL OR client_id = ?2) \
              ORDER BY id DESC LIMIT ?3",
         )
@@ -257,7 +253,6 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
                 text_len: r.get(7)?,
                 text: r.get(8)?,
                 detail: r.get(9)?,
-                status: r.get(10)?,
             })
         })
         .map_err(io)?;
@@ -267,7 +262,8 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
 }
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
-/// tool call that needs more than the read scope.
+/// tool call that needs more than the read scope, before the call runs, so that a client that
+/// hangs up mid-call cannot leave its action unrecorded.
 pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -> Response {
     let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
         Some(RpcMessage(Value::Array(items))) => {
@@ -288,7 +284,6 @@ pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) 
         .get::<ClientIp>()
         .map(|c| c.0.to_string())
         .unwrap_or_else(|| "-".into());
-    let resp = next.run(req).await;
     let at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -299,11 +294,10 @@ pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) 
             &client_id,
             &user,
             &address,
-            resp.status().as_u16(),
             log.record_text,
         ));
     }
-    resp
+    next.run(req).await
 }
 
 /// Whether a message is a tool call that needs more than `sessions:read`.
@@ -322,7 +316,6 @@ fn entry_for(
     client_id: &str,
     user: &str,
     address: &str,
-    status: u16,
     record_text: bool,
 ) -> AuditEntry {
     let params = call.get("params");
@@ -375,7 +368,6 @@ fn entry_for(
         text_len: text.as_ref().map(|t| t.len() as i64),
         text: text.filter(|_| record_text),
         detail,
-        status,
     }
 }
 
@@ -410,7 +402,7 @@ mod tests {
             "send_message",
             json!({"session":"s1","message":"secret plan"}),
         );
-        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", 200, false);
+        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", false);
         assert_eq!(e.session.as_deref(), Some("s1"));
         assert_eq!(e.text_len, Some(11));
         assert_eq!(
@@ -418,7 +410,7 @@ mod tests {
             Some("c894e0fb797a615a884a512483766f2a0a98c0dde0b27ef48a6dbd01e8780c05")
         );
         assert_eq!(e.text, None);
-        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", 200, true);
+        let e = entry_for(&c, "t", "cid", "owner", "127.0.0.1", true);
         assert_eq!(e.text.as_deref(), Some("secret plan"));
     }
 
@@ -433,7 +425,6 @@ mod tests {
             "cid",
             "owner",
             "::1",
-            200,
             false,
         ));
         log.close();

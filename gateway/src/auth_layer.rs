@@ -54,7 +54,7 @@ pub async fn require_bearer(
 }
 
 /// The scopes the tool calls in a message need.
-fn needed_scopes(msg: &Value) -> Vec<Scope> {
+pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
     let one = |m: &Value| -> Option<Scope> {
         if m.get("method")?.as_str()? != "tools/call" {
             return None;

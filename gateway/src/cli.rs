@@ -271,7 +271,8 @@ impl ServeArgs {
         };
         Ok(Settings {
             allowed_hosts: file.allowed_hosts.clone().unwrap_or_default(),
-            trusted_proxies: crate::client_addr::TrustedProxies::parse(&trusted)?,
+            trusted_proxies: crate::client_addr::TrustedProxies::parse(&trusted)?
+                .with_header(file.forwarded_header.unwrap_or_default()),
             tls,
             admin_bind: self.admin_bind.clone().or(file.admin_bind.clone()),
             rate_limits: file.rate_limits.unwrap_or_default(),
@@ -490,11 +491,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         let ct = ct.clone();
         tokio::spawn(async move {
             let limits = crate::listen::ListenLimits::standard();
-            if let Err(err) = crate::listen::serve(admin_listener, app, None, limits, ct).await {
+            let exempt = crate::client_addr::TrustedProxies::default();
+            if let Err(err) =
+                crate::listen::serve(admin_listener, app, None, limits, exempt, ct).await
+            {
                 tracing::error!(error = %err, "the admin listener failed");
             }
         });
     }
+    // The SIGHUP handler goes in before the pid file announces us: SIGHUP's default action
+    // would end the process.
+    tokio::spawn(reload_on_sighup(tls.clone(), auth.clone()));
     let pid_path = crate::admin::pid_file(&settings.data_dir);
     if let Err(err) = std::fs::write(&pid_path, format!("{}\n", std::process::id())) {
         tracing::warn!(error = %err, "could not write the pid file");
@@ -506,7 +513,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::server::shutdown_signal().await;
         signal_ct.cancel();
     });
-    tokio::spawn(reload_on_sighup(tls.clone(), auth.clone()));
     let served = crate::server::run(listener, services, http, tls, ct).await;
     // In-flight calls are done (or past the deadline): commit the audit log, release the pid.
     let flush = tokio::task::spawn_blocking(move || audit.close());
@@ -518,7 +524,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// On SIGHUP: reads the TLS certificate and key again, and the revocations the owner made
-/// from the command line (`sessiongate clients revoke`).
+/// from the command line (`sessiongate clients revoke`). The revocations are also read every
+/// 30 seconds, for a revocation whose SIGHUP could not be delivered.
 async fn reload_on_sighup(
     tls: Option<Arc<crate::tls::TlsReloader>>,
     auth: Option<Arc<sessiongate_auth::AuthServer>>,
@@ -527,9 +534,20 @@ async fn reload_on_sighup(
         tracing::warn!("cannot listen for SIGHUP; reloads need a restart");
         return;
     };
-    while hup.recv().await.is_some() {
-        tracing::info!("SIGHUP: reloading");
-        if let Some(tls) = &tls {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let signalled = tokio::select! {
+            s = hup.recv() => match s {
+                Some(()) => true,
+                None => return,
+            },
+            _ = every.tick() => false,
+        };
+        if signalled {
+            tracing::info!("SIGHUP: reloading");
+        }
+        if let Some(tls) = tls.as_ref().filter(|_| signalled) {
             match tls.reload() {
                 Ok(()) => tracing::info!("TLS certificate reloaded"),
                 Err(err) => {
@@ -540,7 +558,7 @@ async fn reload_on_sighup(
         if let Some(auth) = &auth {
             let auth = auth.clone();
             match tokio::task::spawn_blocking(move || auth.reload_revocations()).await {
-                Ok(Ok(())) => tracing::info!("revocations reloaded"),
+                Ok(Ok(())) => tracing::debug!("revocations reloaded"),
                 Ok(Err(err)) => tracing::error!(error = %err, "reloading revocations failed"),
                 Err(err) => tracing::error!(error = %err, "reloading revocations failed"),
             }

@@ -1,6 +1,8 @@
 //! Who is the client: the connection's peer, unless that peer is a reverse proxy the owner
-//! trusts (`--trusted-proxy`, CIDRs), in which case the address it forwarded in `Forwarded`
-//! (RFC 7239) or `X-Forwarded-For`.
+//! trusts (`--trusted-proxy`, CIDRs), in which case the address it forwarded in the one
+//! header the owner says it sets: `X-Forwarded-For` (the default; nginx, Caddy, Traefik) or
+//! `Forwarded` (RFC 7239). The other header is ignored: proxies pass through what they do not
+//! set, so reading it would let a client write its own address.
 //!
 //! The chain is read from the right: each hop appended by a trusted proxy is skipped until the
 //! first address that is not a trusted proxy, which is the client. Anything to its left was
@@ -22,9 +24,23 @@ use sessiongate_auth::ClientIp;
 
 use crate::error::Error;
 
+/// Which header the trusted proxies set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 /// The reverse proxies whose forwarded headers are believed.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Parses CIDRs (`10.0.0.0/8`) or single addresses (`127.0.0.1`, `::1`).
@@ -41,17 +57,27 @@ impl TrustedProxies {
                 })?;
             nets.push(net);
         }
-        Ok(TrustedProxies(nets))
+        Ok(TrustedProxies {
+            nets,
+            header: ForwardedHeader::default(),
+        })
+    }
+
+    /// The same proxies, read through `header`.
+    pub fn with_header(mut self, header: ForwardedHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Whether no proxy is trusted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|n| n.contains(&ip))
+        self.nets.iter().any(|n| n.contains(&ip))
     }
 
     /// The client's address for a request that arrived from `peer` with `headers`.
@@ -60,7 +86,7 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        let chain = forwarded_chain(headers);
+        let chain = forwarded_chain(headers, self.header);
         let mut client = peer;
         for hop in chain.iter().rev() {
             match hop {
@@ -105,17 +131,14 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The forwarded hops, left (original client) to right (nearest proxy). `Forwarded` wins over
-/// `X-Forwarded-For` when both are present; `None` marks a hop that is not an address.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = headers
-        .get_all(http::header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded
+/// The forwarded hops in the chosen header, left (original client) to right (nearest proxy);
+/// `None` marks a hop that is not an address.
+fn forwarded_chain(headers: &HeaderMap, which: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    if which == ForwardedHeader::Forwarded {
+        return headers
+            .get_all(http::header::FORWARDED)
             .iter()
+            .map(|v| v.to_str().unwrap_or("for=\"\u{0}\""))
             .flat_map(|v| v.split(','))
             .map(|element| {
                 element
@@ -227,6 +250,7 @@ mod tests {
             let h = headers(&[("x-forwarded-for", bad)]);
             assert_eq!(p.client_ip(ip("127.0.0.1"), &h), ip("127.0.0.1"), "{bad:?}");
         }
+        let p = p.with_header(ForwardedHeader::Forwarded);
         let h = headers(&[("forwarded", "for=_hidden")]);
         assert_eq!(p.client_ip(ip("127.0.0.1"), &h), ip("127.0.0.1"));
     }

@@ -79,8 +79,10 @@ pub struct FileConfig {
     pub refresh_token_ttl_secs: Option<u64>,
     /// Extra `Host` names accepted besides the public URL's host and loopback names.
     pub allowed_hosts: Option<Vec<String>>,
-    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For`/`Forwarded` are believed.
+    /// Reverse proxies (addresses or CIDRs) whose forwarded client address is believed.
     pub trusted_proxies: Option<Vec<String>>,
+    /// The header those proxies set: `x-forwarded-for` (default) or `forwarded`.
+    pub forwarded_header: Option<crate::client_addr::ForwardedHeader>,
     /// PEM certificate chain for TLS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS.

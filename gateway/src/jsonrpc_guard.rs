@@ -42,6 +42,28 @@ fn is_message(v: &Value) -> bool {
             || obj.contains_key("error"))
 }
 
+/// Decodes a body as one JSON-RPC message or a non-empty batch of them; otherwise the
+/// JSON-RPC error code (-32700 or -32600) and message to answer with.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Value, (i64, String)> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        (
+            -32700,
+            format!("Parse error: the body is not valid JSON ({e})"),
+        )
+    })?;
+    let valid = match &value {
+        Value::Array(items) => !items.is_empty() && items.iter().all(is_message),
+        other => is_message(other),
+    };
+    if !valid {
+        return Err((
+            -32600,
+            "Invalid Request: expected a JSON-RPC 2.0 message with \"jsonrpc\": \"2.0\" and a \"method\"".into(),
+        ));
+    }
+    Ok(value)
+}
+
 /// The middleware.
 pub async fn guard(req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
@@ -58,27 +80,10 @@ pub async fn guard(req: Request, next: Next) -> Response {
             );
         }
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
+    let value = match decode(&bytes) {
         Ok(v) => v,
-        Err(e) => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                -32700,
-                format!("Parse error: the body is not valid JSON ({e})"),
-            );
-        }
+        Err((code, message)) => return rpc_error(StatusCode::BAD_REQUEST, code, message),
     };
-    let valid = match &value {
-        Value::Array(items) => !items.is_empty() && items.iter().all(is_message),
-        other => is_message(other),
-    };
-    if !valid {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            -32600,
-            "Invalid Request: expected a JSON-RPC 2.0 message with \"jsonrpc\": \"2.0\" and a \"method\"".into(),
-        );
-    }
     parts.extensions.insert(RpcMessage(value));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -25,6 +25,7 @@
 //! - [`audit`]: the append-only audit log of tool calls that change something.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`admin`]: the owner's commands (`audit`, `clients`, `sessions`).
+//! - `fuzzing`: hidden entry points for the fuzz targets in `fuzz/`.
 
 pub mod admin;
 pub mod audit;
@@ -33,6 +34,8 @@ pub mod cli;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http_guard;
 pub mod jsonrpc_guard;
 pub mod limits;

@@ -144,7 +144,9 @@ pub async fn mcp_deadline(
         .get::<RpcMessage>()
         .map(|m| deadline_for(&m.0))
         .unwrap_or(TOOL_CALL_TIMEOUT);
-    let resp = match tokio::time::timeout(deadline, next.run(req)).await {
+    // One deadline for the call and its whole reply.
+    let until = tokio::time::Instant::now() + deadline;
+    let resp = match tokio::time::timeout_at(until, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "the request timed out"),
     };
@@ -153,7 +155,7 @@ pub async fn mcp_deadline(
         parts,
         Body::new(Deadline {
             inner: body,
-            sleep: Box::pin(tokio::time::sleep(deadline)),
+            sleep: Box::pin(tokio::time::sleep_until(until)),
             what: "the tool call timed out",
         }),
     )

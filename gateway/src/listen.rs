@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::client_addr::TrustedProxies;
 use crate::tls::TlsReloader;
 
 /// Connection-level limits.
@@ -33,6 +34,10 @@ pub struct ListenLimits {
     pub max_header_bytes: usize,
     /// Connections served at once; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections one address may hold at once (trusted proxies are exempt); more are closed.
+    pub max_connections_per_ip: usize,
+    /// Requests one HTTP/2 connection may run at once.
+    pub max_h2_streams: u32,
     /// How long a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
     /// How long in-flight requests get to finish after shutdown begins.
@@ -46,6 +51,8 @@ impl ListenLimits {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
+            max_connections_per_ip: 64,
+            max_h2_streams: 32,
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_deadline: Duration::from_secs(10),
         }
@@ -59,6 +66,7 @@ pub async fn serve(
     app: Router,
     tls: Option<Arc<TlsReloader>>,
     limits: ListenLimits,
+    exempt: TrustedProxies,
     ct: CancellationToken,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -70,10 +78,17 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(limits.max_header_bytes as u32);
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .max_concurrent_streams(limits.max_h2_streams)
+        // A peer that stops answering pings is gone: free its slot.
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let h1_only = Arc::new(builder.clone().http1_only());
+    let h2_only = Arc::new(builder.clone().http2_only());
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p {
@@ -97,14 +112,27 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::warn!(error = %err, "could not set TCP_NODELAY");
         }
+        let ip_slot = if exempt.trusts(peer.ip()) {
+            None
+        } else {
+            match per_ip.take(peer.ip(), limits.max_connections_per_ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::info!(%peer, "too many connections from this address; closed");
+                    continue;
+                }
+            }
+        };
         let app = app.clone();
         let builder = builder.clone();
+        let (h1_only, h2_only) = (h1_only.clone(), h2_only.clone());
         let watcher = graceful.watcher();
         let tls = tls.clone();
         let handshake_timeout = limits.tls_handshake_timeout;
         let header_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
             let _permit = permit;
+            let _ip_slot = ip_slot;
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 app.clone().oneshot(req.map(axum::body::Body::new))
@@ -127,8 +155,21 @@ pub async fn serve(
                     let Some(stream) = handshake(&tls, tcp, peer, handshake_timeout).await else {
                         return;
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    if let Err(err) = watcher.watch(conn.into_owned()).await {
+                    // ALPN already chose the protocol: serve only that one, so that the
+                    // HTTP/1 header timeout runs from the start (the auto builder would
+                    // first wait, without a deadline, for bytes to sniff).
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let io = TokioIo::new(stream);
+                    let result = if h2 {
+                        watcher
+                            .watch(h2_only.serve_connection_with_upgrades(io, svc).into_owned())
+                            .await
+                    } else {
+                        watcher
+                            .watch(h1_only.serve_connection_with_upgrades(io, svc).into_owned())
+                            .await
+                    };
+                    if let Err(err) = result {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
                 }
@@ -164,12 +205,43 @@ async fn first_bytes_arrive(tcp: &TcpStream, deadline: Duration) -> bool {
                     if tcp.readable().await.is_err() {
                         return false;
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
     };
     tokio::time::timeout(deadline, sniff).await.unwrap_or(false)
+}
+
+/// Connections held per address.
+#[derive(Debug, Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection's hold on its address's count; released when dropped.
+struct IpSlot(Arc<PerIp>, std::net::IpAddr);
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<IpSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = (self.0).0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
 }
 
 async fn handshake(

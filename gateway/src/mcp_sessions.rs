@@ -14,10 +14,10 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
-use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde_json::json;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use sessiongate_auth::{ClientIp, Principal};
 
@@ -31,7 +31,40 @@ pub struct SessionCaps {
     per_client: usize,
     overall: usize,
     manager: Arc<LocalSessionManager>,
-    held: Mutex<HashMap<String, Vec<String>>>,
+    held: Mutex<Held>,
+}
+
+/// Session ids by client, and `initialize` requests under way (a slot is reserved before the
+/// request runs, so that concurrent requests cannot all pass the check).
+#[derive(Debug, Default)]
+struct Held {
+    ids: HashMap<String, Vec<String>>,
+    pending: HashMap<String, usize>,
+}
+
+impl Held {
+    fn mine(&self, key: &str) -> usize {
+        self.ids.get(key).map_or(0, Vec::len) + self.pending.get(key).copied().unwrap_or(0)
+    }
+
+    fn total(&self) -> usize {
+        self.ids.values().map(Vec::len).sum::<usize>() + self.pending.values().sum::<usize>()
+    }
+}
+
+/// A reserved slot; released when dropped (the request finished, failed or was abandoned).
+struct Reservation<'a>(&'a SessionCaps, String);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut held = self.0.lock();
+        if let Some(n) = held.pending.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                held.pending.remove(&self.1);
+            }
+        }
+    }
 }
 
 impl SessionCaps {
@@ -41,27 +74,59 @@ impl SessionCaps {
             per_client,
             overall,
             manager,
-            held: Mutex::new(HashMap::new()),
+            held: Mutex::new(Held::default()),
         }
     }
 
-    /// Drops the sessions rmcp no longer has; returns the number held overall.
-    async fn prune(&self, held: &mut HashMap<String, Vec<String>>) -> usize {
-        let mut total = 0;
-        for ids in held.values_mut() {
-            let mut alive = Vec::with_capacity(ids.len());
-            for id in ids.drain(..) {
-                let sid: rmcp::transport::streamable_http_server::session::SessionId =
-                    id.as_str().into();
-                if self.manager.has_session(&sid).await.unwrap_or(false) {
-                    alive.push(id);
-                }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets the sessions rmcp no longer has (ended, or idle too long).
+    async fn prune(&self) {
+        let known: Vec<String> = self.lock().ids.values().flatten().cloned().collect();
+        let mut gone = Vec::new();
+        for id in known {
+            let sid: SessionId = id.as_str().into();
+            if !self.manager.has_session(&sid).await.unwrap_or(false) {
+                gone.push(id);
             }
-            *ids = alive;
-            total += ids.len();
         }
-        held.retain(|_, ids| !ids.is_empty());
-        total
+        let mut held = self.lock();
+        for ids in held.ids.values_mut() {
+            ids.retain(|i| !gone.contains(i));
+        }
+        held.ids.retain(|_, ids| !ids.is_empty());
+    }
+
+    /// Reserves a slot for `key`, or says which cap stops it.
+    fn reserve(&self, key: &str) -> Result<Reservation<'_>, Box<Response>> {
+        let mut held = self.lock();
+        let mine = held.mine(key);
+        if mine >= self.per_client {
+            tracing::info!(who = %key, mine, "refused a new MCP session: per-client cap");
+            return Err(Box::new(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this client already holds {mine} MCP sessions (the cap is {}); end one \
+                     with DELETE /mcp or reuse it",
+                    self.per_client
+                ),
+            )));
+        }
+        let total = held.total();
+        if total >= self.overall {
+            tracing::warn!(total, "refused a new MCP session: overall cap");
+            return Err(Box::new(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the gateway holds its maximum of {} MCP sessions; try again later",
+                    self.overall
+                ),
+            )));
+        }
+        *held.pending.entry(key.to_owned()).or_default() += 1;
+        Ok(Reservation(self, key.to_owned()))
     }
 }
 
@@ -88,17 +153,20 @@ pub async fn cap_sessions(
 ) -> Response {
     let key = who(&req);
     if req.method() == Method::DELETE {
-        if let Some(id) = req
+        let id = req
             .headers()
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let resp = next.run(req).await;
+        // Forgotten only once rmcp has really ended it.
+        if let Some(id) = id
+            && resp.status().is_success()
+            && let Some(ids) = caps.lock().ids.get_mut(&key)
         {
-            let mut held = caps.held.lock().await;
-            if let Some(ids) = held.get_mut(&key) {
-                ids.retain(|i| i != id);
-            }
+            ids.retain(|i| *i != id);
         }
-        return next.run(req).await;
+        return resp;
     }
     let is_initialize = req.method() == Method::POST
         && !req.headers().contains_key(SESSION_HEADER)
@@ -111,48 +179,25 @@ pub async fn cap_sessions(
     if !is_initialize {
         return next.run(req).await;
     }
-    {
-        let mut held = caps.held.lock().await;
-        let mine = held.get(&key).map_or(0, Vec::len);
-        let total: usize = held.values().map(Vec::len).sum();
-        if mine >= caps.per_client || total >= caps.overall {
-            let total = caps.prune(&mut held).await;
-            let mine = held.get(&key).map_or(0, Vec::len);
-            if mine >= caps.per_client {
-                tracing::info!(who = %key, mine, "refused a new MCP session: per-client cap");
-                return refuse(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "this client already holds {mine} MCP sessions (the cap is {}); end one \
-                         with DELETE /mcp or reuse it",
-                        caps.per_client
-                    ),
-                );
-            }
-            if total >= caps.overall {
-                tracing::warn!(total, "refused a new MCP session: overall cap");
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "the gateway holds its maximum of {} MCP sessions; try again later",
-                        caps.overall
-                    ),
-                );
+    let reservation = match caps.reserve(&key) {
+        Ok(r) => r,
+        Err(_) => {
+            // At a cap: perhaps some sessions have ended since; look again.
+            caps.prune().await;
+            match caps.reserve(&key) {
+                Ok(r) => r,
+                Err(refusal) => return *refusal,
             }
         }
-    }
+    };
     let resp = next.run(req).await;
     if let Some(id) = resp
         .headers()
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        caps.held
-            .lock()
-            .await
-            .entry(key)
-            .or_default()
-            .push(id.to_owned());
+        caps.lock().ids.entry(key).or_default().push(id.to_owned());
     }
+    drop(reservation);
     resp
 }

@@ -130,7 +130,7 @@ pub struct Limiters {
     register: Limiter<IpAddr>,
     authorize: Limiter<IpAddr>,
     token: Limiter<IpAddr>,
-    oauth_client: Limiter<String>,
+    oauth_client: Limiter<(String, IpAddr)>,
     tool_calls: Limiter<String>,
     mcp: Limiter<IpAddr>,
     /// Counts refusals, for the metrics.
@@ -160,14 +160,6 @@ pub async fn limit_auth_routes(
     req: Request,
     next: Next,
 ) -> Response {
-    let (req, client_id) = client_id_of(req).await;
-    if let Some(id) = client_id
-        && let Err(retry) = limiters.oauth_client.check(&id)
-    {
-        count_refusal(&limiters, "oauth_client");
-        tracing::info!(client_id = %id.chars().take(80).collect::<String>(), retry_after_s = retry, "rate limit: client refused");
-        return oauth_too_many(retry);
-    }
     let ip = client_ip(&req);
     let path = req.uri().path();
     let limiter = if path.ends_with("/register") && req.method() == Method::POST {
@@ -188,12 +180,22 @@ pub async fn limit_auth_routes(
         tracing::info!(%ip, path, retry_after_s = retry, "rate limit: refused");
         return oauth_too_many(retry);
     }
+    // Per client, but from this address only: client ids are public, and a stranger naming
+    // someone else's must not use up that client's allowance.
+    let (req, client_id) = client_id_of(req).await;
+    if let Some(id) = client_id
+        && let Err(retry) = limiters.oauth_client.check(&(id.clone(), ip))
+    {
+        count_refusal(&limiters, "oauth_client");
+        tracing::info!(client_id = %id.chars().take(80).collect::<String>(), %ip, retry_after_s = retry, "rate limit: client refused");
+        return oauth_too_many(retry);
+    }
     next.run(req).await
 }
 
-/// The middleware for `/mcp`: a per-address limit on every request, and a per-client limit
-/// on tool calls. Runs after the bearer check and the JSON-RPC guard.
-pub async fn limit_mcp(
+/// The middleware in front of `/mcp`, before the bearer check: a per-address limit on every
+/// request, with a token or without.
+pub async fn limit_mcp_address(
     State(limiters): State<Arc<Limiters>>,
     req: Request,
     next: Next,
@@ -204,6 +206,16 @@ pub async fn limit_mcp(
         tracing::info!(%ip, retry_after_s = retry, "rate limit: /mcp refused");
         return rpc_too_many(retry);
     }
+    next.run(req).await
+}
+
+/// The middleware on `/mcp` behind the scope check: a per-client limit on tool calls (a call
+/// the token may not make is refused for its scope first and costs nothing).
+pub async fn limit_tool_calls(
+    State(limiters): State<Arc<Limiters>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let calls = req
         .extensions()
         .get::<RpcMessage>()

@@ -2,10 +2,12 @@
 //! behind the gateway's checks, and [`run`], which serves it until shutdown.
 //!
 //! A request passes, outermost first: metrics → tracing → client address (trusted proxies) →
-//! Host/Origin checks and security headers → body size and time caps → per route:
-//! - `/mcp`: bearer token → JSON-RPC guard → rate limits → MCP-session caps → scope check →
-//!   audit log → tool metrics → deadline → rmcp;
-//! - the authorization server: per-address rate limits → request timeout → the `auth` crate.
+//! Host/Origin checks and security headers → per route:
+//! - `/mcp`: per-address rate limit → bearer token → body size and time caps → JSON-RPC
+//!   guard → MCP-session caps → scope check → per-client tool-call rate limit → audit log →
+//!   tool metrics → deadline → rmcp;
+//! - the authorization server: body size and time caps → rate limits (per address, per
+//!   client) → request timeout → the `auth` crate.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,6 +152,10 @@ pub fn router(
             crate::audit::record,
         ));
     }
+    mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
+        limiters.clone(),
+        crate::ratelimit::limit_tool_calls,
+    ));
     if let Some(auth) = &svc.auth {
         mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
@@ -161,11 +167,10 @@ pub fn router(
             caps,
             crate::mcp_sessions::cap_sessions,
         ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            limiters.clone(),
-            crate::ratelimit::limit_mcp,
-        ))
-        .route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard));
+        .route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard))
+        // The body is read only after the token was checked: an unauthenticated client gets
+        // its 401 at once and never makes the gateway buffer anything.
+        .route_layer(axum::middleware::from_fn(crate::limits::read_body));
     if let Some(auth) = &svc.auth {
         mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
             crate::auth_layer::BearerState {
@@ -175,7 +180,12 @@ pub fn router(
             crate::auth_layer::require_bearer,
         ));
     }
-    mcp_routes = mcp_routes.layer(mcp_cors(&policy));
+    mcp_routes = mcp_routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiters.clone(),
+            crate::ratelimit::limit_mcp_address,
+        ))
+        .layer(mcp_cors(&policy));
 
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -190,7 +200,8 @@ pub fn router(
                 .route_layer(axum::middleware::from_fn_with_state(
                     limiters,
                     crate::ratelimit::limit_auth_routes,
-                )),
+                ))
+                .route_layer(axum::middleware::from_fn(crate::limits::read_body)),
         );
     }
     let prefix = http.path_prefix();
@@ -199,26 +210,26 @@ pub fn router(
         // proxy that strips it).
         app = app.clone().nest(&prefix, app);
     }
-    app.layer(axum::middleware::from_fn(crate::limits::read_body))
-        .layer(axum::middleware::from_fn_with_state(
-            policy,
-            crate::http_guard::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(http.trusted_proxies.clone()),
-            crate::client_addr::tag,
-        ))
-        .layer(
-            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-                axum::http::header::AUTHORIZATION,
-                axum::http::header::COOKIE,
-            ]),
-        )
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn_with_state(
-            svc.metrics.clone(),
-            crate::metrics::record_http,
-        ))
+    app.layer(axum::middleware::from_fn_with_state(
+        policy,
+        crate::http_guard::guard,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        Arc::new(http.trusted_proxies.clone()),
+        crate::client_addr::tag,
+    ))
+    .layer(tower_http::trace::TraceLayer::new_for_http())
+    // Outside the trace layer, so that the trace already sees these marked sensitive.
+    .layer(
+        tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+        ]),
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        svc.metrics.clone(),
+        crate::metrics::record_http,
+    ))
 }
 
 /// `/metrics` for the main router: behind a bearer token when OAuth is on.
@@ -337,7 +348,9 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sessions_ct = CancellationToken::new();
     let app = router(&svc, &http, ct.clone(), sessions_ct.clone());
-    let served = crate::listen::serve(listener, app, tls, ListenLimits::standard(), ct).await;
+    let exempt = http.trusted_proxies.clone();
+    let served =
+        crate::listen::serve(listener, app, tls, ListenLimits::standard(), exempt, ct).await;
     sessions_ct.cancel();
     served
 }

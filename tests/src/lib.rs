@@ -3,6 +3,8 @@
 //! loopback port with a private tmux socket, and talk MCP to it over HTTP.
 //!
 //! # Layout
+//! - [`authdb`]: a read-only look into a gateway's `auth.db` (row counts, token forging with
+//!   its own key) for the attack suite.
 //! - [`contract`]: the backend contract, written once against `dyn SessionBackend`.
 //! - [`gateway`]: [`gateway::TestGateway`], a running `sessiongate serve` that is killed (with
 //!   its tmux server) when dropped.
@@ -12,6 +14,7 @@
 //! - [`mcp`]: [`mcp::McpClient`], a small Streamable HTTP client that speaks raw JSON-RPC, so
 //!   tests can also send what a well-behaved client never would.
 
+pub mod authdb;
 pub mod contract;
 pub mod gateway;
 pub mod idp;

@@ -74,6 +74,57 @@ impl Flow {
         }
     }
 
+    /// Registers a public client with `redirect_uris` (the first becomes the flow's URI) and a
+    /// fresh PKCE pair of its own.
+    pub async fn register_with(base: &str, redirect_uris: &[&str]) -> Flow {
+        let r = http()
+            .post(format!("{base}/register"))
+            .json(&json!({
+                "client_name": "sessiongate attack client",
+                "redirect_uris": redirect_uris,
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+            }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        let verifier = format!("w{}", crate::gateway::unique_socket("v").replace('-', "_"))
+            .chars()
+            .chain(std::iter::repeat('z'))
+            .take(64)
+            .collect::<String>();
+        Flow {
+            base: base.to_owned(),
+            client_id: body["client_id"].as_str().expect("client_id").to_owned(),
+            redirect_uri: redirect_uris[0].to_owned(),
+            challenge: s256(&verifier),
+            verifier,
+        }
+    }
+
+    /// Approves as the owner and returns the authorization code.
+    pub async fn code(&self) -> String {
+        param(
+            &self.approve(crate::gateway::OWNER_PASSWORD, &[]).await,
+            "code",
+        )
+        .expect("a code")
+        .to_owned()
+    }
+
+    /// Runs the whole flow; returns the access and the refresh token.
+    pub async fn tokens(&self) -> (String, String) {
+        let code = self.code().await;
+        let (status, body) = self.exchange(&code).await;
+        assert_eq!(status, 200, "{body}");
+        (
+            body["access_token"].as_str().expect("access").to_owned(),
+            body["refresh_token"].as_str().expect("refresh").to_owned(),
+        )
+    }
+
     /// The authorization URL with the usual parameters plus `extra` (which override them).
     pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
         let mut params: Vec<(String, String)> = vec![

@@ -92,3 +92,33 @@ fn caps_message_size() {
         .unwrap_err();
     assert!(matches!(err, Error::MessageTooLarge { .. }));
 }
+
+#[test]
+fn refuses_control_characters_a_terminal_acts_on() {
+    let root = tempfile::tempdir().unwrap();
+    let p = policy(root.path());
+    for ok in [
+        "tab\there",
+        "two\nlines\r\n",
+        "\x1b[31mred\x1b[0m",
+        "del\x7f",
+        "émoji ✓",
+    ] {
+        assert!(p.check_message(ok).is_ok(), "{ok:?}");
+    }
+    for (bad, offset) in [
+        ("abc\x03\rrm -rf ~\r", 3),
+        ("\x1a", 0),
+        ("x\x1c", 1),
+        ("nul\0", 3),
+        ("eof\x04", 3),
+        ("é\x16", 2),
+    ] {
+        match p.check_message(bad) {
+            Err(Error::ControlCharacter { offset: o, .. }) => assert_eq!(o, offset, "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let msg = p.check_message("a\x03").unwrap_err().to_string();
+    assert!(msg.contains("\\u{3}") && msg.contains("send_keys"), "{msg}");
+}

@@ -15,7 +15,7 @@
 //! - `transcript`: `get_transcript`, Claude Code's conversation;
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
-mod args;
+pub(crate) mod args;
 mod prompts;
 mod reply;
 mod resources;

@@ -1,0 +1,39 @@
+//! Tool arguments and the untrusted strings inside them: every tool's argument decoding,
+//! session names (an accepted name has only the safe alphabet), key lists, and the removal of
+//! bracketed-paste markers from typed text (nothing that could end a paste survives).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+use sessiongate::fuzzing::{TOOLS, decode_tool_args};
+use sessiongate_backend::keys::{PASTE_END, PASTE_START, strip_paste_markers};
+use sessiongate_backend::{Key, SessionName};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let tool = TOOLS[usize::from(selector) % TOOLS.len()];
+    let text = String::from_utf8_lossy(rest);
+    let args: Value =
+        serde_json::from_slice(rest).unwrap_or_else(|_| Value::String(text.clone().into_owned()));
+    assert!(decode_tool_args(tool, &args).is_some());
+
+    if let Ok(name) = SessionName::new(&text) {
+        let n = name.as_str();
+        assert!((1..=64).contains(&n.len()));
+        assert!(
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        );
+        assert!(!n.starts_with('-') && !n.bytes().all(|b| b == b'.'));
+    }
+    let keys: Vec<&str> = text.split(',').collect();
+    if let Ok(parsed) = Key::parse_list(&keys) {
+        assert!(parsed.len() <= sessiongate_backend::keys::MAX_KEYS_PER_CALL);
+    }
+    let clean = strip_paste_markers(&text);
+    assert!(!clean.contains(PASTE_END) && !clean.contains(PASTE_START));
+    assert!(clean.len() <= text.len());
+});
