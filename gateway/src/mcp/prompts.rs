@@ -156,6 +156,8 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
         Ok(plan) => plan,
         Err(e) => return reply::fail(&e),
     };
+    // Subscribed before the answer is sent, so that no output event of the answer is missed.
+    let mut events = state.backend.events();
     if let Some(text) = &plan.text {
         if let Err(e) = state.policy.check_message(text) {
             return reply::fail(&e);
@@ -169,11 +171,21 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
     {
         return reply::fail(&e);
     }
-    // Watch the screen until the prompt is gone (or changes), for a bounded time.
+    // Watch the screen until the prompt is gone (or changes), for a bounded time: on each
+    // output event (or every 100 ms while the backend reports no output events).
     let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
     let mut after = None;
     while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let polled = state.backend.output_events_epoch().is_none();
+        let next = if polled {
+            (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline)
+        } else {
+            deadline
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = super::wait::next_event_for(&mut events, &name) => {}
+        }
         let Ok(info) = state.backend.info(&name).await else {
             break;
         };

@@ -122,7 +122,15 @@ pub(crate) async fn subscribe(
     let task = tokio::spawn(async move {
         let mut events = st.backend.events();
         loop {
-            let wake = tokio::time::sleep(FALLBACK_INTERVAL);
+            // Only a backend that cannot report output right now is re-read on a timer.
+            let polled = st.backend.output_events_epoch().is_none();
+            let wake = async {
+                if polled {
+                    tokio::time::sleep(FALLBACK_INTERVAL).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 ev = events.recv() => match ev {
                     Ok(SessionEvent::Terminated(n)) if n == name => {

@@ -1,9 +1,11 @@
 //! `wait_for`: block on the server until a session reaches a state, so that clients need not
 //! poll (and burn tokens) themselves.
 //!
-//! The wait wakes on the backend's session events (output, exit, termination). Backends that
-//! cannot observe output (the tmux backend without control mode) are re-checked on a short
-//! interval as a fallback. Progress notifications go to the client while it waits, and a
+//! The wait wakes on the backend's session events (output, exit, termination), and once
+//! more a settle period after the last of them (a program may update its state a moment
+//! after its last output); nothing is polled. Only a backend that cannot observe output at
+//! the moment (the tmux backend while its control-mode client is down) is re-checked on a
+//! short interval instead. Progress notifications go to the client while it waits, and a
 //! cancelled request stops the wait.
 
 use std::time::Duration;
@@ -27,8 +29,11 @@ pub(crate) const DEFAULT_TIMEOUT_S: u64 = 50;
 pub(crate) const MAX_TIMEOUT_S: u64 = 600;
 /// How often a backend without output events is re-checked.
 const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
-/// How long the screen must be unchanged before a reached state is reported.
-const SETTLE: Duration = Duration::from_millis(400);
+/// How long the screen must be unchanged before a reached state is reported, when output
+/// is observed as events (the last event is exactly when the screen last changed).
+const SETTLE: Duration = Duration::from_millis(250);
+/// The same without output events, where a change is only seen by re-reading.
+const SETTLE_POLLED: Duration = Duration::from_millis(400);
 /// How often progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -94,7 +99,11 @@ pub(crate) async fn wait_for(
     let progress_token = ctx.meta.get_progress_token();
     let mut last_screen: Option<u64> = None;
     let mut stable_since = start;
+    // The settle timer: one more check this long after the last event.
+    let mut recheck_at: Option<tokio::time::Instant> = None;
     loop {
+        let watched = state.backend.output_events_epoch().is_some();
+        let settle = if watched { SETTLE } else { SETTLE_POLLED };
         let info = match state.backend.info(&name).await {
             Ok(i) => i,
             Err(e) => return reply::fail(&e),
@@ -146,7 +155,7 @@ pub(crate) async fn wait_for(
             last_screen = Some(digest);
             stable_since = now;
         }
-        let settles_at = stable_since + SETTLE;
+        let settles_at = stable_since + settle;
         if met && !exited && now < settles_at && settles_at < deadline {
             tokio::time::sleep_until(settles_at).await;
             continue;
@@ -169,16 +178,27 @@ pub(crate) async fn wait_for(
                 let _ = ctx.peer.notify_progress(param).await;
             }
         }
-        let wake = (deadline.min(next_progress)).min(now + FALLBACK_INTERVAL);
+        let mut wake = deadline.min(next_progress);
+        if let Some(at) = recheck_at {
+            wake = wake.min(at);
+        }
+        if !watched {
+            wake = wake.min(now + FALLBACK_INTERVAL);
+        }
         tokio::select! {
             _ = ctx.ct.cancelled() => {
                 return reply::fail_msg(format!("wait_for on {name} was cancelled"));
             }
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep_until(wake) => {
+                if recheck_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                    recheck_at = None;
+                }
+            }
             ev = next_event_for(&mut events, &name) => {
                 if matches!(ev, Some(SessionEvent::Terminated(_))) {
                     return reply::fail(&sessiongate_backend::Error::NotFound(name.to_string()));
                 }
+                recheck_at = Some(tokio::time::Instant::now() + settle);
             }
         }
     }
@@ -189,7 +209,7 @@ fn waiting_with_prompt(d: &sessiongate_backend::prompt::Detection) -> bool {
 }
 
 /// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
-async fn next_event_for(
+pub(crate) async fn next_event_for(
     events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
     name: &SessionName,
 ) -> Option<SessionEvent> {
