@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::oneshot;
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::{Notify, oneshot};
 
 use crate::command::{Tmux, TmuxFailure, classify};
 use protocol::{Item, Parser};
@@ -35,7 +35,8 @@ pub(crate) struct Control {
     stdin: tokio::sync::Mutex<ChildStdin>,
     pending: Arc<Mutex<VecDeque<Waiter>>>,
     alive: Arc<AtomicBool>,
-    child: Mutex<Option<Child>>,
+    /// Tells the reader task (which owns the process) to end it.
+    stopping: Arc<Notify>,
 }
 
 impl Control {
@@ -67,16 +68,20 @@ impl Control {
         };
         let pending: Arc<Mutex<VecDeque<Waiter>>> = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
-        let (p, a) = (pending.clone(), alive.clone());
+        let stopping = Arc::new(Notify::new());
+        let (p, a, stop) = (pending.clone(), alive.clone(), stopping.clone());
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout);
             let mut parser = Parser::default();
             let mut line = Vec::new();
             loop {
                 line.clear();
-                match reader.read_until(b'\n', &mut line).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                tokio::select! {
+                    read = reader.read_until(b'\n', &mut line) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    },
+                    _ = stop.notified() => break,
                 }
                 let text = line.strip_suffix(b"\n").unwrap_or(&line);
                 match parser.feed(text) {
@@ -104,13 +109,15 @@ impl Control {
             a.store(false, Ordering::SeqCst);
             // Dropping the waiters fails every command still waiting.
             p.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            let _ = child.start_kill();
+            let _ = child.wait().await;
             tracing::info!("tmux control-mode client ended");
         });
         Ok(Control {
             stdin: tokio::sync::Mutex::new(stdin),
             pending,
             alive,
-            child: Mutex::new(Some(child)),
+            stopping,
         })
     }
 
@@ -140,6 +147,10 @@ impl Control {
                 return Err(TmuxFailure::Broken);
             }
         }
+        // The client may have ended between the check above and the queueing.
+        if !self.is_alive() {
+            return Err(TmuxFailure::Broken);
+        }
         match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
             Ok(Ok(Ok(out))) => Ok(out),
             Ok(Ok(Err(msg))) => Err(classify(&msg)),
@@ -155,9 +166,8 @@ impl Control {
     /// Ends the client.
     pub(crate) fn stop(&self) {
         self.alive.store(false, Ordering::SeqCst);
-        if let Some(mut child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = child.start_kill();
-        }
+        // notify_one keeps the permit if the reader is not waiting right now.
+        self.stopping.notify_one();
     }
 }
 
