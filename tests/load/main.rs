@@ -307,6 +307,64 @@ async fn tool_run(
     .await
 }
 
+/// How long after a prompt is drawn `wait_for` reports it, in ms (median of three): a shell
+/// draws Claude Code's recorded trust dialog (`backend/rules/fixtures`) after a 2 s pause,
+/// while `wait_for(until = waiting_for_input)` waits; the pause is subtracted.
+async fn prompt_latency(mc: &mut McpClient) -> f64 {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../backend/rules/fixtures/claude-code/trust-dialog.txt");
+    let _ = mc
+        .call(
+            "create_session",
+            json!({ "name": "prompt", "profile": "bash" }),
+        )
+        .await;
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let cmd = format!(
+            "clear; sleep 2; echo 'Claude Code v0 (a recorded screen)'; cat '{}'",
+            fixture.display()
+        );
+        let _ = mc
+            .call(
+                "send_message",
+                json!({ "session": "prompt", "message": "clear" }),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if mc
+            .call(
+                "send_message",
+                json!({ "session": "prompt", "message": cmd }),
+            )
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let sent = Instant::now();
+        let r = mc
+            .call(
+                "wait_for",
+                json!({ "session": "prompt", "until": "waiting_for_input", "timeout_s": 20 }),
+            )
+            .await;
+        let took = sent.elapsed().as_secs_f64() * 1000.0 - 2000.0;
+        if r.is_ok_and(|r| r.to_string().contains("\"condition_met\":true")) {
+            samples.push(took);
+        }
+        // Leave the dialog's screen for the next round.
+        let _ = mc
+            .call("send_keys", json!({ "session": "prompt", "keys": ["C-c"] }))
+            .await;
+    }
+    let _ = mc
+        .call("terminate_session", json!({ "session": "prompt" }))
+        .await;
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Fills every session's scrollback with `lines` lines and waits until each has printed them.
 async fn fill_scrollback(mc: &mut McpClient, sessions: usize, lines: usize) {
     for i in 0..sessions {
@@ -341,10 +399,15 @@ async fn fill_scrollback(mc: &mut McpClient, sessions: usize, lines: usize) {
 async fn main() {
     let args = parse_args();
     println!(
+        "gateway binary: {} (set SESSIONGATE_BIN to a release build for real figures)\n",
+        sessiongate_tests::gateway::binary().display()
+    );
+    println!(
         "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut memory = Vec::new();
+    let mut prompts = Vec::new();
     for backend in &args.backends {
         for &sessions in &args.sessions {
             let gw = TestGateway::start(Options {
@@ -405,6 +468,10 @@ async fn main() {
                 }
             }
             let after_runs_rss = rss_mb(pid);
+            let prompt_ms = prompt_latency(&mut setup).await;
+            prompts.push(format!(
+                "{backend}, {sessions} sessions: waiting-for-input prompt reported {prompt_ms:.0} ms after it was drawn"
+            ));
             fill_scrollback(&mut setup, sessions, args.fill_lines).await;
             let filled_rss = rss_mb(pid);
             // The growth run: many calls, then memory again (at the largest session count).
@@ -448,5 +515,9 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|");
     for m in memory {
         println!("{m}");
+    }
+    println!();
+    for p in prompts {
+        println!("{p}");
     }
 }
