@@ -195,7 +195,12 @@ pub(crate) async fn wait_for(
                 }
             }
             ev = next_event_for(&mut events, &name) => {
-                if matches!(ev, Some(SessionEvent::Terminated(_))) {
+                // A burst of output is one re-check: take every event already queued.
+                let mut terminated = matches!(ev, Some(SessionEvent::Terminated(_)));
+                while let Ok(more) = events.try_recv() {
+                    terminated |= more == SessionEvent::Terminated(name.clone());
+                }
+                if terminated {
                     return reply::fail(&sessiongate_backend::Error::NotFound(name.to_string()));
                 }
                 recheck_at = Some(tokio::time::Instant::now() + settle);
