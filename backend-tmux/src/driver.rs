@@ -75,6 +75,11 @@ impl Driver {
         }
     }
 
+    /// The name of the session the control client is attached to.
+    pub(crate) fn control_session(&self) -> &str {
+        &self.control_session
+    }
+
     /// Subscribes to session events.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
         self.shared.events.subscribe()

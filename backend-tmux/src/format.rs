@@ -105,3 +105,21 @@ pub(crate) fn parse_line(line: &str, prefix: &str) -> Option<PaneLine> {
 pub(crate) fn to_tmux_name(prefix: &str, name: &str) -> String {
     format!("{prefix}{}", name.replace(['.', ':'], "_"))
 }
+
+/// A `list-panes -f` filter that keeps only panes of sessions named `<prefix>...` other than
+/// the control session, so that tmux formats no line sessiongate would drop (each managed
+/// window is listed twice otherwise: in its session and in the control session). `None` when
+/// the prefix holds characters that the format language would read as syntax.
+pub(crate) fn session_filter(prefix: &str, control_session: &str) -> Option<String> {
+    let plain = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+'))
+    };
+    if prefix.is_empty() || !plain(prefix) || !plain(control_session) {
+        return None;
+    }
+    Some(format!(
+        "#{{&&:#{{==:#{{={}:session_name}},{prefix}}},#{{!=:#{{session_name}},{control_session}}}}}",
+        prefix.chars().count()
+    ))
+}

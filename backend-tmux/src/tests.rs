@@ -19,6 +19,17 @@ fn escapes_trailing_semicolons_only() {
 }
 
 #[test]
+fn session_filters_only_for_plain_prefixes() {
+    assert_eq!(
+        format::session_filter("sg-", "sg-+control").as_deref(),
+        Some("#{&&:#{==:#{=3:session_name},sg-},#{!=:#{session_name},sg-+control}}")
+    );
+    for bad in ["", "a,b", "x}", "#{", "a b"] {
+        assert_eq!(format::session_filter(bad, "c+control"), None, "{bad:?}");
+    }
+}
+
+#[test]
 fn classifies_tmux_errors() {
     assert!(matches!(
         classify("no server running on /tmp/tmux-0/x\n"),

@@ -11,7 +11,8 @@
 //! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
 //! then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`): idle, with the
 //! sessions, with every session's scrollback filled by `--fill-lines` lines, and after a
-//! `--growth-calls` run of mixed calls (64 clients, at the largest session count). CI runs it
+//! `--growth-calls` run of mixed calls (64 clients, at the largest session count; status and
+//! logs, with a send every 50th call and a list every 100th). CI runs it
 //! once at a tiny size to keep it working; the numbers are never asserted.
 
 use std::time::{Duration, Instant};
@@ -277,16 +278,14 @@ async fn tool_run(
             while Instant::now() < deadline
                 && left.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
             {
-                // The growth run mixes the four tools.
-                let t_name = if tool == "mixed" {
-                    [
-                        "get_session_status",
-                        "get_logs",
-                        "list_sessions",
-                        "send_message",
-                    ][i % 4]
-                } else {
-                    tool
+                // The growth run mixes the reads with a send every 50th call and a
+                // list every 100th (both are far slower, so an even mix would take an hour).
+                let t_name = match (tool, i % 100) {
+                    ("mixed", 0) => "list_sessions",
+                    ("mixed", n) if n % 50 == 25 => "send_message",
+                    ("mixed", n) if n % 2 == 0 => "get_session_status",
+                    ("mixed", _) => "get_logs",
+                    (t, _) => t,
                 };
                 i += 1;
                 let args = match t_name {
