@@ -116,8 +116,7 @@ impl TmuxBackend {
 
     async fn panes(&self) -> Result<Vec<PaneLine>> {
         let mut args = vec![c("list-panes"), c("-a"), c("-F"), c(PANE_FORMAT)];
-        if let Some(filter) = format::session_filter(&self.prefix, self.driver.control_session())
-        {
+        if let Some(filter) = format::session_filter(&self.prefix, self.driver.control_session()) {
             args.extend([c("-f"), o(filter)]);
         }
         match self.driver.run(&args).await {

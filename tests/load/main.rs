@@ -502,8 +502,8 @@ async fn main() {
                 growth = format!("{:.1} (from {before:.1})", rss_mb(pid));
             }
             memory.push(format!(
-                "| {backend} | {sessions} | {idle_rss:.1} | {sessions_rss:.1} | {after_runs_rss:.1} | {filled_rss:.1} ({:.2} MB/session) | {growth} |",
-                (filled_rss - idle_rss) / sessions.max(1) as f64
+                "| {backend} | {sessions} | {idle_rss:.1} | {sessions_rss:.1} | {after_runs_rss:.1} | {filled_rss:.1} (+{:.2} MB/session) | {growth} |",
+                (filled_rss - after_runs_rss) / sessions.max(1) as f64
             ));
         }
     }

@@ -157,7 +157,17 @@ pub(crate) async fn wait_for(
         }
         let settles_at = stable_since + settle;
         if met && !exited && now < settles_at && settles_at < deadline {
-            tokio::time::sleep_until(settles_at).await;
+            // Wait out the settle period, but look again at once when more output comes
+            // (the settle period then restarts from that change, not from this one).
+            tokio::select! {
+                _ = ctx.ct.cancelled() => {
+                    return reply::fail_msg(format!("wait_for on {name} was cancelled"));
+                }
+                _ = tokio::time::sleep_until(settles_at) => {}
+                _ = next_event_for(&mut events, &name), if watched => {
+                    while events.try_recv().is_ok() {}
+                }
+            }
             continue;
         }
         // An exited program will not reach any other state.
