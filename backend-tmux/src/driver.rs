@@ -199,6 +199,16 @@ impl Driver {
         {
             return Some(c.clone());
         }
+        // A client that ended may mean the server ended: only a forked command that reaches
+        // a server again allows a new client (which would otherwise start a new server).
+        {
+            let mut slot = self.control.write().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_some_and(|c| !c.is_alive()) {
+                *slot = None;
+                self.server_seen.store(false, Ordering::SeqCst);
+                return None;
+            }
+        }
         if !self.server_seen.load(Ordering::SeqCst) {
             return None;
         }

@@ -444,3 +444,25 @@ async fn a_lost_control_client_falls_back_to_forking_and_reconnects() {
     assert!(again.is_some(), "control mode never came back");
     assert_ne!(again, first, "a new client must change the epoch");
 }
+
+#[tokio::test]
+async fn a_killed_server_is_not_restarted_by_reconnecting() {
+    let s = Server::new("norestart");
+    s.backend
+        .create(s.policy().prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap();
+    assert!(s.backend.driver.control_is_up());
+    tmux_out(&s.socket, &["kill-server"]);
+    // Calls spread over more than the reconnect gap find no sessions and start nothing.
+    for _ in 0..15 {
+        assert!(s.backend.list().await.unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::process::Command::new("tmux")
+        .args(["-L", &s.socket, "list-sessions"])
+        .output()
+        .unwrap()
+        .status;
+    assert!(!status.success(), "a tmux server was started again");
+}

@@ -14,6 +14,10 @@ use crate::state::AppState;
 
 /// How long a screen must be unchanged before a trailing `?` or `:` counts as a question.
 const QUIET_SECS: i64 = 1;
+/// When to look again after the last output so that a question that needs a quiet screen is
+/// seen without polling: just after [`QUIET_SECS`] (tmux reports activity to the second,
+/// rounded down, so its screens count as quiet no later than this either).
+pub(crate) const QUIET_RECHECK: Duration = Duration::from_millis(1_050);
 
 /// How long `respond_to_prompt` watches the screen for the prompt to go away.
 const SETTLE_WAIT: Duration = Duration::from_secs(3);

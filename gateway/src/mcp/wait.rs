@@ -1,9 +1,10 @@
 //! `wait_for`: block on the server until a session reaches a state, so that clients need not
 //! poll (and burn tokens) themselves.
 //!
-//! The wait wakes on the backend's session events (output, exit, termination), and once
-//! more a settle period after the last of them (a program may update its state a moment
-//! after its last output); nothing is polled. Only a backend that cannot observe output at
+//! The wait wakes on the backend's session events (output, exit, termination), and again a
+//! settle period and a quiet period after the last of them (a program may update its state a
+//! moment after its last output, and a question counts once the screen is quiet); nothing is
+//! polled. Only a backend that cannot observe output at
 //! the moment (the tmux backend while its control-mode client is down) is re-checked on a
 //! short interval instead. Progress notifications go to the client while it waits, and a
 //! cancelled request stops the wait.
@@ -18,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use sessiongate_backend::{ProcessStatus, ReadRequest, SessionEvent, SessionName};
 
-use super::prompts::{detect_session, state_line};
+use super::prompts::{QUIET_RECHECK, detect_session, state_line};
 use super::reply;
 use crate::state::AppState;
 use sessiongate_backend::prompt::Activity;
@@ -99,8 +100,9 @@ pub(crate) async fn wait_for(
     let progress_token = ctx.meta.get_progress_token();
     let mut last_screen: Option<u64> = None;
     let mut stable_since = start;
-    // The settle timer: one more check this long after the last event.
-    let mut recheck_at: Option<tokio::time::Instant> = None;
+    // The settle timers: checks a settle period and a quiet period after the last event
+    // (the state can change with time alone: a question needs a quiet screen).
+    let mut rechecks: Vec<tokio::time::Instant> = Vec::new();
     loop {
         let watched = state.backend.output_events_epoch().is_some();
         let settle = if watched { SETTLE } else { SETTLE_POLLED };
@@ -189,8 +191,8 @@ pub(crate) async fn wait_for(
             }
         }
         let mut wake = deadline.min(next_progress);
-        if let Some(at) = recheck_at {
-            wake = wake.min(at);
+        if let Some(at) = rechecks.iter().min() {
+            wake = wake.min(*at);
         }
         if !watched {
             wake = wake.min(now + FALLBACK_INTERVAL);
@@ -200,9 +202,8 @@ pub(crate) async fn wait_for(
                 return reply::fail_msg(format!("wait_for on {name} was cancelled"));
             }
             _ = tokio::time::sleep_until(wake) => {
-                if recheck_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
-                    recheck_at = None;
-                }
+                let now = tokio::time::Instant::now();
+                rechecks.retain(|at| *at > now);
             }
             ev = next_event_for(&mut events, &name) => {
                 // A burst of output is one re-check: take every event already queued.
@@ -213,7 +214,8 @@ pub(crate) async fn wait_for(
                 if terminated {
                     return reply::fail(&sessiongate_backend::Error::NotFound(name.to_string()));
                 }
-                recheck_at = Some(tokio::time::Instant::now() + settle);
+                let now = tokio::time::Instant::now();
+                rechecks = vec![now + settle, now + QUIET_RECHECK];
             }
         }
     }
