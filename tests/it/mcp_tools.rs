@@ -467,25 +467,42 @@ async fn sessions_are_resources_with_subscriptions(backend: &str) {
     )
     .await
     .unwrap();
-    let seen = c
-        .listen(Duration::from_secs(20), |m| {
-            m["method"] == "notifications/resources/updated" && m["params"]["uri"] == "sessions://r"
-        })
-        .await
-        .unwrap();
-    assert!(
-        seen.iter()
-            .any(|m| m["method"] == "notifications/resources/updated"),
-        "{seen:?}"
-    );
-    let read = c
-        .request("resources/read", json!({ "uri": "sessions://r" }))
-        .await
-        .unwrap();
+    // Notifications come for every change of state or screen (the typed command's echo
+    // first); after one of them the resource reads as waiting for input.
+    let start = std::time::Instant::now();
+    let mut read = Value::Null;
+    let mut notified = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        let seen = c
+            .listen(Duration::from_secs(2), |m| {
+                m["method"] == "notifications/resources/updated"
+                    && m["params"]["uri"] == "sessions://r"
+            })
+            .await
+            .unwrap();
+        notified |= seen
+            .iter()
+            .any(|m| m["method"] == "notifications/resources/updated");
+        if !notified {
+            continue;
+        }
+        read = c
+            .request("resources/read", json!({ "uri": "sessions://r" }))
+            .await
+            .unwrap();
+        if read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for input")
+        {
+            break;
+        }
+    }
+    assert!(notified, "no notifications/resources/updated arrived");
     assert!(
         read["contents"][0]["text"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("waiting for input"),
         "{read}"
     );
