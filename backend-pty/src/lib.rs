@@ -269,6 +269,11 @@ impl SessionBackend for PtyBackend {
     fn events(&self) -> broadcast::Receiver<SessionEvent> {
         self.events.subscribe()
     }
+
+    /// Every chunk of output is fed to the emulator and then announced, always.
+    fn output_events_epoch(&self) -> Option<u64> {
+        Some(0)
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub(crate) enum TmuxFailure {
     NoTarget,
     /// `new-session` found the name taken.
     Duplicate,
+    /// The control-mode client could not run the command (it ended, hung, or the command
+    /// cannot be written as one line); the command should be run forked instead.
+    Broken,
     /// Anything else, with tmux's message.
     Other(String),
 }
@@ -124,6 +127,7 @@ impl TmuxFailure {
         match self {
             TmuxFailure::NoServer | TmuxFailure::NoTarget => Error::NotFound(session.to_owned()),
             TmuxFailure::Duplicate => Error::AlreadyExists(session.to_owned()),
+            TmuxFailure::Broken => Error::Unavailable("tmux: the control client ended".into()),
             TmuxFailure::Other(m) => Error::Unavailable(format!("tmux: {m}")),
         }
     }

@@ -2,17 +2,24 @@
 //! gateway and the owner can attach to them at the terminal
 //! (`tmux -L <socket> attach -t <prefix><name>`).
 //!
-//! Every operation is one `tmux` invocation with an argv list (see [`command`]): exact
-//! targets (`=name`), `--` before free text, text delivered through a paste buffer that tmux
-//! reads from standard input (so it never appears in a process list and never meets tmux's
-//! key-name or `;` parsing), then a separate Enter.
+//! Operations go through one long-lived tmux control-mode client (`tmux -C`, see
+//! [`control`]) when it runs, and fall back to one forked `tmux` invocation with an argv
+//! list (see [`command`]) when it does not. Targets are exact (`=name`); client text is
+//! always delivered through a paste buffer that a forked tmux reads from standard input (so
+//! it never appears in a process list and never meets tmux's command, key-name or `;`
+//! parsing), then a separate Enter. The control client's `%output` notifications become
+//! [`SessionEvent::Output`], so waiters need not poll.
 //!
 //! # Layout
 //! - this file: [`TmuxBackend`] and its [`SessionBackend`] implementation;
-//! - `command`: running tmux and classifying its errors;
+//! - `driver`: control mode or fork, reconnecting, pane → session map, events;
+//! - `control`: the control-mode client, its line protocol and argument quoting;
+//! - `command`: running a forked tmux and classifying its errors;
 //! - `format`: the `list-panes` format and its parser, and the name mapping.
 
 mod command;
+mod control;
+mod driver;
 mod format;
 
 use std::borrow::Cow;
@@ -20,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
+
+use driver::Driver;
 
 use sessiongate_backend::screen::page;
 use sessiongate_backend::{
@@ -67,10 +76,9 @@ impl TmuxConfig {
 /// Sessions in a tmux server.
 #[derive(Debug)]
 pub struct TmuxBackend {
-    tmux: Tmux,
+    driver: Driver,
     prefix: String,
     history_limit: usize,
-    events: broadcast::Sender<SessionEvent>,
     buffer_seq: AtomicU64,
 }
 
@@ -78,42 +86,49 @@ impl TmuxBackend {
     /// A backend for the given configuration. Nothing is started until the first session is
     /// created; a server that already runs on the socket is used as it is.
     pub fn new(cfg: TmuxConfig) -> Self {
+        let tmux = Tmux {
+            program: cfg.program,
+            socket: cfg.socket,
+            config: cfg.config_file,
+        };
         TmuxBackend {
-            tmux: Tmux {
-                program: cfg.program,
-                socket: cfg.socket,
-                config: cfg.config_file,
-            },
+            driver: Driver::new(tmux, cfg.prefix.clone()),
             prefix: cfg.prefix,
             history_limit: cfg.history_limit,
-            events: broadcast::channel(256).0,
             buffer_seq: AtomicU64::new(0),
         }
     }
 
     /// Checks that tmux can be run at all, for a clear error at startup.
     pub async fn check(&self) -> Result<String> {
-        let out = tokio::process::Command::new(&self.tmux.program)
+        let out = tokio::process::Command::new(&self.driver.tmux.program)
             .arg("-V")
             .output()
             .await
             .map_err(|e| {
                 Error::Unavailable(format!(
                     "cannot run {:?} ({e}); install tmux or choose --backend pty",
-                    self.tmux.program
+                    self.driver.tmux.program
                 ))
             })?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     async fn panes(&self) -> Result<Vec<PaneLine>> {
-        let args = vec![c("list-panes"), c("-a"), c("-F"), c(PANE_FORMAT)];
-        match self.tmux.run(&[args], None).await {
-            Ok(out) => Ok(out
-                .lines()
-                .filter_map(|l| parse_line(l, &self.prefix))
-                .filter(|p| p.active)
-                .collect()),
+        let mut args = vec![c("list-panes"), c("-a"), c("-F"), c(PANE_FORMAT)];
+        if let Some(filter) = format::session_filter(&self.prefix, self.driver.control_session()) {
+            args.extend([c("-f"), o(filter)]);
+        }
+        match self.driver.run(&args).await {
+            Ok(out) => {
+                let panes: Vec<PaneLine> = out
+                    .lines()
+                    .filter_map(|l| parse_line(l, &self.prefix))
+                    .filter(|p| p.active)
+                    .collect();
+                self.driver.observe(&panes).await;
+                Ok(panes)
+            }
             // No server, or a server whose last session ended: no sessions.
             Err(TmuxFailure::NoServer | TmuxFailure::NoTarget) => Ok(Vec::new()),
             Err(e) => Err(e.into_error("")),
@@ -134,8 +149,8 @@ impl TmuxBackend {
         // later, when the child is reaped; a few short re-reads bridge that gap.
         for attempt in 0..PANE_STATUS_RETRIES {
             let out = self
-                .tmux
-                .run(std::slice::from_ref(&args), None)
+                .driver
+                .run(&args)
                 .await
                 .map_err(|e| e.into_error(name.as_str()))?;
             let pane = out
@@ -149,6 +164,7 @@ impl TmuxBackend {
                     signal: None,
                 });
             if !status_pending || attempt + 1 == PANE_STATUS_RETRIES {
+                self.driver.observe(std::slice::from_ref(&pane)).await;
                 return Ok(pane);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -174,8 +190,7 @@ impl TmuxBackend {
     }
 
     fn emit(&self, ev: SessionEvent) {
-        // Nobody listening is fine.
-        let _ = self.events.send(ev);
+        self.driver.emit(ev);
     }
 }
 
@@ -252,10 +267,12 @@ impl SessionBackend for TmuxBackend {
                 o(spec.profile.clone()),
             ],
         ];
-        self.tmux
+        self.driver
+            .tmux
             .run(&commands, None)
             .await
             .map_err(|e| e.into_error(spec.name.as_str()))?;
+        self.driver.server_is_up();
         tracing::info!(session = %spec.name, profile = %spec.profile, "tmux session created");
         self.emit(SessionEvent::Created(spec.name.clone()));
         self.info(&spec.name).await
@@ -287,19 +304,25 @@ impl SessionBackend for TmuxBackend {
                 c("-t"),
                 target.clone(),
             ];
-            if let Err(e) = self.tmux.run(&[load, paste], Some(text.as_bytes())).await {
+            // Always forked: the text must reach tmux on standard input.
+            let loaded = self
+                .driver
+                .tmux
+                .run(&[load, paste], Some(text.as_bytes()))
+                .await;
+            if let Err(e) = loaded {
                 let _ = self
-                    .tmux
-                    .run(&[vec![c("delete-buffer"), c("-b"), buffer]], None)
+                    .driver
+                    .run(&[c("delete-buffer"), c("-b"), buffer])
                     .await;
                 return Err(e.into_error(name.as_str()));
             }
         }
         if submit {
-            // A separate invocation, so the program sees the paste end before the Enter.
+            // A separate command, so the program sees the paste end before the Enter.
             let enter = vec![c("send-keys"), c("-t"), target, c("Enter")];
-            self.tmux
-                .run(&[enter], None)
+            self.driver
+                .run(&enter)
                 .await
                 .map_err(|e| e.into_error(name.as_str()))?;
         }
@@ -336,8 +359,8 @@ impl SessionBackend for TmuxBackend {
                     o(other.to_string()),
                 ],
             };
-            self.tmux
-                .run(&[cmd], None)
+            self.driver
+                .run(&cmd)
                 .await
                 .map_err(|e| e.into_error(name.as_str()))?;
         }
@@ -363,8 +386,8 @@ impl SessionBackend for TmuxBackend {
             args.push(o(format!("-{wanted_history}")));
         }
         let out = self
-            .tmux
-            .run(&[args], None)
+            .driver
+            .run(&args)
             .await
             .map_err(|e| e.into_error(name.as_str()))?;
         let mut screen = page(&out, &req, pane.cursor);
@@ -393,8 +416,8 @@ impl SessionBackend for TmuxBackend {
             c("-y"),
             o(rows.to_string()),
         ];
-        self.tmux
-            .run(&[args], None)
+        self.driver
+            .run(&args)
             .await
             .map_err(|e| e.into_error(name.as_str()))?;
         Ok(())
@@ -403,23 +426,36 @@ impl SessionBackend for TmuxBackend {
     async fn terminate(&self, name: &SessionName) -> Result<()> {
         // Look the session up first so that only a session whose recorded name matches is
         // ever killed.
-        self.pane(name).await?;
+        let pane = self.pane(name).await?;
+        // The window is also linked into the control session: kill-window removes it from
+        // every session (and ends the session when it was its only window).
+        let window = vec![c("kill-window"), c("-t"), o(pane.window_id.clone())];
+        match self.driver.run(&window).await {
+            Ok(_) | Err(TmuxFailure::NoTarget) => {}
+            Err(e) => return Err(e.into_error(name.as_str())),
+        }
         let args = vec![
             c("kill-session"),
             c("-t"),
             o(format!("={}", self.tmux_name(name))),
         ];
-        self.tmux
-            .run(&[args], None)
-            .await
-            .map_err(|e| e.into_error(name.as_str()))?;
+        match self.driver.run(&args).await {
+            // Already gone with its only window.
+            Ok(_) | Err(TmuxFailure::NoTarget | TmuxFailure::NoServer) => {}
+            Err(e) => return Err(e.into_error(name.as_str())),
+        }
+        self.driver.forget(&pane.pane_id);
         tracing::info!(session = %name, "tmux session terminated");
         self.emit(SessionEvent::Terminated(name.clone()));
         Ok(())
     }
 
     fn events(&self) -> broadcast::Receiver<SessionEvent> {
-        self.events.subscribe()
+        self.driver.subscribe()
+    }
+
+    fn output_events_epoch(&self) -> Option<u64> {
+        self.driver.output_epoch()
     }
 }
 

@@ -19,6 +19,17 @@ fn escapes_trailing_semicolons_only() {
 }
 
 #[test]
+fn session_filters_only_for_plain_prefixes() {
+    assert_eq!(
+        format::session_filter("sg-", "sg-+control").as_deref(),
+        Some("#{&&:#{==:#{=3:session_name},sg-},#{!=:#{session_name},sg-+control}}")
+    );
+    for bad in ["", "a,b", "x}", "#{", "a b"] {
+        assert_eq!(format::session_filter(bad, "c+control"), None, "{bad:?}");
+    }
+}
+
+#[test]
 fn classifies_tmux_errors() {
     assert!(matches!(
         classify("no server running on /tmp/tmux-0/x\n"),
@@ -41,7 +52,7 @@ fn classifies_tmux_errors() {
 
 #[test]
 fn parses_pane_lines_and_maps_names() {
-    let line = "claude-a_b\t11\t1700000000\t1700000100\t4242\tbash\t0\t\t\t120\t40\t3\t7\t12\ta.b\tshell\t/home/x y\tz";
+    let line = "claude-a_b\t11\t1700000000\t1700000100\t4242\tbash\t0\t\t\t120\t40\t3\t7\t12\t%1\t@1\tclaude-a_b\ta.b\tshell\t/home/x y\tz";
     let p = format::parse_line(line, "claude-").unwrap();
     assert_eq!(p.info.name.as_str(), "a.b");
     assert_eq!(p.info.pid, Some(4242));
@@ -52,7 +63,7 @@ fn parses_pane_lines_and_maps_names() {
     // Another prefix is never ours.
     assert!(format::parse_line(line, "other-").is_none());
     // A dead pane reports its exit status.
-    let dead = "claude-x\t11\t1\t1\t1\tbash\t1\t3\t\t80\t24\t0\t0\t0\tx\tshell\t/";
+    let dead = "claude-x\t11\t1\t1\t1\tbash\t1\t3\t\t80\t24\t0\t0\t0\t%2\t@2\t\tx\tshell\t/";
     let p = format::parse_line(dead, "claude-").unwrap();
     assert_eq!(
         p.info.status,
@@ -62,7 +73,7 @@ fn parses_pane_lines_and_maps_names() {
         }
     );
     // A session made by hand with the prefix is listed under its stripped name.
-    let manual = "claude-hand\t11\t1\t1\t1\tbash\t0\t\t\t80\t24\t0\t0\t0\t\t\t/";
+    let manual = "claude-hand\t11\t1\t1\t1\tbash\t0\t\t\t80\t24\t0\t0\t0\t%3\t@3\t\t\t\t/";
     assert_eq!(
         format::parse_line(manual, "claude-")
             .unwrap()
@@ -303,7 +314,8 @@ async fn pages_back_through_scrollback() {
     s.backend
         .send_text(
             &name,
-            "for i in $(seq 1 300); do echo line$i; done; echo DONE",
+            // DO''NE: the typed command line must not match what is waited for.
+            "for i in $(seq 1 300); do echo line$i; done; echo DO''NE",
             true,
         )
         .await
@@ -367,4 +379,122 @@ async fn a_paste_end_marker_in_text_cannot_submit_commands() {
         .unwrap();
     s.wait_for(&name, "done-42").await;
     assert!(!pwned.exists(), "text broke out of the bracketed paste");
+}
+
+/// Runs a forked tmux command on the test server and returns its output.
+fn tmux_out(socket: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("tmux")
+        .args(["-L", socket])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn output_events_come_from_control_mode() {
+    let s = Server::new("events");
+    let name = s
+        .backend
+        .create(s.policy().prepare("ev", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    assert!(s.backend.driver.control_is_up());
+    assert!(s.backend.output_events_epoch().is_some());
+    let mut events = s.backend.events();
+    s.backend
+        .send_text(&name, "echo marker", true)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(SessionEvent::Output(n)) if n == name => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(got.ok(), Some(true), "no Output event for {name}");
+    // The control session is never listed as a session.
+    let names: Vec<String> = s
+        .backend
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["ev".to_owned()]);
+    // Terminating removes the window everywhere, the control session included.
+    s.backend.terminate(&name).await.unwrap();
+    let windows = tmux_out(
+        &s.socket,
+        &["list-windows", "-a", "-F", "#{pane_start_command}"],
+    );
+    assert!(!windows.contains("bash"), "left behind: {windows}");
+}
+
+#[tokio::test]
+async fn a_lost_control_client_falls_back_to_forking_and_reconnects() {
+    let s = Server::new("fallback");
+    let name = s
+        .backend
+        .create(s.policy().prepare("fb", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    let first = s.backend.output_events_epoch();
+    assert!(first.is_some());
+    // Throw the control client out from the side.
+    tmux_out(&s.socket, &["detach-client", "-s", "claude-+control"]);
+    for _ in 0..200 {
+        if !s.backend.driver.control_is_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(s.backend.output_events_epoch(), None);
+    // Everything still works, by forked tmux.
+    s.backend
+        .send_text(&name, "echo still-here", true)
+        .await
+        .unwrap();
+    s.wait_for(&name, "still-here\n").await;
+    // A later call starts a new client (at most once a second), which hears output again.
+    let mut again = None;
+    for _ in 0..100 {
+        s.backend.info(&name).await.unwrap();
+        again = s.backend.output_events_epoch();
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "control mode never came back");
+    assert_ne!(again, first, "a new client must change the epoch");
+}
+
+#[tokio::test]
+async fn a_killed_server_is_not_restarted_by_reconnecting() {
+    let s = Server::new("norestart");
+    s.backend
+        .create(s.policy().prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap();
+    assert!(s.backend.driver.control_is_up());
+    tmux_out(&s.socket, &["kill-server"]);
+    // Calls spread over more than the reconnect gap find no sessions and start nothing.
+    for _ in 0..15 {
+        assert!(s.backend.list().await.unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::process::Command::new("tmux")
+        .args(["-L", &s.socket, "list-sessions"])
+        .output()
+        .unwrap()
+        .status;
+    assert!(!status.success(), "a tmux server was started again");
 }

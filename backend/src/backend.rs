@@ -67,4 +67,13 @@ pub trait SessionBackend: Send + Sync + std::fmt::Debug + 'static {
     /// publishes `Created` and `Terminated`; `Output` and `Exited` come from backends that
     /// watch the terminal's output stream.
     fn events(&self) -> broadcast::Receiver<SessionEvent>;
+
+    /// `Some(epoch)` while [`Self::events`] reports every change of every session's screen
+    /// (an `Output` event after each output), so that callers may wait on events alone and
+    /// keep a screen until its next event. The number changes whenever events may have been
+    /// missed (the backend's output watch restarted), which invalidates anything kept.
+    /// `None` while output is not watched: callers must re-read to see changes.
+    fn output_events_epoch(&self) -> Option<u64> {
+        None
+    }
 }

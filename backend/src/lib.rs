@@ -11,6 +11,7 @@
 //!
 //! # Layout
 //! - [`backend`]: the [`SessionBackend`] trait and the events it publishes.
+//! - [`cache`]: [`cache::ScreenCache`], a backend wrapper that reads a screen once per change.
 //! - [`name`]: [`SessionName`], a validated session name (the public identity of a session).
 //! - [`policy`]: [`SessionPolicy`]: allowed working-directory roots and launch profiles; it
 //!   turns untrusted create requests into a [`CreateSpec`].
@@ -21,6 +22,7 @@
 //! - [`error`]: the [`Error`] type.
 
 pub mod backend;
+pub mod cache;
 pub mod error;
 pub mod keys;
 pub mod name;

@@ -202,6 +202,8 @@ pub struct Settings {
     pub max_mcp_sessions_per_client: Option<usize>,
     /// MCP sessions overall.
     pub max_mcp_sessions: Option<usize>,
+    /// Connections per client address.
+    pub max_connections_per_address: Option<usize>,
     /// Whether the audit log keeps the full text.
     pub audit_record_text: bool,
     /// How people sign in (`[login]` in the config file).
@@ -278,6 +280,7 @@ impl ServeArgs {
             rate_limits: file.rate_limits.unwrap_or_default(),
             max_mcp_sessions_per_client: file.max_mcp_sessions_per_client,
             max_mcp_sessions: file.max_mcp_sessions,
+            max_connections_per_address: file.max_connections_per_address,
             audit_record_text: file.audit_record_text.unwrap_or(false),
             bind: self
                 .bind
@@ -467,6 +470,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     if let Some(n) = settings.max_mcp_sessions {
         http.max_mcp_sessions = n;
+    }
+    if let Some(n) = settings.max_connections_per_address {
+        http.max_connections_per_address = n;
     }
     http.metrics_on_main = settings.admin_bind.is_none();
     let services = crate::server::Services {

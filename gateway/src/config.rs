@@ -95,6 +95,8 @@ pub struct FileConfig {
     pub max_mcp_sessions_per_client: Option<usize>,
     /// MCP sessions the gateway holds at once (default 512).
     pub max_mcp_sessions: Option<usize>,
+    /// Connections one client address may hold at once (default 64; trusted proxies exempt).
+    pub max_connections_per_address: Option<usize>,
     /// Keep the full text sent to sessions in the audit log, not only its hash and length.
     pub audit_record_text: Option<bool>,
     /// How people sign in: the owner password and upstream identity providers.

@@ -53,6 +53,8 @@ pub struct HttpConfig {
     pub max_mcp_sessions_per_client: usize,
     /// MCP sessions the gateway holds at once.
     pub max_mcp_sessions: usize,
+    /// Connections one address may hold at once (trusted proxies are exempt).
+    pub max_connections_per_address: usize,
     /// Whether `/metrics` is served on this router (protected by a bearer token when OAuth
     /// is on); `false` when an admin listener serves it instead.
     pub metrics_on_main: bool,
@@ -69,6 +71,7 @@ impl HttpConfig {
             rate_limits: RateLimits::default(),
             max_mcp_sessions_per_client: 32,
             max_mcp_sessions: 512,
+            max_connections_per_address: 64,
             metrics_on_main: true,
         }
     }
@@ -349,8 +352,11 @@ pub async fn run(
     let sessions_ct = CancellationToken::new();
     let app = router(&svc, &http, ct.clone(), sessions_ct.clone());
     let exempt = http.trusted_proxies.clone();
-    let served =
-        crate::listen::serve(listener, app, tls, ListenLimits::standard(), exempt, ct).await;
+    let limits = ListenLimits {
+        max_connections_per_ip: http.max_connections_per_address,
+        ..ListenLimits::standard()
+    };
+    let served = crate::listen::serve(listener, app, tls, limits, exempt, ct).await;
     sessions_ct.cancel();
     served
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use sessiongate_backend::cache::ScreenCache;
 use sessiongate_backend::{SessionBackend, SessionPolicy};
 
 /// The gateway's shared state: the backend chosen at startup and the owner's policy.
@@ -14,8 +15,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Bundles the state.
+    /// Bundles the state. Reads go through a [`ScreenCache`], so an unchanged screen is
+    /// read from the backend once.
     pub fn new(backend: Arc<dyn SessionBackend>, policy: Arc<SessionPolicy>) -> Self {
-        AppState { backend, policy }
+        AppState {
+            backend: Arc::new(ScreenCache::new(backend)),
+            policy,
+        }
     }
 }

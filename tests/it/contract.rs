@@ -1,9 +1,11 @@
-//! Every backend passes the same contract (`sessiongate_tests::contract`). The PTY runs need
-//! no tmux; CI also runs them with tmux absent from PATH.
+//! Every backend passes the same contract (`sessiongate_tests::contract`), bare and behind
+//! the gateway's screen cache. The PTY runs need no tmux; CI also runs them with tmux absent
+//! from PATH.
 
 use std::sync::Arc;
 
 use sessiongate_backend::SessionBackend;
+use sessiongate_backend::cache::ScreenCache;
 use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 use sessiongate_tests::contract;
@@ -54,7 +56,45 @@ macro_rules! contract_tests {
                 }
             )*
         }
+        mod pty_cached {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let root = tempfile::tempdir().unwrap();
+                    let b = ScreenCache::new(Arc::new(PtyBackend::new(PtyConfig::default())));
+                    contract::$scenario(&b as &dyn SessionBackend, root.path()).await;
+                }
+            )*
+        }
+        mod tmux_cached {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let root = tempfile::tempdir().unwrap();
+                    let f = tmux();
+                    let b = ScreenCache::new(f.backend.clone());
+                    contract::$scenario(&b as &dyn SessionBackend, root.path()).await;
+                }
+            )*
+        }
     };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pty_screen_cache_serves_unchanged_screens() {
+    let root = tempfile::tempdir().unwrap();
+    let b = ScreenCache::new(Arc::new(PtyBackend::new(PtyConfig::default())));
+    contract::screen_cache_serves_unchanged_screens(&b, root.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_screen_cache_serves_unchanged_screens() {
+    let root = tempfile::tempdir().unwrap();
+    let f = tmux();
+    let b = ScreenCache::new(f.backend.clone());
+    contract::screen_cache_serves_unchanged_screens(&b, root.path()).await;
 }
 
 contract_tests!(

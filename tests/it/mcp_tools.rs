@@ -237,6 +237,38 @@ async fn check_and_answer_a_prompt(backend: &str) {
     assert!(err.contains("not waiting"), "{err}");
 }
 
+/// `wait_for` reports a question that only counts once the screen is quiet (a trailing `?`),
+/// although no output follows it. (Not a latency test: the quiet re-check makes it ~1 s after
+/// the prompt; without it the 5 s progress wake-up would still find it.)
+async fn wait_for_sees_a_question_on_a_quiet_screen(backend: &str) {
+    let gw = TestGateway::start(Options::for_backend(backend, "quiet"));
+    let mut c = client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "w", "profile": "bash" }))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({ "session": "w", "message": "sleep 1; read -p 'Delete the build folder? ' a" }),
+    )
+    .await
+    .unwrap();
+    let r = c
+        .call(
+            "wait_for",
+            json!({ "session": "w", "until": "waiting_for_input", "timeout_s": 30 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["structuredContent"]["condition_met"], true, "{r}");
+    assert!(
+        r["structuredContent"]["screen"]
+            .as_str()
+            .unwrap()
+            .contains("Delete the build folder?"),
+        "{r}"
+    );
+}
+
 async fn search_and_fetch_in_chatgpt_shapes(backend: &str) {
     let gw = TestGateway::start(Options::for_backend(backend, "search"));
     let mut c = client(&gw).await;
@@ -390,6 +422,7 @@ on_both_backends!(
     create_message_read_terminate,
     paging_back_through_the_scrollback,
     check_and_answer_a_prompt,
+    wait_for_sees_a_question_on_a_quiet_screen,
     search_and_fetch_in_chatgpt_shapes,
     exited_programs_report_their_exit_code,
 );
@@ -434,25 +467,42 @@ async fn sessions_are_resources_with_subscriptions(backend: &str) {
     )
     .await
     .unwrap();
-    let seen = c
-        .listen(Duration::from_secs(20), |m| {
-            m["method"] == "notifications/resources/updated" && m["params"]["uri"] == "sessions://r"
-        })
-        .await
-        .unwrap();
-    assert!(
-        seen.iter()
-            .any(|m| m["method"] == "notifications/resources/updated"),
-        "{seen:?}"
-    );
-    let read = c
-        .request("resources/read", json!({ "uri": "sessions://r" }))
-        .await
-        .unwrap();
+    // Notifications come for every change of state or screen (the typed command's echo
+    // first); after one of them the resource reads as waiting for input.
+    let start = std::time::Instant::now();
+    let mut read = Value::Null;
+    let mut notified = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        let seen = c
+            .listen(Duration::from_secs(2), |m| {
+                m["method"] == "notifications/resources/updated"
+                    && m["params"]["uri"] == "sessions://r"
+            })
+            .await
+            .unwrap();
+        notified |= seen
+            .iter()
+            .any(|m| m["method"] == "notifications/resources/updated");
+        if !notified {
+            continue;
+        }
+        read = c
+            .request("resources/read", json!({ "uri": "sessions://r" }))
+            .await
+            .unwrap();
+        if read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for input")
+        {
+            break;
+        }
+    }
+    assert!(notified, "no notifications/resources/updated arrived");
     assert!(
         read["contents"][0]["text"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("waiting for input"),
         "{read}"
     );

@@ -4,11 +4,16 @@
 //! `tmux display-message`, or a PTY screen read in process).
 //!
 //!   cargo run --release -p sessiongate-tests --bin load -- [--clients 1,8,64]
-//!       [--sessions 10,200] [--backends tmux,pty] [--seconds 5]
+//!       [--sessions 10,200] [--backends tmux,pty] [--seconds 5] [--growth-calls 100000]
+//!       [--fill-lines 10000]
 //!
-//! Prints a table of requests per second and p50/p90/p99 latencies, and the gateway's
-//! resident memory. CI runs it once at a tiny size (`--clients 2 --sessions 2 --seconds 1`)
-//! to keep it working; the numbers are never asserted.
+//! Prints a table of requests per second, p50/p90/p99 latencies, the ratio of each p50 to
+//! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
+//! then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`): idle, with the
+//! sessions, with every session's scrollback filled by `--fill-lines` lines, and after a
+//! `--growth-calls` run of mixed calls (64 clients, at the largest session count; status and
+//! logs, with a send every 50th call and a list every 100th). CI runs it
+//! once at a tiny size to keep it working; the numbers are never asserted.
 
 use std::time::{Duration, Instant};
 
@@ -18,11 +23,21 @@ use sessiongate_backend::{ReadRequest, SessionBackend, SessionName};
 use sessiongate_tests::gateway::{Options, TestGateway};
 use sessiongate_tests::mcp::McpClient;
 
+/// Configuration lines that lift the per-client and per-address limits.
+const LIFTED_LIMITS: &str = "max_mcp_sessions_per_client = 1000000\n\
+    max_mcp_sessions = 1000000\n\
+    max_connections_per_address = 100000\n\
+    [rate_limits]\n\
+    tool_calls_per_client = { per_minute = 0, burst = 0 }\n\
+    mcp_per_address = { per_minute = 0, burst = 0 }\n";
+
 struct Args {
     clients: Vec<usize>,
     sessions: Vec<usize>,
     backends: Vec<String>,
     seconds: f64,
+    growth_calls: usize,
+    fill_lines: usize,
 }
 
 fn parse_args() -> Args {
@@ -31,6 +46,8 @@ fn parse_args() -> Args {
         sessions: vec![10, 200],
         backends: vec!["tmux".into(), "pty".into()],
         seconds: 5.0,
+        growth_calls: 100_000,
+        fill_lines: 10_000,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let list = |s: &str| {
@@ -44,6 +61,8 @@ fn parse_args() -> Args {
             ("--sessions", Some(v)) => a.sessions = list(v),
             ("--backends", Some(v)) => a.backends = v.split(',').map(str::to_owned).collect(),
             ("--seconds", Some(v)) => a.seconds = v.parse().unwrap_or(5.0),
+            ("--growth-calls", Some(v)) => a.growth_calls = v.parse().unwrap_or(100_000),
+            ("--fill-lines", Some(v)) => a.fill_lines = v.parse().unwrap_or(10_000),
             (other, _) => {
                 eprintln!("unknown argument {other}; see the module docs");
                 std::process::exit(2);
@@ -202,29 +221,210 @@ fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn row(what: &str, s: &Stats, floor_p50: f64) {
+/// The CPU time (user + system) a process has used so far, in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name (which is in
+    // parentheses and may hold spaces), in clock ticks; Linux shows user space 100 a second.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) * 10.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// One table row; `cpu_ms` is the gateway's CPU time during the run, when measured.
+fn row(what: &str, s: &Stats, floors: (f64, f64), cpu_ms: Option<f64>) {
+    let cpu = cpu_ms
+        .map(|ms| format!("{:.0}", ms * 1000.0 / s.latencies.len().max(1) as f64))
+        .unwrap_or_else(|| "-".into());
     println!(
-        "| {what:<44} | {:>9.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>6} | {:>7.2} |",
+        "| {what:<52} | {:>8.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>6} | {:>7.2} | {:>7.2} | {cpu:>6} |",
         s.rps(),
         s.pct(0.50),
         s.pct(0.90),
         s.pct(0.99),
         s.errors,
-        s.pct(0.50) / floor_p50
+        s.pct(0.50) / floors.0,
+        s.pct(0.50) / floors.1,
     );
+}
+
+/// Runs `tool` from `clients` MCP clients until `deadline`, or until `budget` calls in all
+/// have been made, each client on session `s<client % sessions>`.
+async fn tool_run(
+    url: &str,
+    token: &str,
+    tool: &'static str,
+    clients: usize,
+    sessions: usize,
+    deadline: Instant,
+    budget: Option<usize>,
+) -> Stats {
+    let left = std::sync::Arc::new(std::sync::atomic::AtomicIsize::new(
+        budget.map_or(isize::MAX, |b| b as isize),
+    ));
+    run_clients(clients, |c| {
+        let url = url.to_owned();
+        let token = token.to_owned();
+        let left = left.clone();
+        async move {
+            let mut mc = McpClient::new(&url);
+            mc.headers
+                .push(("authorization".into(), format!("Bearer {token}")));
+            if mc.initialize().await.is_err() {
+                return (Vec::new(), 1);
+            }
+            let session = format!("s{}", c % sessions);
+            let mut l = Vec::new();
+            let mut e = 0;
+            let mut i = 0usize;
+            while Instant::now() < deadline
+                && left.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
+            {
+                // The growth run mixes the reads with a send every 50th call and a
+                // list every 100th (both are far slower, so an even mix would take an hour).
+                let t_name = match (tool, i % 100) {
+                    ("mixed", 0) => "list_sessions",
+                    ("mixed", n) if n % 50 == 25 => "send_message",
+                    ("mixed", n) if n % 2 == 0 => "get_session_status",
+                    ("mixed", _) => "get_logs",
+                    (t, _) => t,
+                };
+                i += 1;
+                let args = match t_name {
+                    "get_logs" => json!({ "session": session, "lines": 40 }),
+                    "send_message" => json!({ "session": session, "message": ":" }),
+                    "list_sessions" => json!({}),
+                    _ => json!({ "session": session }),
+                };
+                let t = Instant::now();
+                match mc.call(t_name, args).await {
+                    Ok(r) if r["isError"] != json!(true) => l.push(t.elapsed()),
+                    _ => e += 1,
+                }
+            }
+            (l, e)
+        }
+    })
+    .await
+}
+
+/// How long after a prompt is drawn `wait_for` reports it, in ms (median of three): a shell
+/// draws Claude Code's recorded trust dialog (`backend/rules/fixtures`) after a 2 s pause,
+/// while `wait_for(until = waiting_for_input)` waits; the pause is subtracted.
+async fn prompt_latency(mc: &mut McpClient) -> f64 {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../backend/rules/fixtures/claude-code/trust-dialog.txt");
+    let _ = mc
+        .call(
+            "create_session",
+            json!({ "name": "prompt", "profile": "bash" }),
+        )
+        .await;
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let cmd = format!(
+            "clear; sleep 2; echo 'Claude Code v0 (a recorded screen)'; cat '{}'",
+            fixture.display()
+        );
+        let _ = mc
+            .call(
+                "send_message",
+                json!({ "session": "prompt", "message": "clear" }),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if mc
+            .call(
+                "send_message",
+                json!({ "session": "prompt", "message": cmd }),
+            )
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let sent = Instant::now();
+        let r = mc
+            .call(
+                "wait_for",
+                json!({ "session": "prompt", "until": "waiting_for_input", "timeout_s": 20 }),
+            )
+            .await;
+        let took = sent.elapsed().as_secs_f64() * 1000.0 - 2000.0;
+        if r.is_ok_and(|r| r.to_string().contains("\"condition_met\":true")) {
+            samples.push(took);
+        }
+        // Leave the dialog's screen for the next round.
+        let _ = mc
+            .call("send_keys", json!({ "session": "prompt", "keys": ["C-c"] }))
+            .await;
+    }
+    let _ = mc
+        .call("terminate_session", json!({ "session": "prompt" }))
+        .await;
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Fills every session's scrollback with `lines` lines and waits until each has printed them.
+async fn fill_scrollback(mc: &mut McpClient, sessions: usize, lines: usize) {
+    for i in 0..sessions {
+        let cmd = format!(
+            "seq -f 'scrollback filler line %g with some words to make it longer' 1 {lines}; echo FILL''ED"
+        );
+        let _ = mc
+            .call(
+                "send_message",
+                json!({ "session": format!("s{i}"), "message": cmd }),
+            )
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for i in 0..sessions {
+        while Instant::now() < deadline {
+            let r = mc
+                .call(
+                    "get_logs",
+                    json!({ "session": format!("s{i}"), "lines": 5 }),
+                )
+                .await;
+            if r.is_ok_and(|r| r.to_string().contains("FILLED")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = parse_args();
-    println!("| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / floor |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "gateway binary: {} (set SESSIONGATE_BIN to a release build for real figures)\n",
+        sessiongate_tests::gateway::binary().display()
+    );
+    println!(
+        "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut memory = Vec::new();
+    let mut prompts = Vec::new();
     for backend in &args.backends {
         for &sessions in &args.sessions {
-            let gw = TestGateway::start(Options {
+            let mut opts = Options {
                 backend: backend.clone(),
                 ..Options::oauth(&format!("load-{backend}"), 3600)
-            });
+            };
+            // The benchmark is one client hammering from one address: the limits that stop
+            // such a client in production are lifted, so that the cost of the work is measured.
+            opts.extra_config.push_str(LIFTED_LIMITS);
+            let gw = TestGateway::start(opts);
             let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
             let pid = gw.pid();
             let idle_rss = rss_mb(pid);
@@ -244,14 +444,21 @@ async fn main() {
             }
             let sessions_rss = rss_mb(pid);
             let bare = backend_floor(backend, &gw.socket, args.seconds.min(2.0)).await;
+            let url = gw.mcp_url();
             for &clients in &args.clients {
                 let floor = http_floor(clients, args.seconds).await;
-                let floor_p50 = floor.pct(0.5);
-                row(&format!("HTTP floor, {clients} clients"), &floor, floor_p50);
+                let floors = (floor.pct(0.5), bare.pct(0.5));
+                row(
+                    &format!("HTTP floor, {clients} clients"),
+                    &floor,
+                    floors,
+                    None,
+                );
                 row(
                     &format!("{backend} bare backend op (no HTTP)"),
                     &bare,
-                    floor_p50,
+                    floors,
+                    None,
                 );
                 for tool in [
                     "get_session_status",
@@ -260,49 +467,68 @@ async fn main() {
                     "list_sessions",
                 ] {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-                    let url = gw.mcp_url();
-                    let token = token.clone();
-                    let stats = run_clients(clients, |c| {
-                        let url = url.clone();
-                        let token = token.clone();
-                        async move {
-                            let mut mc = McpClient::new(&url);
-                            mc.headers
-                                .push(("authorization".into(), format!("Bearer {token}")));
-                            if mc.initialize().await.is_err() {
-                                return (Vec::new(), 1);
-                            }
-                            let session = format!("s{}", c % sessions);
-                            let args = match tool {
-                                "get_logs" => json!({ "session": session, "lines": 40 }),
-                                "send_message" => json!({ "session": session, "message": ":" }),
-                                "list_sessions" => json!({}),
-                                _ => json!({ "session": session }),
-                            };
-                            let mut l = Vec::new();
-                            let mut e = 0;
-                            while Instant::now() < deadline {
-                                let t = Instant::now();
-                                match mc.call(tool, args.clone()).await {
-                                    Ok(r) if r["isError"] != json!(true) => l.push(t.elapsed()),
-                                    _ => e += 1,
-                                }
-                            }
-                            (l, e)
-                        }
-                    })
-                    .await;
+                    let cpu_before = cpu_ms(pid);
+                    let stats =
+                        tool_run(&url, &token, tool, clients, sessions, deadline, None).await;
                     row(
                         &format!("{backend}, {sessions} sessions, {clients} clients: {tool}"),
                         &stats,
-                        floor_p50,
+                        floors,
+                        Some(cpu_ms(pid) - cpu_before),
                     );
                 }
             }
-            println!(
-                "\nmemory ({backend}, {sessions} sessions): idle {idle_rss:.1} MB, with sessions {sessions_rss:.1} MB, after the run {:.1} MB\n",
-                rss_mb(pid)
-            );
+            let after_runs_rss = rss_mb(pid);
+            let prompt_ms = prompt_latency(&mut setup).await;
+            prompts.push(format!(
+                "{backend}, {sessions} sessions: waiting-for-input prompt reported {prompt_ms:.0} ms after it was drawn"
+            ));
+            fill_scrollback(&mut setup, sessions, args.fill_lines).await;
+            let filled_rss = rss_mb(pid);
+            // The growth run: many calls, then memory again (at the largest session count).
+            let mut growth = String::from("-");
+            if Some(&sessions) == args.sessions.iter().max() && args.growth_calls > 0 {
+                let before = rss_mb(pid);
+                let cpu_before = cpu_ms(pid);
+                let deadline = Instant::now() + Duration::from_secs(600);
+                let stats = tool_run(
+                    &url,
+                    &token,
+                    "mixed",
+                    64,
+                    sessions,
+                    deadline,
+                    Some(args.growth_calls),
+                )
+                .await;
+                let bare_floors = (f64::NAN, f64::NAN);
+                row(
+                    &format!(
+                        "{backend}, {sessions} sessions, 64 clients: {} mixed calls",
+                        stats.latencies.len()
+                    ),
+                    &stats,
+                    bare_floors,
+                    Some(cpu_ms(pid) - cpu_before),
+                );
+                growth = format!("{:.1} (from {before:.1})", rss_mb(pid));
+            }
+            memory.push(format!(
+                "| {backend} | {sessions} | {idle_rss:.1} | {sessions_rss:.1} | {after_runs_rss:.1} | {filled_rss:.1} (+{:.2} MB/session) | {growth} |",
+                (filled_rss - after_runs_rss) / sessions.max(1) as f64
+            ));
         }
+    }
+    println!(
+        "\n| backend | sessions | RSS idle MB | with sessions | after the runs | scrollbacks filled ({} lines) | after the growth run |",
+        args.fill_lines
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for m in memory {
+        println!("{m}");
+    }
+    println!();
+    for p in prompts {
+        println!("{p}");
     }
 }

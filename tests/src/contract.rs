@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use sessiongate_backend::cache::ScreenCache;
 use sessiongate_backend::policy::{LaunchProfile, SessionPolicy};
 use sessiongate_backend::{
     Error, Key, ProcessStatus, ReadRequest, SessionBackend, SessionEvent, SessionName,
@@ -392,4 +393,37 @@ pub async fn events_are_published(b: &dyn SessionBackend, root: &Path) {
         seen.contains(&SessionEvent::Terminated(n.clone())),
         "{seen:?}"
     );
+}
+
+/// Behind a [`ScreenCache`], an unchanged screen is served without a backend read (on a
+/// backend that reports output) and new output always shows.
+pub async fn screen_cache_serves_unchanged_screens(b: &ScreenCache, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("cached", None, "cat").unwrap())
+        .await
+        .unwrap()
+        .name;
+    assert!(
+        b.output_events_epoch().is_some(),
+        "the backend does not report output"
+    );
+    b.send_text(&n, "first-line", true).await.unwrap();
+    wait_screen(b, &n, 40, "first-line", |s| s.contains("first-line")).await;
+    // Once the output has stopped, reading again is answered from the cache.
+    let before = b.hits();
+    let start = tokio::time::Instant::now();
+    while b.hits() == before && start.elapsed() < DEADLINE {
+        b.read(&n, ReadRequest::default()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(b.hits() > before, "no read was served from the cache");
+    // New output is never hidden by a kept screen.
+    b.send_text(&n, "second-line", true).await.unwrap();
+    wait_screen(b, &n, 40, "second-line", |s| s.contains("second-line")).await;
+    // Neither is a resize.
+    b.resize(&n, 50, 12).await.unwrap();
+    let info = b.info(&n).await.unwrap();
+    assert_eq!((info.cols, info.rows), (50, 12));
+    b.terminate(&n).await.unwrap();
 }

@@ -14,6 +14,10 @@ use crate::state::AppState;
 
 /// How long a screen must be unchanged before a trailing `?` or `:` counts as a question.
 const QUIET_SECS: i64 = 1;
+/// When to look again after the last output so that a question that needs a quiet screen is
+/// seen without polling: just after [`QUIET_SECS`] (tmux reports activity to the second,
+/// rounded down, so its screens count as quiet no later than this either).
+pub(crate) const QUIET_RECHECK: Duration = Duration::from_millis(1_050);
 
 /// How long `respond_to_prompt` watches the screen for the prompt to go away.
 const SETTLE_WAIT: Duration = Duration::from_secs(3);
@@ -156,6 +160,8 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
         Ok(plan) => plan,
         Err(e) => return reply::fail(&e),
     };
+    // Subscribed before the answer is sent, so that no output event of the answer is missed.
+    let mut events = state.backend.events();
     if let Some(text) = &plan.text {
         if let Err(e) = state.policy.check_message(text) {
             return reply::fail(&e);
@@ -169,11 +175,21 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
     {
         return reply::fail(&e);
     }
-    // Watch the screen until the prompt is gone (or changes), for a bounded time.
+    // Watch the screen until the prompt is gone (or changes), for a bounded time: on each
+    // output event (or every 100 ms while the backend reports no output events).
     let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
     let mut after = None;
     while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let polled = state.backend.output_events_epoch().is_none();
+        let next = if polled {
+            (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline)
+        } else {
+            deadline
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = super::wait::next_event_for(&mut events, &name) => {}
+        }
         let Ok(info) = state.backend.info(&name).await else {
             break;
         };

@@ -3,9 +3,10 @@
 //! state (working, idle, waiting for input, exited) changes, so a client can wait for "Claude
 //! needs you" without polling.
 //!
-//! A subscription is a task per (MCP session, URI) that wakes on the backend's session events;
-//! backends that cannot observe output (tmux without control mode) are re-checked every
-//! second. The task ends on unsubscribe, when the session is terminated, or when the client is
+//! A subscription is a task per (MCP session, URI) that wakes on the backend's session events
+//! and once more a quiet period after the last output (a question counts once the screen is
+//! quiet); a backend that cannot observe output right now (tmux while its control-mode client
+//! is down) is re-checked every second instead. The task ends on unsubscribe, when the session is terminated, or when the client is
 //! gone.
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 use sessiongate_backend::{ReadRequest, SessionEvent, SessionName};
 
 use super::describe;
-use super::prompts::{detect_session, state_line};
+use super::prompts::{QUIET_RECHECK, detect_session, state_line};
 use crate::state::AppState;
 
 /// The URI scheme of session resources.
@@ -121,8 +122,23 @@ pub(crate) async fn subscribe(
     let key = uri.clone();
     let task = tokio::spawn(async move {
         let mut events = st.backend.events();
+        // Re-renders due a quiet period after the last output (the state can change with
+        // time alone: a question counts once the screen is quiet).
+        let mut quiet_at: Option<tokio::time::Instant> = None;
         loop {
-            let wake = tokio::time::sleep(FALLBACK_INTERVAL);
+            // Only a backend that cannot report output right now is re-read on a timer.
+            let polled = st.backend.output_events_epoch().is_none();
+            let timer = if polled {
+                Some(tokio::time::Instant::now() + FALLBACK_INTERVAL)
+            } else {
+                quiet_at
+            };
+            let wake = async {
+                match timer {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 ev = events.recv() => match ev {
                     Ok(SessionEvent::Terminated(n)) if n == name => {
@@ -130,10 +146,14 @@ pub(crate) async fn subscribe(
                         return;
                     }
                     Ok(SessionEvent::Output(n) | SessionEvent::Exited(n)) if n != name => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        quiet_at = Some(tokio::time::Instant::now() + QUIET_RECHECK);
+                    }
                     Err(RecvError::Closed) => return,
                 },
-                _ = wake => {}
+                _ = wake => {
+                    quiet_at = None;
+                }
             }
             let Ok((now, _)) = render(&st, &name).await else {
                 let _ = peer

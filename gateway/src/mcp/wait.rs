@@ -1,9 +1,12 @@
 //! `wait_for`: block on the server until a session reaches a state, so that clients need not
 //! poll (and burn tokens) themselves.
 //!
-//! The wait wakes on the backend's session events (output, exit, termination). Backends that
-//! cannot observe output (the tmux backend without control mode) are re-checked on a short
-//! interval as a fallback. Progress notifications go to the client while it waits, and a
+//! The wait wakes on the backend's session events (output, exit, termination), and again a
+//! settle period and a quiet period after the last of them (a program may update its state a
+//! moment after its last output, and a question counts once the screen is quiet); nothing is
+//! polled. Only a backend that cannot observe output at
+//! the moment (the tmux backend while its control-mode client is down) is re-checked on a
+//! short interval instead. Progress notifications go to the client while it waits, and a
 //! cancelled request stops the wait.
 
 use std::time::Duration;
@@ -16,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use sessiongate_backend::{ProcessStatus, ReadRequest, SessionEvent, SessionName};
 
-use super::prompts::{detect_session, state_line};
+use super::prompts::{QUIET_RECHECK, detect_session, state_line};
 use super::reply;
 use crate::state::AppState;
 use sessiongate_backend::prompt::Activity;
@@ -27,8 +30,11 @@ pub(crate) const DEFAULT_TIMEOUT_S: u64 = 50;
 pub(crate) const MAX_TIMEOUT_S: u64 = 600;
 /// How often a backend without output events is re-checked.
 const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
-/// How long the screen must be unchanged before a reached state is reported.
-const SETTLE: Duration = Duration::from_millis(400);
+/// How long the screen must be unchanged before a reached state is reported, when output
+/// is observed as events (the last event is exactly when the screen last changed).
+const SETTLE: Duration = Duration::from_millis(250);
+/// The same without output events, where a change is only seen by re-reading.
+const SETTLE_POLLED: Duration = Duration::from_millis(400);
 /// How often progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -94,7 +100,12 @@ pub(crate) async fn wait_for(
     let progress_token = ctx.meta.get_progress_token();
     let mut last_screen: Option<u64> = None;
     let mut stable_since = start;
+    // The settle timers: checks a settle period and a quiet period after the last event
+    // (the state can change with time alone: a question needs a quiet screen).
+    let mut rechecks: Vec<tokio::time::Instant> = Vec::new();
     loop {
+        let watched = state.backend.output_events_epoch().is_some();
+        let settle = if watched { SETTLE } else { SETTLE_POLLED };
         let info = match state.backend.info(&name).await {
             Ok(i) => i,
             Err(e) => return reply::fail(&e),
@@ -146,9 +157,19 @@ pub(crate) async fn wait_for(
             last_screen = Some(digest);
             stable_since = now;
         }
-        let settles_at = stable_since + SETTLE;
+        let settles_at = stable_since + settle;
         if met && !exited && now < settles_at && settles_at < deadline {
-            tokio::time::sleep_until(settles_at).await;
+            // Wait out the settle period, but look again at once when more output comes
+            // (the settle period then restarts from that change, not from this one).
+            tokio::select! {
+                _ = ctx.ct.cancelled() => {
+                    return reply::fail_msg(format!("wait_for on {name} was cancelled"));
+                }
+                _ = tokio::time::sleep_until(settles_at) => {}
+                _ = next_event_for(&mut events, &name), if watched => {
+                    while events.try_recv().is_ok() {}
+                }
+            }
             continue;
         }
         // An exited program will not reach any other state.
@@ -169,16 +190,32 @@ pub(crate) async fn wait_for(
                 let _ = ctx.peer.notify_progress(param).await;
             }
         }
-        let wake = (deadline.min(next_progress)).min(now + FALLBACK_INTERVAL);
+        let mut wake = deadline.min(next_progress);
+        if let Some(at) = rechecks.iter().min() {
+            wake = wake.min(*at);
+        }
+        if !watched {
+            wake = wake.min(now + FALLBACK_INTERVAL);
+        }
         tokio::select! {
             _ = ctx.ct.cancelled() => {
                 return reply::fail_msg(format!("wait_for on {name} was cancelled"));
             }
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep_until(wake) => {
+                let now = tokio::time::Instant::now();
+                rechecks.retain(|at| *at > now);
+            }
             ev = next_event_for(&mut events, &name) => {
-                if matches!(ev, Some(SessionEvent::Terminated(_))) {
+                // A burst of output is one re-check: take every event already queued.
+                let mut terminated = matches!(ev, Some(SessionEvent::Terminated(_)));
+                while let Ok(more) = events.try_recv() {
+                    terminated |= more == SessionEvent::Terminated(name.clone());
+                }
+                if terminated {
                     return reply::fail(&sessiongate_backend::Error::NotFound(name.to_string()));
                 }
+                let now = tokio::time::Instant::now();
+                rechecks = vec![now + settle, now + QUIET_RECHECK];
             }
         }
     }
@@ -189,7 +226,7 @@ fn waiting_with_prompt(d: &sessiongate_backend::prompt::Detection) -> bool {
 }
 
 /// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
-async fn next_event_for(
+pub(crate) async fn next_event_for(
     events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
     name: &SessionName,
 ) -> Option<SessionEvent> {

@@ -1,0 +1,267 @@
+//! Which way a tmux command runs: through the control-mode client while it is up, as a
+//! forked `tmux` otherwise. Also (re)connects the control client, links every managed
+//! session's window into the control session (a control client only hears `%output` from
+//! windows of its own session), and turns `%output` into [`SessionEvent::Output`] through
+//! a pane → session map.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use sessiongate_backend::{SessionEvent, SessionName};
+
+use crate::command::{Tmux, TmuxFailure};
+use crate::control::Control;
+use crate::format::{PANE_FORMAT, PaneLine, parse_line};
+
+/// The shortest time between two attempts to start the control client.
+const RECONNECT_GAP: Duration = Duration::from_secs(1);
+
+/// What the `%output` reader and the backend share.
+#[derive(Debug)]
+struct Shared {
+    events: broadcast::Sender<SessionEvent>,
+    /// Pane id → (session, whether the pane was last seen dead).
+    panes: RwLock<HashMap<String, (SessionName, bool)>>,
+}
+
+impl Shared {
+    fn emit(&self, ev: SessionEvent) {
+        // Nobody listening is fine.
+        let _ = self.events.send(ev);
+    }
+}
+
+/// Runs tmux commands for the backend.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    /// Forked invocations (and the settings the control client is started with).
+    pub(crate) tmux: Tmux,
+    prefix: String,
+    control_session: String,
+    control: RwLock<Option<Arc<Control>>>,
+    /// When the control client was last started (held while starting it).
+    connecting: tokio::sync::Mutex<Option<Instant>>,
+    /// Whether a tmux server is known to run (the control client never starts one).
+    server_seen: AtomicBool,
+    /// Changes whenever output events may have been missed (see
+    /// `SessionBackend::output_events_epoch`).
+    epoch: AtomicU64,
+    shared: Arc<Shared>,
+}
+
+impl Driver {
+    /// A driver for `tmux`, managing sessions named `<prefix>...`.
+    pub(crate) fn new(tmux: Tmux, prefix: String) -> Driver {
+        // `+` never appears in a managed session's tmux name, so the control session is
+        // never listed as a session.
+        let control_session = format!("{}+control", prefix.replace(['.', ':'], "_"));
+        Driver {
+            tmux,
+            prefix,
+            control_session,
+            control: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(None),
+            server_seen: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            shared: Arc::new(Shared {
+                events: broadcast::channel(1024).0,
+                panes: RwLock::default(),
+            }),
+        }
+    }
+
+    /// The name of the session the control client is attached to.
+    pub(crate) fn control_session(&self) -> &str {
+        &self.control_session
+    }
+
+    /// Subscribes to session events.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Publishes an event.
+    pub(crate) fn emit(&self, ev: SessionEvent) {
+        self.shared.emit(ev);
+    }
+
+    /// `Some(epoch)` while the control client runs (output events flow).
+    pub(crate) fn output_epoch(&self) -> Option<u64> {
+        let up = self
+            .control
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|c| c.is_alive());
+        up.then(|| self.epoch.load(Ordering::SeqCst))
+    }
+
+    /// Whether the control client runs.
+    #[cfg(test)]
+    pub(crate) fn control_is_up(&self) -> bool {
+        self.output_epoch().is_some()
+    }
+
+    /// Notes that a tmux server runs (a forked command reached it).
+    pub(crate) fn server_is_up(&self) {
+        self.server_seen.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs one command, through the control client when possible.
+    pub(crate) async fn run(&self, args: &[Cow<'_, str>]) -> Result<String, TmuxFailure> {
+        if let Some(ctl) = self.control().await {
+            match ctl.run(args).await {
+                Err(TmuxFailure::Broken) => {}
+                Err(TmuxFailure::NoServer) => self.server_seen.store(false, Ordering::SeqCst),
+                other => return other,
+            }
+        }
+        let out = self.tmux.run(&[args.to_vec()], None).await;
+        match &out {
+            Ok(_) | Err(TmuxFailure::NoTarget | TmuxFailure::Duplicate) => self.server_is_up(),
+            Err(TmuxFailure::NoServer) => self.server_seen.store(false, Ordering::SeqCst),
+            Err(_) => {}
+        }
+        out
+    }
+
+    /// Records what a `list-panes` showed: the pane map, panes that died (an `Exited`
+    /// event), and windows not yet linked into the control session (linked now).
+    pub(crate) async fn observe(&self, panes: &[PaneLine]) {
+        let mut exited = Vec::new();
+        {
+            let mut map = self.shared.panes.write().unwrap_or_else(|e| e.into_inner());
+            for p in panes {
+                let dead = p.info.status != sessiongate_backend::ProcessStatus::Running;
+                let before = map.insert(p.pane_id.clone(), (p.info.name.clone(), dead));
+                if dead && before.is_some_and(|(_, was_dead)| !was_dead) {
+                    exited.push(p.info.name.clone());
+                }
+            }
+        }
+        for name in exited {
+            self.shared.emit(SessionEvent::Exited(name));
+        }
+        let ctl = self
+            .control
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(ctl) = ctl.filter(|c| c.is_alive()) {
+            self.link(&ctl, panes).await;
+        }
+    }
+
+    /// Forgets a pane whose session ended.
+    pub(crate) fn forget(&self, pane_id: &str) {
+        self.shared
+            .panes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(pane_id);
+    }
+
+    /// Links the windows of `panes` that are not in the control session into it.
+    async fn link(&self, ctl: &Control, panes: &[PaneLine]) {
+        for p in panes {
+            if p.linked_sessions
+                .split(',')
+                .any(|s| s == self.control_session)
+            {
+                continue;
+            }
+            let target = format!("={}:", self.control_session);
+            let args = ["link-window", "-d", "-s", &p.window_id, "-t", &target];
+            match ctl.run(&args).await {
+                // Output before the link was not heard.
+                Ok(_) => {
+                    self.epoch.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(e) => tracing::debug!(?e, window = %p.window_id, "link-window failed"),
+            }
+        }
+    }
+
+    /// The running control client, starting one when none runs (at most once a second,
+    /// and only when a tmux server is known to run).
+    async fn control(&self) -> Option<Arc<Control>> {
+        if let Some(c) = self
+            .control
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|c| c.is_alive())
+        {
+            return Some(c.clone());
+        }
+        // A client that ended may mean the server ended: only a forked command that reaches
+        // a server again allows a new client (which would otherwise start a new server).
+        {
+            let mut slot = self.control.write().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_some_and(|c| !c.is_alive()) {
+                *slot = None;
+                self.server_seen.store(false, Ordering::SeqCst);
+                return None;
+            }
+        }
+        if !self.server_seen.load(Ordering::SeqCst) {
+            return None;
+        }
+        // Someone else is starting it: use a forked tmux meanwhile.
+        let mut last = self.connecting.try_lock().ok()?;
+        if last.is_some_and(|t| t.elapsed() < RECONNECT_GAP) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        let shared = self.shared.clone();
+        let on_output = move |pane: &str| {
+            let name = shared
+                .panes
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(pane)
+                .map(|(n, _)| n.clone());
+            if let Some(name) = name {
+                shared.emit(SessionEvent::Output(name));
+            }
+        };
+        let ctl = match Control::spawn(&self.tmux, &self.control_session, on_output) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::warn!(
+                    ?e,
+                    "tmux control mode unavailable; forking tmux per command"
+                );
+                return None;
+            }
+        };
+        let listed = ctl.run(&["list-panes", "-a", "-F", PANE_FORMAT]).await;
+        let Ok(out) = listed else {
+            tracing::warn!("tmux control client did not start; forking tmux per command");
+            ctl.stop();
+            return None;
+        };
+        let panes: Vec<PaneLine> = out
+            .lines()
+            .filter_map(|l| parse_line(l, &self.prefix))
+            .filter(|p| p.active)
+            .collect();
+        {
+            let mut map = self.shared.panes.write().unwrap_or_else(|e| e.into_inner());
+            for p in &panes {
+                let dead = p.info.status != sessiongate_backend::ProcessStatus::Running;
+                map.insert(p.pane_id.clone(), (p.info.name.clone(), dead));
+            }
+        }
+        self.link(&ctl, &panes).await;
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(session = %self.control_session, "tmux control mode connected");
+        *self.control.write().unwrap_or_else(|e| e.into_inner()) = Some(ctl.clone());
+        Some(ctl)
+    }
+}

@@ -1,0 +1,208 @@
+//! A screen cache in front of a backend: a screen is read from the backend once per
+//! change, and `get_logs`/`get_session_status` of an unchanged session cost no backend call.
+//!
+//! It only caches while the backend reports every output as an event
+//! (`SessionBackend::output_events_epoch` is `Some`); a session's screens are dropped on
+//! its next event. The events are drained synchronously at every read, so an event sent
+//! before a read began is always seen by it. A screen read while an event for its session
+//! arrived, or while the backend's epoch changed, is not kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::sync::broadcast::{self, error::TryRecvError};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{
+    CreateSpec, Key, ReadRequest, Result, Screen, SessionBackend, SessionEvent, SessionInfo,
+    SessionName,
+};
+
+/// Screens kept per session (one per distinct read request).
+const PER_SESSION: usize = 4;
+/// Screens larger than this are not kept.
+const MAX_KEPT_BYTES: usize = 64 * 1024;
+
+/// A [`SessionBackend`] that keeps screens until their session changes.
+#[derive(Debug)]
+pub struct ScreenCache {
+    inner: Arc<dyn SessionBackend>,
+    state: Mutex<State>,
+    hits: AtomicU64,
+}
+
+/// When a screen was read: the wipe count, the session's generation and the backend epoch.
+type Stamp = (u64, u64, u64);
+
+#[derive(Debug)]
+struct State {
+    events: broadcast::Receiver<SessionEvent>,
+    epoch: Option<u64>,
+    /// Bumped when events were lost (everything is stale).
+    wipes: u64,
+    next_gen: u64,
+    generations: HashMap<SessionName, u64>,
+    screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
+}
+
+impl State {
+    /// Applies every event sent so far, and the backend's current epoch.
+    fn catch_up(&mut self, epoch: Option<u64>) {
+        loop {
+            #[allow(unreachable_patterns)]
+            match self.events.try_recv() {
+                Ok(
+                    SessionEvent::Created(n)
+                    | SessionEvent::Output(n)
+                    | SessionEvent::Exited(n)
+                    | SessionEvent::Terminated(n),
+                ) => self.touch(n),
+                // An event this cache does not know: keep nothing.
+                Ok(_) => self.wipe(),
+                Err(TryRecvError::Lagged(_)) => self.wipe(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if epoch != self.epoch {
+            self.epoch = epoch;
+            self.wipe();
+        }
+    }
+
+    fn touch(&mut self, name: SessionName) {
+        self.next_gen += 1;
+        self.screens.remove(&name);
+        self.generations.insert(name, self.next_gen);
+    }
+
+    fn wipe(&mut self) {
+        self.wipes += 1;
+        self.screens.clear();
+        self.generations.clear();
+    }
+
+    fn stamp(&self, name: &SessionName) -> Option<Stamp> {
+        let epoch = self.epoch?;
+        let generation = self.generations.get(name).copied().unwrap_or(0);
+        Some((self.wipes, generation, epoch))
+    }
+}
+
+impl ScreenCache {
+    /// Puts a cache in front of `inner`.
+    pub fn new(inner: Arc<dyn SessionBackend>) -> ScreenCache {
+        let events = inner.events();
+        ScreenCache {
+            state: Mutex::new(State {
+                events,
+                epoch: None,
+                wipes: 0,
+                next_gen: 0,
+                generations: HashMap::new(),
+                screens: HashMap::new(),
+            }),
+            inner,
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// How many reads were answered from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets `name`'s screens (its screen changes without output, e.g. on resize).
+    fn invalidate(&self, name: &SessionName) {
+        self.lock().touch(name.clone());
+    }
+}
+
+#[async_trait]
+impl SessionBackend for ScreenCache {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    async fn list(&self) -> Result<Vec<SessionInfo>> {
+        self.inner.list().await
+    }
+
+    async fn create(&self, spec: CreateSpec) -> Result<SessionInfo> {
+        let name = spec.name.clone();
+        let out = self.inner.create(spec).await;
+        self.invalidate(&name);
+        out
+    }
+
+    async fn info(&self, name: &SessionName) -> Result<SessionInfo> {
+        self.inner.info(name).await
+    }
+
+    async fn send_text(&self, name: &SessionName, text: &str, submit: bool) -> Result<()> {
+        self.inner.send_text(name, text, submit).await
+    }
+
+    async fn send_keys(&self, name: &SessionName, keys: &[Key]) -> Result<()> {
+        self.inner.send_keys(name, keys).await
+    }
+
+    async fn read(&self, name: &SessionName, req: ReadRequest) -> Result<Screen> {
+        let before = {
+            let mut st = self.lock();
+            st.catch_up(self.inner.output_events_epoch());
+            let stamp = st.stamp(name);
+            if let Some(hit) = stamp.and_then(|s| {
+                st.screens
+                    .get(name)?
+                    .iter()
+                    .find(|(r, kept, _)| *r == req && *kept == s)
+                    .map(|(_, _, screen)| screen.clone())
+            }) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            stamp
+        };
+        let screen = self.inner.read(name, req).await?;
+        let mut st = self.lock();
+        st.catch_up(self.inner.output_events_epoch());
+        if let Some(stamp) = before
+            && st.stamp(name) == Some(stamp)
+            && screen.text.len() <= MAX_KEPT_BYTES
+        {
+            let kept = st.screens.entry(name.clone()).or_default();
+            kept.retain(|(r, _, _)| *r != req);
+            if kept.len() >= PER_SESSION {
+                kept.remove(0);
+            }
+            kept.push((req, stamp, screen.clone()));
+        }
+        Ok(screen)
+    }
+
+    async fn resize(&self, name: &SessionName, cols: u16, rows: u16) -> Result<()> {
+        let out = self.inner.resize(name, cols, rows).await;
+        self.invalidate(name);
+        out
+    }
+
+    async fn terminate(&self, name: &SessionName) -> Result<()> {
+        let out = self.inner.terminate(name).await;
+        self.invalidate(name);
+        out
+    }
+
+    fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.events()
+    }
+
+    fn output_events_epoch(&self) -> Option<u64> {
+        self.inner.output_events_epoch()
+    }
+}
