@@ -231,8 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_wins_and_is_parsed() {
-        let p = proxies(&["::1", "127.0.0.1"]);
+    fn only_the_configured_header_is_read() {
         let h = headers(&[
             (
                 "forwarded",
@@ -240,7 +239,14 @@ mod tests {
             ),
             ("x-forwarded-for", "9.9.9.9"),
         ]);
-        assert_eq!(p.client_ip(ip("::1"), &h), ip("2001:db8::5"));
+        // nginx sets X-Forwarded-For and passes the client's own Forwarded through.
+        let xff = proxies(&["::1", "127.0.0.1"]);
+        assert_eq!(xff.client_ip(ip("::1"), &h), ip("9.9.9.9"));
+        let fwd = proxies(&["::1", "127.0.0.1"]).with_header(ForwardedHeader::Forwarded);
+        assert_eq!(fwd.client_ip(ip("::1"), &h), ip("2001:db8::5"));
+        // A client-written Forwarded alone changes nothing under X-Forwarded-For.
+        let h = headers(&[("forwarded", "for=203.0.113.9")]);
+        assert_eq!(xff.client_ip(ip("127.0.0.1"), &h), ip("127.0.0.1"));
     }
 
     #[test]
