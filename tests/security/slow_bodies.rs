@@ -108,10 +108,16 @@ async fn a_streamed_body_is_cut_off_at_the_limit() {
 async fn slow_clients_do_not_starve_the_others() {
     let gw = common::gateway("slow-starve");
     let token = gw.token("sessions:read,sessions:manage", "1h");
-    // 64 connections that sent headers and a few bytes of a body that never completes.
+    // 64 connections from one address (127.0.0.2) that sent headers and a few bytes of a
+    // body that never completes: that address's whole allowance of connections.
+    let from_slow = || async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        sock.connect(addr(&gw).parse().unwrap()).await.unwrap()
+    };
     let mut held = Vec::new();
     for _ in 0..64 {
-        let mut s = TcpStream::connect(addr(&gw)).await.unwrap();
+        let mut s = from_slow().await;
         s.write_all(
             head(
                 &gw,
@@ -124,7 +130,18 @@ async fn slow_clients_do_not_starve_the_others() {
         s.write_all(b"{\"jsonrpc\":\"2.0\",").await.unwrap();
         held.push(s);
     }
-    // A well-behaved client is served meanwhile, and a tool call still works.
+    // A 65th connection from that address is closed without an answer.
+    let mut extra = from_slow().await;
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(HANG, extra.read_to_end(&mut buf)).await;
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("200 OK"),
+        "the connection cap per address did not hold"
+    );
+    // A well-behaved client elsewhere (127.0.0.1) is served meanwhile, and a tool call works.
     let mut c = common::client(&gw, &token).await;
     c.call_ok("create_session", json!({"name": "ok", "profile": "bash"}))
         .await
