@@ -26,6 +26,8 @@ use crate::jsonrpc_guard::RpcMessage;
 pub const MAX_MCP_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The largest body on the authorization server's routes (forms, registrations).
 pub const MAX_AUTH_BODY_BYTES: usize = 16 * 1024;
+/// How long an oversized body is read and dropped before the refusal is sent.
+pub const LINGER: Duration = Duration::from_secs(2);
 /// How long a client may take to send a whole request body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an ordinary request may run.
@@ -54,7 +56,9 @@ pub async fn read_body(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > cap as u64) {
-        return too_large(req.uri().path(), cap);
+        let path = req.uri().path().to_owned();
+        linger(req.into_body(), 2 * cap).await;
+        return too_large(&path, cap);
     }
     let (parts, body) = req.into_parts();
     let limited = http_body_util::Limited::new(body, cap);
@@ -82,6 +86,23 @@ pub async fn read_body(req: Request, next: Next) -> Response {
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Reads and drops what the client is still sending, up to `max` bytes or [`LINGER`], so that
+/// it is not writing into a closed connection when the refusal comes (it would see a broken
+/// pipe instead of the answer). Nothing is kept.
+async fn linger(body: Body, max: usize) {
+    let mut body = body;
+    let mut seen = 0usize;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > max {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 fn too_large(path: &str, cap: usize) -> Response {

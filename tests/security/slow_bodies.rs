@@ -54,7 +54,8 @@ async fn refusals_do_not_wait_for_the_body() {
     )
     .await;
     assert_eq!(line, "HTTP/1.1 401 Unauthorized");
-    // With a token, a declared length over the cap: 413 before the body.
+    // With a token, a declared length over the cap: 413 without the body (after a short
+    // linger that lets a client still writing read the answer).
     let token = gw.token("sessions:read", "1h");
     let line = answer_without_the_rest(
         &gw,
