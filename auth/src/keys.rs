@@ -15,6 +15,9 @@ use crate::error::AuthError;
 use crate::store::Store;
 use crate::util::random_token;
 
+/// Seconds of clock skew allowed on `exp` and `nbf`.
+pub(crate) const LEEWAY_SECS: i64 = 5;
+
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Claims {
@@ -120,7 +123,7 @@ impl KeyRing {
         v.set_audience(&[audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
         v.validate_nbf = true;
-        v.leeway = 5;
+        v.leeway = LEEWAY_SECS as u64;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &v)
             .map(|d| d.claims)
             .map_err(|e| format!("token rejected: {e}"))?;

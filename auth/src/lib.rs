@@ -44,6 +44,7 @@ mod redirect;
 pub mod scope;
 pub mod server;
 mod store;
+mod token_cache;
 pub mod upstream;
 mod util;
 

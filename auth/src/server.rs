@@ -62,6 +62,8 @@ pub struct AuthServer {
     pub(crate) cimd: crate::cimd::CimdCache,
     /// Upstream identity providers and the sign-ins in progress there.
     pub(crate) upstream: crate::upstream::Upstreams,
+    /// Access tokens that passed the full check, until they expire.
+    pub(crate) verified: crate::token_cache::TokenCache,
 }
 
 impl AuthServer {
@@ -96,6 +98,7 @@ impl AuthServer {
             revoked_families: RwLock::new(revoked_families),
             revoked_jtis: RwLock::new(revoked_jtis),
             cimd: crate::cimd::CimdCache::default(),
+            verified: crate::token_cache::TokenCache::default(),
             upstream: crate::upstream::Upstreams::new(&cfg.login.providers),
             cfg,
         }))
@@ -232,12 +235,18 @@ impl AuthServer {
             Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
             _ => return Err(invalid("expected the Bearer scheme")),
         };
-        let claims = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .verify(token, self.issuer(), &self.resource())
-            .map_err(|r| invalid(&r))?;
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self
+                    .keys
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .verify(token, self.issuer(), &self.resource())
+                    .map_err(|r| invalid(&r))?;
+                self.verified.insert(token, claims)
+            }
+        };
         if self
             .revoked_jtis
             .read()
@@ -257,10 +266,10 @@ impl AuthServer {
         }
         let scopes = Scope::parse_list(&claims.scope).map_err(|e| invalid(&e))?;
         Ok(Principal {
-            sub: claims.sub,
-            client_id: claims.client_id,
+            sub: claims.sub.clone(),
+            client_id: claims.client_id.clone(),
             scopes,
-            jti: claims.jti,
+            jti: claims.jti.clone(),
         })
     }
 
@@ -316,6 +325,7 @@ impl AuthServer {
         crate::keys::generate(&self.store)?;
         let ring = KeyRing::load(&self.store)?;
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        self.verified.clear();
         Ok(())
     }
 
