@@ -33,9 +33,7 @@ impl TokenCache {
     pub(crate) fn get(&self, token: &str) -> Option<Arc<Claims>> {
         let k = key(token);
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&k)
-            .filter(|c| c.exp + LEEWAY_SECS > now())
-            .cloned()
+        map.get(&k).filter(|c| c.exp + LEEWAY_SECS > now()).cloned()
     }
 
     /// Remembers a token that just passed the full check.
