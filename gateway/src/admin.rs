@@ -174,8 +174,8 @@ fn safe(s: &str) -> String {
 }
 
 fn open_auth(data_dir: &Path) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
-    let cfg = sessiongate_auth::AuthConfig::new(data_dir.to_path_buf(), "http://127.0.0.1:8000");
-    sessiongate_auth::AuthServer::open(cfg).context("opening the authorization server's state")
+    // The public URL only shapes tokens, which these commands do not mint.
+    crate::cli::open_auth(data_dir, "http://127.0.0.1:8000")
 }
 
 /// `sessiongate clients ...`.

@@ -572,7 +572,8 @@ async fn reload_on_sighup(
     }
 }
 
-fn open_auth(
+/// Opens the authorization server's state in `data_dir` for a command at the terminal.
+pub(crate) fn open_auth(
     data_dir: &std::path::Path,
     public_url: &str,
 ) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {

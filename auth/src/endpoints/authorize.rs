@@ -208,22 +208,10 @@ pub(crate) async fn login(
     let Ok(body) = axum::body::to_bytes(req.into_body(), 16 * 1024).await else {
         return pages::error(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large");
     };
-    let Ok(form) = parse_form(&body) else {
-        return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
+    let (form, id, p) = match pending_form(&s, &body) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let id = form.get("req").cloned().unwrap_or_default();
-    let Some(p) = s.pending(&id) else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "this sign-in request has expired or is unknown; start again from your app",
-        );
-    };
-    if !ct_eq(form.get("csrf").map(String::as_str).unwrap_or(""), &p.csrf) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "the form's security token is wrong; start again from your app",
-        );
-    }
     if !s.cfg.login.password {
         return pages::error(
             StatusCode::FORBIDDEN,
@@ -326,6 +314,34 @@ pub(crate) async fn consent_page(
         Some(sub) => consent_for(&s, &id, &sub),
         None => login_page(&s, &id, &p, None, StatusCode::OK),
     }
+}
+
+/// The form a login page posted, with the pending request it names, once its CSRF token
+/// (compared in constant time) matches: `(form, request id, request)`, or the error page.
+pub(crate) fn pending_form(
+    s: &AuthServer,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, String, Pending), Box<Response>> {
+    let Ok(form) = parse_form(body) else {
+        return Err(Box::new(pages::error(
+            StatusCode::BAD_REQUEST,
+            "the form is malformed",
+        )));
+    };
+    let id = form.get("req").cloned().unwrap_or_default();
+    let Some(p) = s.pending(&id) else {
+        return Err(Box::new(pages::error(
+            StatusCode::BAD_REQUEST,
+            "this sign-in request has expired or is unknown; start again from your app",
+        )));
+    };
+    if !ct_eq(form.get("csrf").map(String::as_str).unwrap_or(""), &p.csrf) {
+        return Err(Box::new(pages::error(
+            StatusCode::FORBIDDEN,
+            "the form's security token is wrong; start again from your app",
+        )));
+    }
+    Ok((form, id, p))
 }
 
 /// `POST /authorize/consent`.

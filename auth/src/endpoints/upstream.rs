@@ -10,12 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::authorize::pending_form;
 use super::authorize::sign_in;
-use super::{cookie, parse_form};
+use super::cookie;
 use crate::pages;
 use crate::server::AuthServer;
 use crate::upstream::UpstreamError;
-use crate::util::{ct_eq, random_token};
+use crate::util::random_token;
 
 /// The cookie that binds an upstream sign-in to the browser that started it.
 fn browser_cookie_name(s: &AuthServer) -> &'static str {
@@ -43,22 +44,10 @@ pub(crate) async fn begin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(form) = parse_form(&body) else {
-        return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
+    let (form, id, p) = match pending_form(&s, &body) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let id = form.get("req").cloned().unwrap_or_default();
-    let Some(p) = s.pending(&id) else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "this sign-in request has expired or is unknown; start again from your app",
-        );
-    };
-    if !ct_eq(form.get("csrf").map(String::as_str).unwrap_or(""), &p.csrf) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "the form's security token is wrong; start again from your app",
-        );
-    }
     let name = form.get("provider").cloned().unwrap_or_default();
     // Reuse the browser's binding cookie, so that sign-ins in two tabs both work.
     let browser = cookie(&headers, browser_cookie_name(&s))
