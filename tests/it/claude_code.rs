@@ -14,9 +14,7 @@ use crate::mcp_tools::client;
 use sessiongate_tests::gateway::{Options, TestGateway};
 use sessiongate_tests::mcp::McpClient;
 
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
+use sessiongate_tests::clients::dir as clients_dir;
 
 fn claude_binary() -> PathBuf {
     let p = clients_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");

@@ -569,14 +569,8 @@ async fn github_access_denied_and_an_unreachable_token_endpoint_get_error_pages(
 #[tokio::test]
 async fn python_sdk_signs_in_through_the_oidc_provider_and_calls_tools() {
     let (_idp, gw, _dir) = oidc_setup("oidc-python", "normal");
-    let script = sessiongate_tests::idp::clients_dir().join("python_idp_flow.py");
-    let python = std::env::var_os("SESSIONGATE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    assert!(
-        python.exists(),
-        "the Python test clients are not installed: run `.ci/run python-clients`"
-    );
+    let script = sessiongate_tests::clients::dir().join("python_idp_flow.py");
+    let python = sessiongate_tests::clients::python();
     let out = tokio::process::Command::new(python)
         .arg(script)
         .arg(gw.mcp_url())
@@ -647,10 +641,10 @@ fn settings_that_would_let_nobody_in_stop_the_gateway_with_the_reason() {
 async fn a_person_in_chromium_signs_in_through_the_oidc_provider() {
     let (_idp, gw, _dir) = oidc_setup("oidc-chromium", "normal");
     let flow = Flow::register(&gw.base_url).await;
-    let clients = sessiongate_tests::idp::clients_dir();
+    let clients = sessiongate_tests::clients::dir();
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/chromium");
     std::fs::create_dir_all(&shots).unwrap();
-    let out = tokio::process::Command::new(sessiongate_tests::idp::node())
+    let out = tokio::process::Command::new(sessiongate_tests::clients::node())
         .arg(clients.join("browser_idp.mjs"))
         .arg(flow.authorize_url(&[]))
         .args(["corp", "alice", "alice-password"])

@@ -196,11 +196,7 @@ async fn the_python_sdk_runs_oauth_and_tools_through_nginx_at_a_path_prefix() {
     assert_eq!(r.status(), 403);
 
     // The official Python SDK: registration, login, consent, tokens, tools, refresh.
-    let python = repo().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Python test clients are not installed: run `.ci/run python-clients`"
-    );
+    let python = sessiongate_tests::clients::python();
     let out = tokio::process::Command::new(&python)
         .arg(repo().join("tests/clients/python_oauth_flow.py"))
         .arg(format!("{public}/mcp"))

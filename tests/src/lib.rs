@@ -15,6 +15,7 @@
 //!   tests can also send what a well-behaved client never would.
 
 pub mod authdb;
+pub mod clients;
 pub mod contract;
 pub mod gateway;
 pub mod idp;
