@@ -19,34 +19,14 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, TokenStorage
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
+
+from mcp_test_client import MemoryStorage, call, form_fields
 
 MCP_URL, PROVIDER, LOGIN, PASSWORD, ROOT = sys.argv[1:6]
 CALLBACK = "http://127.0.0.1:33419/callback"
-
-
-class MemoryStorage(TokenStorage):
-    def __init__(self):
-        self.tokens = None
-        self.client = None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull):
-        self.client = client_info
-
-
-def form_fields(html: str) -> dict:
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
 class Browser:
@@ -93,14 +73,6 @@ class Browser:
 
     async def callback(self) -> AuthorizationCodeResult:
         return self.result
-
-
-async def call(session: ClientSession, name: str, args: dict) -> str:
-    r = await session.call_tool(name, args)
-    text = "".join(getattr(c, "text", "") for c in r.content)
-    if r.is_error:
-        raise AssertionError(f"{name} failed: {text}")
-    return text
 
 
 async def main():

@@ -11,49 +11,19 @@ Exits non-zero with a message on any failure.
 
 import asyncio
 import json
-import re
 import sys
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, TokenStorage
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
+
+from mcp_test_client import MemoryStorage, call, form_action, form_fields
 
 MCP_URL, PASSWORD, ROOT, ACCESS_TTL = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 CALLBACK = "http://127.0.0.1:33418/callback"
-
-
-class MemoryStorage(TokenStorage):
-    def __init__(self):
-        self.tokens = None
-        self.client = None
-        self.token_history = []
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken):
-        self.tokens = tokens
-        self.token_history.append(tokens.access_token)
-
-    async def get_client_info(self):
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull):
-        self.client = client_info
-
-
-def form_fields(html: str) -> dict:
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
-
-
-def form_action(html: str, page_url: str) -> str:
-    """Where the page's form posts to, as a browser resolves it."""
-    m = re.search(r'<form method="post" action="([^"]+)"', html)
-    assert m, f"no form on the page: {html[:300]}"
-    return urljoin(page_url, m.group(1).replace("&amp;", "&"))
 
 
 class Browser:
@@ -91,14 +61,6 @@ class Browser:
 
     async def callback(self) -> AuthorizationCodeResult:
         return self.result
-
-
-async def call(session: ClientSession, name: str, args: dict) -> str:
-    r = await session.call_tool(name, args)
-    text = "".join(getattr(c, "text", "") for c in r.content)
-    if r.is_error:
-        raise AssertionError(f"{name} failed: {text}")
-    return text
 
 
 async def main():
