@@ -55,6 +55,28 @@ impl OriginPolicy {
         }
     }
 
+    /// The same hosts in rmcp's terms (a name without a port matches any port), for its own
+    /// check behind ours.
+    pub fn rmcp_hosts(&self) -> Vec<String> {
+        let mut hosts = self.hosts.clone();
+        hosts.push("[::1]".into());
+        hosts
+    }
+
+    /// The same origins in rmcp's terms (`:*` for any port).
+    pub fn rmcp_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = ["http", "https"]
+            .iter()
+            .flat_map(|scheme| {
+                ["localhost", "127.0.0.1", "[::1]"]
+                    .iter()
+                    .map(move |host| format!("{scheme}://{host}:*"))
+            })
+            .collect();
+        origins.extend(self.origins.iter().cloned());
+        origins
+    }
+
     /// Whether a `Host` header value (or HTTP/2 authority) is acceptable.
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();

@@ -126,8 +126,8 @@ pub fn router(
     ));
     // rmcp checks Host and Origin itself too; our guard has already applied the same policy.
     let mcp_config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(rmcp_hosts(http))
-        .with_allowed_origins(rmcp_origins(http))
+        .with_allowed_hosts(policy.rmcp_hosts())
+        .with_allowed_origins(policy.rmcp_origins())
         .enforce_origin_validation()
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
         .with_cancellation_token(ct.child_token());
@@ -293,51 +293,6 @@ fn mcp_cors(policy: &Arc<OriginPolicy>) -> CorsLayer {
             http::HeaderName::from_static("mcp-session-id"),
             http::HeaderName::from_static("mcp-protocol-version"),
         ])
-}
-
-/// rmcp's own Host list: the same names our guard allows.
-fn rmcp_hosts(http: &HttpConfig) -> Vec<String> {
-    let mut hosts = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-        "[::1]".to_owned(),
-    ];
-    if let Some(authority) = http
-        .public_url
-        .split_once("://")
-        .and_then(|(_, r)| r.split('/').next())
-        .filter(|a| !a.is_empty())
-    {
-        let authority = authority.to_ascii_lowercase();
-        if let Some((h, p)) = authority.rsplit_once(':')
-            && p.chars().all(|c| c.is_ascii_digit())
-            && !h.ends_with(':')
-        {
-            hosts.push(h.to_owned());
-        }
-        hosts.push(authority);
-    }
-    hosts.extend(http.allowed_hosts.iter().cloned());
-    hosts
-}
-
-/// rmcp's own Origin list: loopback on any port, the public origin and the extras.
-fn rmcp_origins(http: &HttpConfig) -> Vec<String> {
-    let mut origins = vec![
-        "http://localhost:*".to_owned(),
-        "http://127.0.0.1:*".to_owned(),
-        "http://[::1]:*".to_owned(),
-        "https://localhost:*".to_owned(),
-        "https://127.0.0.1:*".to_owned(),
-    ];
-    if let Some((scheme, rest)) = http.public_url.split_once("://")
-        && let Some(authority) = rest.split('/').next()
-    {
-        origins.push(format!("{scheme}://{}", authority.to_ascii_lowercase()));
-    }
-    origins.extend(http.allowed_origins.iter().cloned());
-    origins
 }
 
 /// Serves `listener` until `ct` is cancelled, then finishes in-flight requests within the
