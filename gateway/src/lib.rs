@@ -12,6 +12,8 @@
 //! - [`server`]: the axum router, Host/Origin checks, and [`server::run`], which serves a
 //!   bound listener until a shutdown signal.
 //! - [`jsonrpc_guard`]: refuses bodies that are not JSON-RPC with a JSON-RPC error.
+//! - [`direct_calls`]: the fast lane that answers plain tool calls with JSON, skipping
+//!   rmcp's per-session task.
 //! - [`mcp`]: the MCP server: tool definitions, arguments and results.
 //! - [`state`]: [`state::AppState`], what every request handler shares.
 //! - [`error`]: the startup error type.
@@ -33,6 +35,7 @@ pub mod auth_layer;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
+pub mod direct_calls;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -5,7 +5,8 @@
 //! Host/Origin checks and security headers → per route:
 //! - `/mcp`: per-address rate limit → bearer token → body size and time caps → JSON-RPC
 //!   guard → MCP-session caps → scope check → per-client tool-call rate limit → audit log →
-//!   tool metrics → deadline → rmcp;
+//!   tool metrics → deadline → the fast lane for plain tool calls ([`crate::direct_calls`]) →
+//!   rmcp;
 //! - the authorization server: body size and time caps → rate limits (per address, per
 //!   client) → request timeout → the `auth` crate.
 
@@ -22,6 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
 use crate::client_addr::TrustedProxies;
+use crate::direct_calls::DirectCalls;
 use crate::http_guard::OriginPolicy;
 use crate::limits::MAX_MCP_BODY_BYTES;
 use crate::listen::ListenLimits;
@@ -103,6 +105,33 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
 }
 
+/// A service shared behind an `Arc`. Every layer in front of it clones what it wraps for
+/// each request; rmcp's service carries its whole configuration (host and origin lists), so
+/// it is cloned once per request here instead of once per layer.
+#[derive(Clone)]
+struct Shared<S>(Arc<S>);
+
+impl<S, R> tower::Service<R> for Shared<S>
+where
+    S: tower::Service<R> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // rmcp's service is always ready; it is driven through `call` on a fresh clone.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        S::clone(&self.0).call(req)
+    }
+}
+
 /// Builds the application router. `shutdown` is cancelled when the gateway stops accepting:
 /// the long-lived event streams of `/mcp` end then, so that only real work is waited for.
 /// `ct` is cancelled once in-flight requests are done; it stops rmcp's sessions.
@@ -132,6 +161,11 @@ pub fn router(
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
         .with_cancellation_token(ct.child_token());
     let state = svc.state.clone();
+    let direct = Arc::new(DirectCalls::new(
+        SessionTools::new(state.clone()),
+        manager.clone(),
+        MCP_SESSION_IDLE,
+    ));
     let mcp = StreamableHttpService::new(
         move || Ok(SessionTools::new(state.clone())),
         manager,
@@ -140,7 +174,11 @@ pub fn router(
 
     // Innermost first: each `route_layer` wraps the ones before it.
     let mut mcp_routes = Router::new()
-        .nest_service("/mcp", mcp)
+        .nest_service("/mcp", Shared(Arc::new(mcp)))
+        .route_layer(axum::middleware::from_fn_with_state(
+            direct,
+            crate::direct_calls::answer,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             shutdown,
             crate::limits::mcp_deadline,

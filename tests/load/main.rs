@@ -5,7 +5,7 @@
 //!
 //!   cargo run --release -p sessiongate-tests --bin load -- [--clients 1,8,64]
 //!       [--sessions 10,200] [--backends tmux,pty] [--seconds 5] [--growth-calls 100000]
-//!       [--fill-lines 10000]
+//!       [--fill-lines 10000] [--tools get_session_status,get_logs,send_message,list_sessions]
 //!
 //! Prints a table of requests per second, p50/p90/p99 latencies, the ratio of each p50 to
 //! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
@@ -38,7 +38,16 @@ struct Args {
     seconds: f64,
     growth_calls: usize,
     fill_lines: usize,
+    tools: Vec<&'static str>,
 }
+
+/// The tools the benchmark calls, in this order.
+const TOOLS: [&str; 4] = [
+    "get_session_status",
+    "get_logs",
+    "send_message",
+    "list_sessions",
+];
 
 fn parse_args() -> Args {
     let mut a = Args {
@@ -48,6 +57,7 @@ fn parse_args() -> Args {
         seconds: 5.0,
         growth_calls: 100_000,
         fill_lines: 10_000,
+        tools: TOOLS.to_vec(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let list = |s: &str| {
@@ -63,6 +73,12 @@ fn parse_args() -> Args {
             ("--seconds", Some(v)) => a.seconds = v.parse().unwrap_or(5.0),
             ("--growth-calls", Some(v)) => a.growth_calls = v.parse().unwrap_or(100_000),
             ("--fill-lines", Some(v)) => a.fill_lines = v.parse().unwrap_or(10_000),
+            ("--tools", Some(v)) => {
+                a.tools = TOOLS
+                    .into_iter()
+                    .filter(|t| v.split(',').any(|w| w == *t))
+                    .collect()
+            }
             (other, _) => {
                 eprintln!("unknown argument {other}; see the module docs");
                 std::process::exit(2);
@@ -460,12 +476,7 @@ async fn main() {
                     floors,
                     None,
                 );
-                for tool in [
-                    "get_session_status",
-                    "get_logs",
-                    "send_message",
-                    "list_sessions",
-                ] {
+                for &tool in &args.tools {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
                     let cpu_before = cpu_ms(pid);
                     let stats =

@@ -4,8 +4,11 @@
 //! process start time, field 22 of `/proc/<pid>/stat`). The start time is checked so that a
 //! file left behind by an earlier process with a reused pid is never trusted.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -135,15 +138,64 @@ pub fn process_home(pid: u32) -> Option<PathBuf> {
         .map(|h| PathBuf::from(String::from_utf8_lossy(h).into_owned()))
 }
 
-/// Finds the Claude Code state of the process tree under `root`.
+/// How long the outcome of a search of a process tree (which process has a state file, and
+/// where) is trusted. Within it, a status call reads one known file, or none when the tree
+/// had no Claude Code; a Claude Code started meanwhile is found at most this late (the screen
+/// rules cover it until then).
+const SEARCH_TTL: Duration = Duration::from_secs(2);
+
+/// Trees remembered at most; beyond, the memory is cleared.
+const MAX_REMEMBERED: usize = 1024;
+
+/// Where a tree's state file was found: the process and its state directory, or nowhere.
+type Found = Option<(u32, PathBuf)>;
+
+/// The outcome of recent searches, by the tree's root pid.
+static SEARCHES: LazyLock<Mutex<HashMap<u32, (Instant, Found)>>> = LazyLock::new(Default::default);
+
+fn searches() -> std::sync::MutexGuard<'static, HashMap<u32, (Instant, Found)>> {
+    SEARCHES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Finds the Claude Code state of the process tree under `root`. The search of the tree is
+/// remembered for a short while ([`SEARCH_TTL`]); the state file itself is read every time.
 pub fn find_state(root: u32) -> Option<ClaudeState> {
+    let recent = searches()
+        .get(&root)
+        .filter(|(at, _)| at.elapsed() < SEARCH_TTL)
+        .map(|(_, found)| found.clone());
+    match recent {
+        Some(None) => return None,
+        Some(Some((pid, dir))) => {
+            if let Ok(state) = read_state(&dir, pid) {
+                return Some(state);
+            }
+            // Gone or replaced: search again.
+        }
+        None => {}
+    }
+    let (found, state) = search_tree(root);
+    let mut memory = searches();
+    if memory.len() >= MAX_REMEMBERED {
+        memory.clear();
+    }
+    memory.insert(root, (Instant::now(), found));
+    state
+}
+
+/// Searches the tree under `root` for a process with a valid state file.
+fn search_tree(root: u32) -> (Found, Option<ClaudeState>) {
     for pid in process_tree(root) {
-        let home = process_home(pid).or_else(|| std::env::var_os("HOME").map(PathBuf::from))?;
-        if let Ok(state) = read_state(&home.join(".claude/sessions"), pid) {
-            return Some(state);
+        let Some(home) = process_home(pid).or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        else {
+            return (None, None);
+        };
+        let dir = home.join(".claude/sessions");
+        if let Ok(state) = read_state(&dir, pid) {
+            return (Some((pid, dir)), Some(state));
         }
     }
-    None
+    (None, None)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! # Layout
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
+//! - `direct`: tool calls answered without rmcp's session task ([`crate::direct_calls`]);
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;
 //! - [`scopes`]: which OAuth scope each tool needs;
@@ -16,6 +17,7 @@
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
 pub(crate) mod args;
+mod direct;
 mod prompts;
 mod reply;
 mod resources;

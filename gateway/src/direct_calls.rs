@@ -1,0 +1,340 @@
+//! The fast lane for plain tool calls: a `tools/call` request on an open MCP session is
+//! answered here, as one `application/json` JSON-RPC response, instead of being handed to
+//! rmcp's session task and streamed back as Server-Sent Events.
+//!
+//! Streamable HTTP lets a server answer a request either way, and clients must accept both.
+//! Through rmcp, each call travels through its session's task over channels, is run in a
+//! task of its own and comes back as an event stream; for a call that reads a cached screen
+//! that machinery is nearly all of the gateway's cost. This layer sits innermost on `/mcp`,
+//! behind every check (bearer token, scopes, rate limits, audit, metrics, deadline), and
+//! calls the same tool functions rmcp's router calls.
+//!
+//! rmcp still answers everything else: `initialize`, lists, resources and subscriptions,
+//! batches, notifications, `GET` event streams, `DELETE`; a tool call that carries a
+//! progress token or any other `_meta` or parameter this lane does not know; `wait_for`
+//! (it listens for cancellation); arguments that do not decode (rmcp's error then); a
+//! session rmcp does not know (its 404); a request whose `Accept` or
+//! `MCP-Protocol-Version` header rmcp would refuse. And every few minutes one call of each
+//! session goes through rmcp anyway, which keeps rmcp from closing a busy session as idle.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderMap, Method, StatusCode, header};
+use rmcp::model::ProtocolVersion;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::jsonrpc_guard::RpcMessage;
+use crate::mcp::SessionTools;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// How often a session's calls go through rmcp at least, so that rmcp's idle timer (which
+/// only sees rmcp's own traffic) never closes a session that is in use.
+const THROUGH_RMCP_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// Above this many remembered sessions, the ones not seen for an idle period are forgotten.
+const PRUNE_ABOVE: usize = 4096;
+
+/// The layer's state: the tools, rmcp's sessions, and when each session last went through
+/// rmcp.
+#[derive(Debug)]
+pub struct DirectCalls {
+    tools: SessionTools,
+    manager: Arc<LocalSessionManager>,
+    through_rmcp: Mutex<HashMap<String, Instant>>,
+    idle: Duration,
+}
+
+impl DirectCalls {
+    /// A fast lane running `tools` for the sessions of `manager`, which closes sessions idle
+    /// for `idle`.
+    pub fn new(tools: SessionTools, manager: Arc<LocalSessionManager>, idle: Duration) -> Self {
+        DirectCalls {
+            tools,
+            manager,
+            through_rmcp: Mutex::new(HashMap::new()),
+            idle,
+        }
+    }
+
+    /// Whether `session` may skip rmcp now; if not, records that this call goes through it.
+    fn may_skip_rmcp(&self, session: &str) -> bool {
+        let now = Instant::now();
+        let mut seen = self.through_rmcp.lock().unwrap_or_else(|p| p.into_inner());
+        if seen
+            .get(session)
+            .is_some_and(|t| now.duration_since(*t) < THROUGH_RMCP_EVERY)
+        {
+            return true;
+        }
+        if seen.len() >= PRUNE_ABOVE {
+            let idle = self.idle;
+            seen.retain(|_, t| now.duration_since(*t) < idle);
+        }
+        seen.insert(session.to_owned(), now);
+        false
+    }
+}
+
+/// A tool call this lane can answer: its id, tool name, arguments and session.
+#[derive(Debug, PartialEq)]
+struct Call<'a> {
+    id: &'a Value,
+    tool: &'a str,
+    arguments: Option<&'a Value>,
+    session: &'a str,
+}
+
+/// The call in `message` with `headers`, when it is one this lane answers the way rmcp
+/// would; `None` sends it to rmcp.
+fn eligible<'a>(message: &'a Value, headers: &'a HeaderMap) -> Option<Call<'a>> {
+    let obj = message.as_object()?;
+    if obj.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    let id = obj
+        .get("id")
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())?;
+    let params = obj.get("params")?.as_object()?;
+    // Anything beyond a name and arguments (task augmentation, multi-round-trip state) is
+    // rmcp's; so is `_meta` with a progress token or per-request protocol fields.
+    if params
+        .keys()
+        .any(|k| !matches!(k.as_str(), "name" | "arguments" | "_meta"))
+    {
+        return None;
+    }
+    if let Some(meta) = params.get("_meta") {
+        let meta = meta.as_object()?;
+        if meta
+            .keys()
+            .any(|k| k == "progressToken" || k.starts_with("io.modelcontextprotocol/"))
+        {
+            return None;
+        }
+    }
+    let tool = params.get("name")?.as_str()?;
+    let session = headers.get(SESSION_HEADER)?.to_str().ok()?;
+    if !accepts_json_and_sse(headers) || !version_uses_sessions(headers) {
+        return None;
+    }
+    Some(Call {
+        id,
+        tool,
+        arguments: params.get("arguments"),
+        session,
+    })
+}
+
+/// rmcp requires a POST to accept both JSON and event streams; the lane answers with JSON.
+fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
+    let mut json = false;
+    let mut sse = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        for entry in value.split(',') {
+            let mut parts = entry.split(';');
+            let essence = parts.next().unwrap_or("").trim();
+            // A weight of zero refuses the type; anything unusual goes to rmcp.
+            if parts.any(|p| p.contains('"') || p.trim().starts_with("q=0")) {
+                return false;
+            }
+            json |= essence.eq_ignore_ascii_case("application/json");
+            sse |= essence.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
+    json && sse
+}
+
+/// No version header (rmcp then assumes the session's), or a known version that still has
+/// sessions.
+fn version_uses_sessions(headers: &HeaderMap) -> bool {
+    let Some(v) = headers.get(VERSION_HEADER) else {
+        return true;
+    };
+    let Ok(v) = v.to_str() else {
+        return false;
+    };
+    ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .any(|known| known.as_str() == v && known.has_initialize())
+}
+
+/// A JSON-RPC success response.
+#[derive(Serialize)]
+struct Reply<'a, R> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    result: R,
+}
+
+/// The middleware, innermost on `/mcp`.
+pub async fn answer(State(lane): State<Arc<DirectCalls>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(message) = req.extensions().get::<RpcMessage>() else {
+        return next.run(req).await;
+    };
+    let Some(call) = eligible(&message.0, req.headers()) else {
+        return next.run(req).await;
+    };
+    let session: SessionId = call.session.into();
+    if !lane.manager.has_session(&session).await.unwrap_or(false)
+        || !lane.may_skip_rmcp(call.session)
+    {
+        return next.run(req).await;
+    }
+    let Some(result) = lane.tools.call_direct(call.tool, call.arguments).await else {
+        return next.run(req).await;
+    };
+    let body = serde_json::to_vec(&Reply {
+        jsonrpc: "2.0",
+        id: call.id,
+        result,
+    });
+    match body {
+        Ok(body) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap_or_else(|_| Response::new(Body::empty())),
+        // A result that does not serialize: let rmcp run the call and report it.
+        Err(_) => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+    use serde_json::json;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn plain() -> HeaderMap {
+        headers(&[
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-session-id", "abc"),
+            ("mcp-protocol-version", "2025-06-18"),
+        ])
+    }
+
+    fn call(params: Value) -> Value {
+        json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params })
+    }
+
+    #[test]
+    fn a_plain_tool_call_is_eligible() {
+        let m = call(json!({ "name": "get_logs", "arguments": { "session": "a" } }));
+        let h = plain();
+        let c = eligible(&m, &h).expect("eligible");
+        assert_eq!(c.tool, "get_logs");
+        assert_eq!(c.session, "abc");
+        assert_eq!(c.id, &json!(3));
+        let m = call(json!({ "name": "list_sessions", "_meta": { "openai/userAgent": "x" } }));
+        assert!(eligible(&m, &h).is_some());
+    }
+
+    #[test]
+    fn what_rmcp_must_answer_is_not() {
+        let h = plain();
+        for m in [
+            call(json!({ "name": "get_logs", "_meta": { "progressToken": 1 } })),
+            call(json!({ "name": "get_logs", "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28" } })),
+            call(json!({ "name": "get_logs", "task": {} })),
+            call(json!({ "name": 5 })),
+            call(json!([])),
+            json!({ "jsonrpc": "2.0", "method": "tools/call", "params": { "name": "x" } }),
+            json!({ "jsonrpc": "2.0", "id": null, "method": "tools/call", "params": { "name": "x" } }),
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }),
+            json!([call(json!({ "name": "get_logs" }))]),
+        ] {
+            assert!(eligible(&m, &h).is_none(), "{m}");
+        }
+    }
+
+    #[test]
+    fn headers_rmcp_would_refuse_are_not() {
+        let m = call(json!({ "name": "get_logs" }));
+        for h in [
+            headers(&[("accept", "application/json, text/event-stream")]),
+            headers(&[("accept", "application/json"), ("mcp-session-id", "abc")]),
+            headers(&[
+                ("accept", "application/json, text/event-stream;q=0"),
+                ("mcp-session-id", "abc"),
+            ]),
+            headers(&[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", "abc"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ]),
+            headers(&[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", "abc"),
+                ("mcp-protocol-version", "1999-01-01"),
+            ]),
+        ] {
+            assert!(eligible(&m, &h).is_none(), "{h:?}");
+        }
+        let two = headers(&[
+            ("accept", "application/json"),
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", "abc"),
+        ]);
+        assert!(eligible(&m, &two).is_some());
+    }
+
+    #[test]
+    fn a_session_goes_through_rmcp_first_and_then_every_few_minutes() {
+        let manager = Arc::new(LocalSessionManager::default());
+        let root = tempfile::tempdir().expect("tempdir");
+        let backend = sessiongate_backend_pty::PtyBackend::new(Default::default());
+        let policy =
+            sessiongate_backend::SessionPolicy::new(&[root.path().to_owned()], Default::default())
+                .expect("policy");
+        let tools = SessionTools::new(crate::state::AppState::new(
+            Arc::new(backend),
+            Arc::new(policy),
+        ));
+        let lane = DirectCalls::new(tools, manager, Duration::from_secs(3600));
+        assert!(
+            !lane.may_skip_rmcp("s1"),
+            "the first call goes through rmcp"
+        );
+        assert!(lane.may_skip_rmcp("s1"));
+        assert!(!lane.may_skip_rmcp("s2"));
+        let Some(long_ago) = Instant::now().checked_sub(THROUGH_RMCP_EVERY) else {
+            return; // the machine has been up for less than that
+        };
+        lane.through_rmcp
+            .lock()
+            .expect("lock")
+            .insert("s1".into(), long_ago);
+        assert!(
+            !lane.may_skip_rmcp("s1"),
+            "after a while, once more through rmcp"
+        );
+        assert!(lane.may_skip_rmcp("s1"));
+    }
+}
