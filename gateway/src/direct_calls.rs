@@ -26,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode, header};
-use rmcp::model::ProtocolVersion;
+use rmcp::model::{ProtocolVersion, ServerResult};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde::Serialize;
@@ -200,6 +200,11 @@ pub async fn answer(State(lane): State<Arc<DirectCalls>>, req: Request, next: Ne
     let Some(result) = lane.tools.call_direct(call.tool, call.arguments).await else {
         return next.run(req).await;
     };
+    // Sessions exist only before protocol version 2026-07-28: the result takes the shape
+    // rmcp gives such peers.
+    let mut result = ServerResult::CallToolResult(result);
+    result.strip_result_type_for_legacy_peer();
+    result.strip_non_object_output_for_legacy_peer();
     let body = serde_json::to_vec(&Reply {
         jsonrpc: "2.0",
         id: call.id,

@@ -5,6 +5,8 @@
 mod contract;
 // MCP tools over Streamable HTTP against the tmux backend.
 mod mcp_tools;
+// Plain tool calls answered as JSON without rmcp's session task, and what still goes to rmcp.
+mod fast_lane;
 // Bad input of every kind: each gets a clear error and changes nothing.
 mod bad_input;
 // OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.

@@ -166,7 +166,16 @@ pub async fn named_keys(b: &dyn SessionBackend, root: &Path) {
     b.send_text(&n, "sleep 100; echo not-interrupted", true)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // C-c only once `sleep` runs in the foreground: sent earlier (a loaded machine may take
+    // longer than any fixed pause to start it), it reaches bash instead of the command.
+    let start = tokio::time::Instant::now();
+    while b.info(&n).await.unwrap().current_command.as_deref() != Some("sleep") {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "sleep never ran in the foreground"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.send_keys(&n, &[Key::Ctrl('c')]).await.unwrap();
     b.send_text(&n, "echo after-interrupt", true).await.unwrap();
     let s = wait_screen(b, &n, 50, "after-interrupt", |s| {

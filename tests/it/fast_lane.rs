@@ -1,0 +1,164 @@
+//! The fast lane: plain tool calls on an open MCP session come back as one JSON response,
+//! with the same result rmcp gives, while everything the lane must not answer still goes
+//! through rmcp (first call of a session, progress tokens, `wait_for`, bad arguments,
+//! unknown sessions).
+
+use serde_json::{Value, json};
+
+use sessiongate_tests::gateway::{Options, TestGateway};
+use sessiongate_tests::mcp::{McpClient, RawResponse};
+
+use crate::mcp_tools::{client, wait_for_text};
+
+fn content_type(r: &RawResponse) -> &str {
+    r.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Posts one `tools/call` with `params` and returns the response and its one message.
+async fn call_raw(c: &McpClient, id: u64, params: Value) -> (RawResponse, Value) {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params });
+    let r = c.post_raw(body.to_string()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut messages = r.messages();
+    assert_eq!(messages.len(), 1, "{}", r.body);
+    let m = messages.remove(0);
+    assert_eq!(m["id"], id, "{m}");
+    (r, m)
+}
+
+#[tokio::test]
+async fn plain_calls_come_back_as_json_with_rmcps_result() {
+    let gw = TestGateway::start(Options::pty("fast-lane"));
+    let mut c = client(&gw).await;
+    // The session's first call goes through rmcp.
+    let (r, _) = call_raw(&c, 1, json!({ "name": "list_sessions" })).await;
+    assert!(content_type(&r).starts_with("text/event-stream"), "{r:?}");
+    c.call_ok(
+        "create_session",
+        json!({ "name": "lane", "profile": "bash" }),
+    )
+    .await
+    .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({ "session": "lane", "message": "echo lane-marker" }),
+    )
+    .await
+    .unwrap();
+    wait_for_text(&mut c, "lane", "\nlane-marker").await;
+
+    // A plain call: JSON. The same call with a progress token: rmcp's event stream. Same result.
+    let args = json!({ "session": "lane", "lines": 10 });
+    let (fast, fast_msg) = call_raw(&c, 10, json!({ "name": "get_logs", "arguments": args })).await;
+    assert_eq!(content_type(&fast), "application/json", "{fast:?}");
+    let (slow, slow_msg) = call_raw(
+        &c,
+        11,
+        json!({ "name": "get_logs", "arguments": args, "_meta": { "progressToken": "p1" } }),
+    )
+    .await;
+    assert!(
+        content_type(&slow).starts_with("text/event-stream"),
+        "{slow:?}"
+    );
+    assert_eq!(fast_msg["result"], slow_msg["result"]);
+    assert!(
+        fast_msg["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("lane-marker")
+    );
+
+    // A tool failure is a result with isError on both lanes.
+    let missing = json!({ "name": "get_session_status", "arguments": { "session": "nope" } });
+    let (r, m) = call_raw(&c, 12, missing).await;
+    assert_eq!(content_type(&r), "application/json");
+    assert_eq!(m["result"]["isError"], true, "{m}");
+
+    // Arguments that do not decode: rmcp's answer (a failed result that names the problem).
+    let bad = json!({ "name": "get_logs", "arguments": { "session": 7 } });
+    let (r, m) = call_raw(&c, 13, bad).await;
+    assert!(content_type(&r).starts_with("text/event-stream"), "{r:?}");
+    assert_eq!(m["result"]["isError"], true, "{m}");
+    assert!(
+        m.to_string().contains("failed to deserialize parameters"),
+        "{m}"
+    );
+
+    // An unknown tool: rmcp's error too.
+    let (_, m) = call_raw(&c, 14, json!({ "name": "no_such_tool" })).await;
+    assert!(
+        m.get("error").is_some() || m["result"]["isError"] == true,
+        "{m}"
+    );
+
+    // wait_for always goes through rmcp.
+    let wait = json!({ "name": "wait_for", "arguments": {
+        "session": "lane", "until": "match", "pattern": "lane-marker", "timeout_s": 5 } });
+    let (r, m) = call_raw(&c, 15, wait).await;
+    assert!(content_type(&r).starts_with("text/event-stream"), "{r:?}");
+    assert!(m["result"].to_string().contains("condition_met"), "{m}");
+
+    // A session rmcp does not know: its 404, not an answer.
+    let mut stranger = McpClient::new(&gw.mcp_url());
+    stranger.set_session_id("00000000-0000-0000-0000-000000000000");
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "list_sessions" } });
+    let r = stranger.post_raw(body.to_string()).await.unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+
+    // After DELETE, the session's calls are refused, not answered by the lane.
+    let old = c.session_id().unwrap().to_owned();
+    c.delete_session().await.unwrap();
+    c.set_session_id(&old);
+    let body = json!({ "jsonrpc": "2.0", "id": 20, "method": "tools/call",
+        "params": { "name": "list_sessions" } });
+    let r = c.post_raw(body.to_string()).await.unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+}
+
+#[tokio::test]
+async fn the_lane_keeps_the_scope_check_and_the_audit_log() {
+    let gw = TestGateway::start(Options::oauth("fast-lane-checks", 3600));
+    let mut reader = McpClient::with_token(&gw.mcp_url(), &gw.token("sessions:read", "1h"))
+        .await
+        .unwrap();
+    reader.call_ok("list_sessions", json!({})).await.unwrap();
+    reader.call_ok("list_sessions", json!({})).await.unwrap();
+    let body = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"create_session","arguments":{"name":"x","profile":"bash"}}});
+    let r = reader.post_raw(body.to_string()).await.unwrap();
+    assert_eq!(r.status, 403, "{r:?}");
+
+    let mut writer = McpClient::with_token(
+        &gw.mcp_url(),
+        &gw.token("sessions:read sessions:write sessions:manage", "1h"),
+    )
+    .await
+    .unwrap();
+    writer.call_ok("list_sessions", json!({})).await.unwrap();
+    writer
+        .call_ok("create_session", json!({ "name": "a", "profile": "bash" }))
+        .await
+        .unwrap();
+    writer
+        .call_ok(
+            "send_message",
+            json!({ "session": "a", "message": "echo audited" }),
+        )
+        .await
+        .unwrap();
+    // Entries are queued before the call runs and committed moments later.
+    let mut audit = gw.audit();
+    for _ in 0..100 {
+        if audit.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        audit = gw.audit();
+    }
+    let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["create_session", "send_message"], "{audit:?}");
+}
