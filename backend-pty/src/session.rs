@@ -50,6 +50,33 @@ pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Signals whose disposition a program must start with at its default. An ignored signal
+/// stays ignored across exec: a gateway started in the background by a shell (`&`, nohup)
+/// ignores SIGINT and SIGQUIT, and without this its sessions would ignore Ctrl-C too.
+const DEFAULT_SIGNALS: [libc::c_int; 8] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGPIPE,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
+
+/// Puts [`DEFAULT_SIGNALS`] back to their default disposition (in the child, before exec).
+fn default_signals() -> std::io::Result<()> {
+    for sig in DEFAULT_SIGNALS {
+        // SAFETY: signal(2) with SIG_DFL is async-signal-safe and installs no handler.
+        #[allow(unsafe_code)]
+        let previous = unsafe { libc::signal(sig, libc::SIG_DFL) };
+        if previous == libc::SIG_ERR {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 impl PtySession {
     /// Spawns the spec's program in a new PTY and starts the tasks that feed the emulator and
     /// reap the child.
@@ -73,6 +100,10 @@ impl PtySession {
         for (k, v) in &spec.env {
             cmd = cmd.env(k, v);
         }
+        // SAFETY: the closure runs in the child between fork and exec; it only calls
+        // signal(2), which is async-signal-safe, and touches no memory of the parent.
+        #[allow(unsafe_code)]
+        let cmd = unsafe { cmd.pre_exec(default_signals) };
         let mut child = cmd
             .spawn(pts)
             .map_err(|e| Error::Unavailable(format!("starting {:?}: {e}", spec.argv[0])))?;

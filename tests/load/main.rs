@@ -324,6 +324,11 @@ async fn tool_run(
                     _ => e += 1,
                 }
             }
+            // A well-behaved client ends its MCP session; the memory figures then show
+            // what calls cost, not what idle sessions hold until they expire.
+            if mc.delete_session().await.is_err() {
+                e += 1;
+            }
             (l, e)
         }
     })
