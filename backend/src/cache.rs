@@ -1,5 +1,8 @@
 //! A screen cache in front of a backend: a screen is read from the backend once per
 //! change, and `get_logs`/`get_session_status` of an unchanged session cost no backend call.
+//! Session infos (status, foreground program, directory) are kept the same way, but for at
+//! most [`INFO_MAX_AGE`]: a program can change without printing anything (a silent `exec`,
+//! a script's `cd`), and such a change must still show up promptly.
 //!
 //! It only caches while the backend reports every output as an event
 //! (`SessionBackend::output_events_epoch` is `Some`); a session's screens are dropped on
@@ -9,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast::{self, error::TryRecvError};
@@ -24,6 +28,8 @@ use crate::{
 const PER_SESSION: usize = 4;
 /// Screens larger than this are not kept.
 const MAX_KEPT_BYTES: usize = 64 * 1024;
+/// How long a session's info is kept at most, even without any event for it.
+pub const INFO_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// A [`SessionBackend`] that keeps screens until their session changes.
 #[derive(Debug)]
@@ -45,6 +51,7 @@ struct State {
     next_gen: u64,
     generations: HashMap<SessionName, u64>,
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
+    infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
 }
 
 impl State {
@@ -74,12 +81,14 @@ impl State {
     fn touch(&mut self, name: SessionName) {
         self.next_gen += 1;
         self.screens.remove(&name);
+        self.infos.remove(&name);
         self.generations.insert(name, self.next_gen);
     }
 
     fn wipe(&mut self) {
         self.wipes += 1;
         self.screens.clear();
+        self.infos.clear();
         self.generations.clear();
     }
 
@@ -102,6 +111,7 @@ impl ScreenCache {
                 next_gen: 0,
                 generations: HashMap::new(),
                 screens: HashMap::new(),
+                infos: HashMap::new(),
             }),
             inner,
             hits: AtomicU64::new(0),
@@ -141,7 +151,32 @@ impl SessionBackend for ScreenCache {
     }
 
     async fn info(&self, name: &SessionName) -> Result<SessionInfo> {
-        self.inner.info(name).await
+        let before = {
+            let mut st = self.lock();
+            st.catch_up(self.inner.output_events_epoch());
+            let stamp = st.stamp(name);
+            if let Some(hit) = stamp.and_then(|s| {
+                st.infos
+                    .get(name)
+                    .filter(|(kept, at, _)| *kept == s && at.elapsed() < INFO_MAX_AGE)
+                    .map(|(_, _, info)| info.clone())
+            }) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            stamp
+        };
+        let read_at = Instant::now();
+        let info = self.inner.info(name).await?;
+        let mut st = self.lock();
+        st.catch_up(self.inner.output_events_epoch());
+        if let Some(stamp) = before
+            && st.stamp(name) == Some(stamp)
+        {
+            st.infos
+                .insert(name.clone(), (stamp, read_at, info.clone()));
+        }
+        Ok(info)
     }
 
     async fn send_text(&self, name: &SessionName, text: &str, submit: bool) -> Result<()> {

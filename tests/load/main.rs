@@ -11,7 +11,7 @@
 //! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
 //! then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`): idle, with the
 //! sessions, with every session's scrollback filled by `--fill-lines` lines, and after a
-//! `--growth-calls` run of mixed calls (64 clients, at the largest session count; status and
+//! `--growth-calls` run of mixed calls in five rounds, read after each (64 clients, at the largest session count; status and
 //! logs, with a send every 50th call and a list every 100th). CI runs it
 //! once at a tiny size to keep it working; the numbers are never asserted.
 
@@ -40,6 +40,9 @@ struct Args {
     fill_lines: usize,
     tools: Vec<&'static str>,
 }
+
+/// The growth run is made of this many equal rounds, with the memory read after each.
+const GROWTH_ROUNDS: usize = 5;
 
 /// The tools the benchmark calls, in this order.
 const TOOLS: [&str; 4] = [
@@ -504,30 +507,45 @@ async fn main() {
             // The growth run: many calls, then memory again (at the largest session count).
             let mut growth = String::from("-");
             if Some(&sessions) == args.sessions.iter().max() && args.growth_calls > 0 {
+                // Five rounds of a fifth each, RSS after every round: a leak grows with every
+                // round, an allocator settling into its working set does not.
                 let before = rss_mb(pid);
                 let cpu_before = cpu_ms(pid);
-                let deadline = Instant::now() + Duration::from_secs(600);
-                let stats = tool_run(
-                    &url,
-                    &token,
-                    "mixed",
-                    64,
-                    sessions,
-                    deadline,
-                    Some(args.growth_calls),
-                )
-                .await;
+                let mut all = Stats {
+                    latencies: Vec::new(),
+                    elapsed: Duration::ZERO,
+                    errors: 0,
+                };
+                let mut after_rounds = Vec::new();
+                for _ in 0..GROWTH_ROUNDS {
+                    let deadline = Instant::now() + Duration::from_secs(600);
+                    let round = tool_run(
+                        &url,
+                        &token,
+                        "mixed",
+                        64,
+                        sessions,
+                        deadline,
+                        Some(args.growth_calls.div_ceil(GROWTH_ROUNDS)),
+                    )
+                    .await;
+                    all.latencies.extend(round.latencies);
+                    all.elapsed += round.elapsed;
+                    all.errors += round.errors;
+                    after_rounds.push(format!("{:.1}", rss_mb(pid)));
+                }
+                all.latencies.sort();
                 let bare_floors = (f64::NAN, f64::NAN);
                 row(
                     &format!(
                         "{backend}, {sessions} sessions, 64 clients: {} mixed calls",
-                        stats.latencies.len()
+                        all.latencies.len()
                     ),
-                    &stats,
+                    &all,
                     bare_floors,
                     Some(cpu_ms(pid) - cpu_before),
                 );
-                growth = format!("{:.1} (from {before:.1})", rss_mb(pid));
+                growth = format!("{before:.1} → {}", after_rounds.join(" → "));
             }
             memory.push(format!(
                 "| {backend} | {sessions} | {idle_rss:.1} | {sessions_rss:.1} | {after_runs_rss:.1} | {filled_rss:.1} (+{:.2} MB/session) | {growth} |",
@@ -536,7 +554,7 @@ async fn main() {
         }
     }
     println!(
-        "\n| backend | sessions | RSS idle MB | with sessions | after the runs | scrollbacks filled ({} lines) | after the growth run |",
+        "\n| backend | sessions | RSS idle MB | with sessions | after the runs | scrollbacks filled ({} lines) | growth run: before → after each fifth |",
         args.fill_lines
     );
     println!("|---|---|---|---|---|---|---|");

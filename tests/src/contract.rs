@@ -427,6 +427,14 @@ pub async fn screen_cache_serves_unchanged_screens(b: &ScreenCache, root: &Path)
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(b.hits() > before, "no read was served from the cache");
+    // So is the session's info.
+    let before = b.hits();
+    let start = tokio::time::Instant::now();
+    while b.hits() == before && start.elapsed() < DEADLINE {
+        b.info(&n).await.unwrap();
+        b.info(&n).await.unwrap();
+    }
+    assert!(b.hits() > before, "no info was served from the cache");
     // New output is never hidden by a kept screen.
     b.send_text(&n, "second-line", true).await.unwrap();
     wait_screen(b, &n, 40, "second-line", |s| s.contains("second-line")).await;
