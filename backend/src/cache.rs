@@ -1,7 +1,7 @@
 //! A screen cache in front of a backend: a screen is read from the backend once per
 //! change, and `get_logs`/`get_session_status` of an unchanged session cost no backend call.
-//! Session infos (status, foreground program, directory) are kept the same way, but for at
-//! most [`INFO_MAX_AGE`]: a program can change without printing anything (a silent `exec`,
+//! Session infos (status, foreground program, directory) and the list of sessions are kept
+//! the same way (the list until any session's next event), but for at most [`INFO_MAX_AGE`]: a program can change without printing anything (a silent `exec`,
 //! a script's `cd`), and such a change must still show up promptly.
 //!
 //! It only caches while the backend reports every output as an event
@@ -52,6 +52,8 @@ struct State {
     generations: HashMap<SessionName, u64>,
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
     infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
+    /// The last list of sessions, with the event count and wipe count it was read at.
+    list: Option<((u64, u64, u64), Instant, Vec<SessionInfo>)>,
 }
 
 impl State {
@@ -89,7 +91,13 @@ impl State {
         self.wipes += 1;
         self.screens.clear();
         self.infos.clear();
+        self.list = None;
         self.generations.clear();
+    }
+
+    /// When the list was read: any event for any session since makes it stale.
+    fn list_stamp(&self) -> Option<(u64, u64, u64)> {
+        Some((self.wipes, self.next_gen, self.epoch?))
     }
 
     fn stamp(&self, name: &SessionName) -> Option<Stamp> {
@@ -112,6 +120,7 @@ impl ScreenCache {
                 generations: HashMap::new(),
                 screens: HashMap::new(),
                 infos: HashMap::new(),
+                list: None,
             }),
             inner,
             hits: AtomicU64::new(0),
@@ -140,7 +149,31 @@ impl SessionBackend for ScreenCache {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>> {
-        self.inner.list().await
+        let before = {
+            let mut st = self.lock();
+            st.catch_up(self.inner.output_events_epoch());
+            let stamp = st.list_stamp();
+            if let Some(hit) = stamp.and_then(|s| {
+                st.list
+                    .as_ref()
+                    .filter(|(kept, at, _)| *kept == s && at.elapsed() < INFO_MAX_AGE)
+                    .map(|(_, _, list)| list.clone())
+            }) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            stamp
+        };
+        let read_at = Instant::now();
+        let list = self.inner.list().await?;
+        let mut st = self.lock();
+        st.catch_up(self.inner.output_events_epoch());
+        if let Some(stamp) = before
+            && st.list_stamp() == Some(stamp)
+        {
+            st.list = Some((stamp, read_at, list.clone()));
+        }
+        Ok(list)
     }
 
     async fn create(&self, spec: CreateSpec) -> Result<SessionInfo> {

@@ -150,15 +150,7 @@ async fn the_lane_keeps_the_scope_check_and_the_audit_log() {
         )
         .await
         .unwrap();
-    // Entries are queued before the call runs and committed moments later.
-    let mut audit = gw.audit();
-    for _ in 0..100 {
-        if audit.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        audit = gw.audit();
-    }
+    let audit = gw.audit_of(2).await;
     let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["create_session", "send_message"], "{audit:?}");
 }

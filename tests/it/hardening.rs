@@ -494,7 +494,7 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
     )
     .await
     .unwrap();
-    let audit = gw.audit();
+    let audit = gw.audit_of(1).await;
     assert_eq!(audit.last().unwrap()["address"], "127.0.0.1", "{audit:?}");
 
     let mut opts = Options::oauth("proxy", 3600);
@@ -511,7 +511,7 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
     )
     .await
     .unwrap();
-    let audit = gw.audit();
+    let audit = gw.audit_of(1).await;
     assert_eq!(audit.last().unwrap()["address"], "203.0.113.7", "{audit:?}");
 }
 
@@ -542,7 +542,7 @@ async fn the_audit_log_records_changes_with_a_hash_not_the_text() {
     c.call_ok("terminate_session", json!({"session":"au"}))
         .await
         .unwrap();
-    let audit = gw.audit();
+    let audit = gw.audit_of(4).await;
     let actions: Vec<&str> = audit
         .iter()
         .map(|e| e["action"].as_str().unwrap())

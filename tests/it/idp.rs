@@ -212,7 +212,7 @@ async fn oidc_sign_in_goes_through_consent_to_a_token_that_names_the_upstream_id
     )
     .await
     .unwrap();
-    let audit = gw.audit();
+    let audit = gw.audit_of(1).await;
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["user"], "oidc:corp:alice-0001");
     assert_eq!(audit[0]["client_id"], flow.client_id.as_str());

@@ -229,7 +229,7 @@ async fn the_python_sdk_runs_oauth_and_tools_through_nginx_at_a_path_prefix() {
     )
     .await
     .unwrap();
-    let audit = gw.audit();
+    let audit = gw.audit_of(1).await;
     assert!(!audit.is_empty());
     for e in &audit {
         assert_eq!(e["address"], "127.0.0.1", "{e}");

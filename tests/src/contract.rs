@@ -435,6 +435,23 @@ pub async fn screen_cache_serves_unchanged_screens(b: &ScreenCache, root: &Path)
         b.info(&n).await.unwrap();
     }
     assert!(b.hits() > before, "no info was served from the cache");
+    // And the list; a session created or ended shows at once all the same.
+    let before = b.hits();
+    let start = tokio::time::Instant::now();
+    while b.hits() == before && start.elapsed() < DEADLINE {
+        b.list().await.unwrap();
+        b.list().await.unwrap();
+    }
+    assert!(b.hits() > before, "no list was served from the cache");
+    let other = b
+        .create(p.prepare("cached-too", None, "cat").unwrap())
+        .await
+        .unwrap()
+        .name;
+    let names = |l: Vec<sessiongate_backend::SessionInfo>| l.into_iter().map(|i| i.name);
+    assert!(names(b.list().await.unwrap()).any(|x| x == other));
+    b.terminate(&other).await.unwrap();
+    assert!(!names(b.list().await.unwrap()).any(|x| x == other));
     // New output is never hidden by a kept screen.
     b.send_text(&n, "second-line", true).await.unwrap();
     wait_screen(b, &n, 40, "second-line", |s| s.contains("second-line")).await;

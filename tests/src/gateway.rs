@@ -289,6 +289,19 @@ impl TestGateway {
             .collect()
     }
 
+    /// The audit log once it holds at least `n` entries (they are queued before a call runs
+    /// and committed moments later), or as it is after 10 s.
+    pub async fn audit_of(&self, n: usize) -> Vec<serde_json::Value> {
+        let start = std::time::Instant::now();
+        loop {
+            let audit = self.audit();
+            if audit.len() >= n || start.elapsed() > Duration::from_secs(10) {
+                return audit;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the process (SIGKILL) without touching its tmux server.
     pub fn kill_process(&mut self) {
         let _ = self.child.kill();
