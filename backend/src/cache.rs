@@ -40,6 +40,7 @@ pub struct ScreenCache {
 }
 
 /// When a screen was read: the wipe count, the session's generation and the backend epoch.
+/// (For the list: the wipe count, the count of all events so far and the epoch.)
 type Stamp = (u64, u64, u64);
 
 #[derive(Debug)]
@@ -53,7 +54,7 @@ struct State {
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
     infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
     /// The last list of sessions, with the event count and wipe count it was read at.
-    list: Option<((u64, u64, u64), Instant, Vec<SessionInfo>)>,
+    list: Option<(Stamp, Instant, Vec<SessionInfo>)>,
 }
 
 impl State {
@@ -96,7 +97,7 @@ impl State {
     }
 
     /// When the list was read: any event for any session since makes it stale.
-    fn list_stamp(&self) -> Option<(u64, u64, u64)> {
+    fn list_stamp(&self) -> Option<Stamp> {
         Some((self.wipes, self.next_gen, self.epoch?))
     }
 
