@@ -130,6 +130,24 @@ impl Driver {
         out
     }
 
+    /// Runs one command only through the control client: `None` when the client is down or
+    /// cannot carry the command (nothing was run then), so that the caller can take another
+    /// way.
+    pub(crate) async fn run_on_control(
+        &self,
+        args: &[Cow<'_, str>],
+    ) -> Option<Result<String, TmuxFailure>> {
+        let ctl = self.control().await?;
+        match ctl.run(args).await {
+            Err(TmuxFailure::Broken) => None,
+            Err(TmuxFailure::NoServer) => {
+                self.server_seen.store(false, Ordering::SeqCst);
+                Some(Err(TmuxFailure::NoServer))
+            }
+            other => Some(other),
+        }
+    }
+
     /// Records what a `list-panes` showed: the pane map, panes that died (an `Exited`
     /// event), and windows not yet linked into the control session (linked now).
     pub(crate) async fn observe(&self, panes: &[PaneLine]) {

@@ -45,6 +45,10 @@ const KEY_GAP: std::time::Duration = std::time::Duration::from_millis(15);
 /// How many times a dead pane whose exit status is not known yet is re-read.
 const PANE_STATUS_RETRIES: usize = 10;
 
+/// The longest message text sent through the control client (one command line); longer
+/// text goes to a forked tmux on standard input.
+const CONTROL_TEXT_MAX: usize = 16 * 1024;
+
 /// How the tmux backend reaches its server and names its sessions.
 #[derive(Debug, Clone)]
 pub struct TmuxConfig {
@@ -294,7 +298,6 @@ impl SessionBackend for TmuxBackend {
             // load-buffer reads the text from standard input; paste-buffer -p uses bracketed
             // paste when the program asked for it, so several lines arrive as one message;
             // -d deletes the buffer afterwards.
-            let load = vec![c("load-buffer"), c("-b"), buffer.clone(), c("-")];
             let paste = vec![
                 c("paste-buffer"),
                 c("-p"),
@@ -304,12 +307,35 @@ impl SessionBackend for TmuxBackend {
                 c("-t"),
                 target.clone(),
             ];
-            // Always forked: the text must reach tmux on standard input.
-            let loaded = self
-                .driver
-                .tmux
-                .run(&[load, paste], Some(text.as_bytes()))
-                .await;
+            // One line of text without control characters goes to the control client as a
+            // single-quoted `set-buffer` argument (inside single quotes tmux's parser takes
+            // every character literally; `--` ends the options). Anything else, or when the
+            // control client is down, reaches a forked tmux on standard input. Either way the
+            // text never appears on a command line of its own process.
+            let set = vec![
+                c("set-buffer"),
+                c("-b"),
+                buffer.clone(),
+                c("--"),
+                Cow::Borrowed(text.as_ref()),
+            ];
+            let on_control = if text.len() <= CONTROL_TEXT_MAX {
+                self.driver.run_on_control(&set).await
+            } else {
+                None
+            };
+            let loaded = match on_control {
+                Some(Ok(_)) => self.driver.run(&paste).await.map(|_| ()),
+                Some(Err(e)) => Err(e),
+                None => {
+                    let load = vec![c("load-buffer"), c("-b"), buffer.clone(), c("-")];
+                    self.driver
+                        .tmux
+                        .run(&[load, paste], Some(text.as_bytes()))
+                        .await
+                        .map(|_| ())
+                }
+            };
             if let Err(e) = loaded {
                 let _ = self
                     .driver

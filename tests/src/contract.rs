@@ -144,6 +144,21 @@ pub async fn text_arrives_intact(b: &dyn SessionBackend, root: &Path) {
         .await
         .unwrap();
     wait_screen(b, &n, 50, "unicode", |s| s.contains("\nhéllo wörld ✓ 日本")).await;
+    // Text that tmux's command parser would act on if it ever read it as a command
+    // (options, formats, #() commands, separators, quotes, braces, %-directives), typed
+    // into `cat`, which shows it back verbatim.
+    let cat = b
+        .create(p.prepare("t-cat", None, "cat").unwrap())
+        .await
+        .unwrap()
+        .name;
+    let hostile = "-b evil -- #{pane_id} #(touch /tmp/sg-pwned) $HOME ~/x 'q' \"d\" ; \\; {} %if";
+    b.send_text(&cat, hostile, true).await.unwrap();
+    wait_screen(b, &cat, 50, "hostile text shown back", |s| {
+        s.matches(hostile).count() >= 2
+    })
+    .await;
+    b.terminate(&cat).await.unwrap();
     // 64 KB in one message, counted by the shell.
     let big = "a".repeat(64 * 1024);
     b.send_text(&n, &format!("X={big}; echo len=${{#X}}"), true)

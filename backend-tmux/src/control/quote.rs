@@ -6,7 +6,8 @@
 //! itself is written as `"'"` next to the quoted parts, which the parser joins into the same
 //! word. A control-mode command is one line, so line breaks and other control characters
 //! (tabs aside, which stay literal inside quotes) cannot be carried at all: such arguments are refused and the caller uses a forked tmux
-//! (argv) instead. Client text never takes this path (it reaches tmux via `load-buffer -`).
+//! (argv) instead; client text that holds one (several lines, say) goes to a forked
+//! `load-buffer -` on standard input, never onto a command line.
 
 /// Quotes `arg` as one word for tmux's parser, or `None` when it holds a control character
 /// other than a tab (a command line cannot carry one).
