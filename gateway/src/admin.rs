@@ -31,7 +31,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub session: Option<String>,
     /// Only entries of this OAuth client.
-    #[arg(long)]
+    // Client ids are random base64url and may begin with '-'.
+    #[arg(long, allow_hyphen_values = true)]
     pub client: Option<String>,
     /// One JSON object per line instead of a table.
     #[arg(long)]
@@ -62,6 +63,8 @@ pub struct ClientsListArgs {
 #[derive(Debug, clap::Args)]
 pub struct ClientsRevokeArgs {
     /// The client id (see `sessiongate clients list`).
+    // Client ids are random base64url and may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
     pub id: String,
     /// Directory for sessiongate's state [default: ~/.local/state/sessiongate].
     #[arg(long, env = "SESSIONGATE_DATA_DIR")]

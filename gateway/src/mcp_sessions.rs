@@ -6,6 +6,11 @@
 //! An `initialize` request (a POST without `Mcp-Session-Id`) beyond a cap is refused with a
 //! JSON-RPC error: 429 for the client's own cap, 503 for the overall one. Sessions are
 //! forgotten when the client deletes them or when rmcp has dropped them (idle too long).
+//!
+//! Each session also belongs to who opened it (the OAuth client and the signed-in user, or
+//! without authentication the address): a request that names another owner's session is
+//! answered 404, as if the session did not exist, so that a leaked or guessed session id is
+//! of no use to anyone else.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +45,8 @@ pub struct SessionCaps {
 struct Held {
     ids: HashMap<String, Vec<String>>,
     pending: HashMap<String, usize>,
+    /// The owner of each session, by session id.
+    owners: HashMap<String, String>,
 }
 
 impl Held {
@@ -97,6 +104,9 @@ impl SessionCaps {
             ids.retain(|i| !gone.contains(i));
         }
         held.ids.retain(|_, ids| !ids.is_empty());
+        for id in &gone {
+            held.owners.remove(id);
+        }
     }
 
     /// Reserves a slot for `key`, or says which cap stops it.
@@ -140,6 +150,15 @@ fn who(req: &Request) -> String {
         .unwrap_or_else(|| "addr:?".into())
 }
 
+/// Who owns a session opened by `req`: the OAuth client and the user it acts for, or the
+/// address without authentication.
+fn owner(req: &Request) -> String {
+    match req.extensions().get::<Principal>() {
+        Some(p) => format!("client:{} user:{}", p.client_id, p.sub),
+        None => who(req),
+    }
+}
+
 fn refuse(status: StatusCode, message: String) -> Response {
     let body = json!({"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":message}});
     (status, axum::Json(body)).into_response()
@@ -152,19 +171,32 @@ pub async fn cap_sessions(
     next: Next,
 ) -> Response {
     let key = who(&req);
+    let owner = owner(&req);
+    let id = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &id
+        && caps.lock().owners.get(id).is_some_and(|o| *o != owner)
+    {
+        tracing::warn!(who = %owner, "refused a request on another client's MCP session");
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "Session not found: start a new one with initialize".into(),
+        );
+    }
     if req.method() == Method::DELETE {
-        let id = req
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let resp = next.run(req).await;
         // Forgotten only once rmcp has really ended it.
         if let Some(id) = id
             && resp.status().is_success()
-            && let Some(ids) = caps.lock().ids.get_mut(&key)
         {
-            ids.retain(|i| *i != id);
+            let mut held = caps.lock();
+            held.owners.remove(&id);
+            if let Some(ids) = held.ids.get_mut(&key) {
+                ids.retain(|i| *i != id);
+            }
         }
         return resp;
     }
@@ -196,7 +228,9 @@ pub async fn cap_sessions(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        caps.lock().ids.entry(key).or_default().push(id.to_owned());
+        let mut held = caps.lock();
+        held.ids.entry(key).or_default().push(id.to_owned());
+        held.owners.insert(id.to_owned(), owner);
     }
     drop(reservation);
     resp

@@ -103,3 +103,33 @@ fn keys_rotate_and_old_tokens_keep_working() {
     let after = token(dir.path());
     assert_ne!(kid(&before), kid(&after));
 }
+
+/// Client ids are random base64url: one that begins with '-' is still an id, not an option.
+#[test]
+fn client_ids_beginning_with_a_dash_are_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["clients", "revoke", "-5xY_z"],
+        vec!["audit", "--client", "-5xY_z"],
+    ] {
+        let out = Command::new(binary())
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+    let out = Command::new(binary())
+        .args(["clients", "revoke", "-5xY_z", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no client with id \"-5xY_z\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -852,3 +852,41 @@ async fn one_client_ids_token_requests_are_limited_without_touching_others() {
     assert_eq!(r.status(), 429, "the same client on /authorize");
     assert!(r.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn an_mcp_session_belongs_to_the_client_that_opened_it() {
+    let gw = TestGateway::start(Options::oauth("session-owner", 3600));
+    let (alice_token, _) = Flow::register(&gw.base_url).await.tokens().await;
+    let (mallory_token, _) = Flow::register(&gw.base_url).await.tokens().await;
+    let mut alice = authed(&gw, &alice_token).await;
+    alice.call_ok("list_sessions", json!({})).await.unwrap();
+    let stolen = alice.session_id().unwrap().to_owned();
+
+    // Another OAuth client with a valid token of its own, holding Alice's session id.
+    let mut mallory = McpClient::new(&gw.mcp_url());
+    mallory
+        .headers
+        .push(("authorization".into(), format!("Bearer {mallory_token}")));
+    mallory.set_session_id(&stolen);
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"list_sessions","arguments":{}}});
+    let r = mallory.post_raw(call.to_string()).await.unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    let listen = http()
+        .get(gw.mcp_url())
+        .header("authorization", format!("Bearer {mallory_token}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listen.status(), 404);
+    assert!(
+        mallory.delete_session().await.is_err(),
+        "DELETE must be refused"
+    );
+
+    // Alice's session is untouched and still hers.
+    alice.call_ok("list_sessions", json!({})).await.unwrap();
+    alice.call_ok("list_sessions", json!({})).await.unwrap();
+}
