@@ -295,9 +295,8 @@ impl SessionBackend for TmuxBackend {
         if !text.is_empty() {
             let seq = self.buffer_seq.fetch_add(1, Ordering::Relaxed);
             let buffer = o(format!("sessiongate-{}-{seq}", std::process::id()));
-            // load-buffer reads the text from standard input; paste-buffer -p uses bracketed
-            // paste when the program asked for it, so several lines arrive as one message;
-            // -d deletes the buffer afterwards.
+            // paste-buffer -p uses bracketed paste when the program asked for it, so several
+            // lines arrive as one message; -d deletes the buffer afterwards.
             let paste = vec![
                 c("paste-buffer"),
                 c("-p"),

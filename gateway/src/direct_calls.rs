@@ -34,8 +34,8 @@ use serde_json::Value;
 
 use crate::jsonrpc_guard::RpcMessage;
 use crate::mcp::SessionTools;
+use crate::mcp_sessions::SESSION_HEADER;
 
-const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// How often a session's calls go through rmcp at least, so that rmcp's idle timer (which

@@ -28,7 +28,8 @@ use sessiongate_auth::{ClientIp, Principal};
 
 use crate::jsonrpc_guard::RpcMessage;
 
-const SESSION_HEADER: &str = "mcp-session-id";
+/// The header that names an MCP session.
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The caps and the sessions each client holds.
 #[derive(Debug)]
@@ -39,23 +40,32 @@ pub struct SessionCaps {
     held: Mutex<Held>,
 }
 
-/// Session ids by client, and `initialize` requests under way (a slot is reserved before the
+/// The open sessions, and `initialize` requests under way (a slot is reserved before the
 /// request runs, so that concurrent requests cannot all pass the check).
 #[derive(Debug, Default)]
 struct Held {
-    ids: HashMap<String, Vec<String>>,
+    /// Who holds each session, by session id.
+    sessions: HashMap<String, Holder>,
+    /// Reserved slots by cap key.
     pending: HashMap<String, usize>,
-    /// The owner of each session, by session id.
-    owners: HashMap<String, String>,
+}
+
+/// Who holds a session: the key its cap is counted under, and its owner (who alone may use
+/// it).
+#[derive(Debug)]
+struct Holder {
+    key: String,
+    owner: String,
 }
 
 impl Held {
     fn mine(&self, key: &str) -> usize {
-        self.ids.get(key).map_or(0, Vec::len) + self.pending.get(key).copied().unwrap_or(0)
+        self.sessions.values().filter(|h| h.key == key).count()
+            + self.pending.get(key).copied().unwrap_or(0)
     }
 
     fn total(&self) -> usize {
-        self.ids.values().map(Vec::len).sum::<usize>() + self.pending.values().sum::<usize>()
+        self.sessions.len() + self.pending.values().sum::<usize>()
     }
 }
 
@@ -91,7 +101,7 @@ impl SessionCaps {
 
     /// Forgets the sessions rmcp no longer has (ended, or idle too long).
     async fn prune(&self) {
-        let known: Vec<String> = self.lock().ids.values().flatten().cloned().collect();
+        let known: Vec<String> = self.lock().sessions.keys().cloned().collect();
         let mut gone = Vec::new();
         for id in known {
             let sid: SessionId = id.as_str().into();
@@ -100,12 +110,8 @@ impl SessionCaps {
             }
         }
         let mut held = self.lock();
-        for ids in held.ids.values_mut() {
-            ids.retain(|i| !gone.contains(i));
-        }
-        held.ids.retain(|_, ids| !ids.is_empty());
         for id in &gone {
-            held.owners.remove(id);
+            held.sessions.remove(id);
         }
     }
 
@@ -178,7 +184,11 @@ pub async fn cap_sessions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Some(id) = &id
-        && caps.lock().owners.get(id).is_some_and(|o| *o != owner)
+        && caps
+            .lock()
+            .sessions
+            .get(id)
+            .is_some_and(|h| h.owner != owner)
     {
         tracing::warn!(who = %owner, "refused a request on another client's MCP session");
         return refuse(
@@ -192,11 +202,7 @@ pub async fn cap_sessions(
         if let Some(id) = id
             && resp.status().is_success()
         {
-            let mut held = caps.lock();
-            held.owners.remove(&id);
-            if let Some(ids) = held.ids.get_mut(&key) {
-                ids.retain(|i| *i != id);
-            }
+            caps.lock().sessions.remove(&id);
         }
         return resp;
     }
@@ -228,9 +234,9 @@ pub async fn cap_sessions(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        let mut held = caps.lock();
-        held.ids.entry(key).or_default().push(id.to_owned());
-        held.owners.insert(id.to_owned(), owner);
+        caps.lock()
+            .sessions
+            .insert(id.to_owned(), Holder { key, owner });
     }
     drop(reservation);
     resp
