@@ -16,7 +16,6 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
-use http_body_util::BodyExt;
 
 use sessiongate_backend::{ProcessStatus, SessionBackend};
 
@@ -253,22 +252,50 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// Calls `done` with the elapsed time once the response body has been sent (or dropped).
-fn on_body_end(resp: Response, done: impl FnOnce(f64) + Send + 'static) -> Response {
-    struct Guard<F: FnOnce(f64)>(Option<F>, Instant);
-    impl<F: FnOnce(f64)> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f(self.1.elapsed().as_secs_f64());
-            }
+fn on_body_end(resp: Response, done: impl FnOnce(f64) + Send + Unpin + 'static) -> Response {
+    let (parts, body) = resp.into_parts();
+    let body = TimedBody {
+        inner: body,
+        done: Some(done),
+        started: Instant::now(),
+    };
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// A response body that reports when it is dropped, and passes on its length (hyper then
+/// sends `Content-Length` instead of chunks).
+struct TimedBody<F: FnOnce(f64)> {
+    inner: Body,
+    done: Option<F>,
+    started: Instant,
+}
+
+impl<F: FnOnce(f64)> Drop for TimedBody<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.done.take() {
+            f(self.started.elapsed().as_secs_f64());
         }
     }
-    let guard = Guard(Some(done), Instant::now());
-    let (parts, body) = resp.into_parts();
-    let body = body.map_frame(move |frame| {
-        let _keep = &guard;
-        frame
-    });
-    Response::from_parts(parts, Body::new(body))
+}
+
+impl<F: FnOnce(f64) + Unpin> http_body::Body for TimedBody<F> {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The outermost middleware: counts every request by route and status, and its latency.

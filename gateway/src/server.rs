@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
@@ -172,61 +174,54 @@ pub fn router(
         mcp_config,
     );
 
-    // Innermost first: each `route_layer` wraps the ones before it.
-    let mut mcp_routes = Router::new()
-        .nest_service("/mcp", Shared(Arc::new(mcp)))
-        .route_layer(axum::middleware::from_fn_with_state(
-            direct,
-            crate::direct_calls::answer,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            shutdown,
-            crate::limits::mcp_deadline,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            svc.metrics.clone(),
-            crate::metrics::record_tool_calls,
-        ));
-    if let Some(audit) = &svc.audit {
-        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
-            audit.clone(),
-            crate::audit::record,
-        ));
-    }
-    mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
-        limiters.clone(),
-        crate::ratelimit::limit_tool_calls,
-    ));
-    if let Some(auth) = &svc.auth {
-        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
-            crate::auth_layer::require_scope,
-        ));
-    }
-    mcp_routes = mcp_routes
-        .route_layer(axum::middleware::from_fn_with_state(
-            caps,
-            crate::mcp_sessions::cap_sessions,
-        ))
-        .route_layer(axum::middleware::from_fn(crate::jsonrpc_guard::guard))
-        // The body is read only after the token was checked: an unauthenticated client gets
-        // its 401 at once and never makes the gateway buffer anything.
-        .route_layer(axum::middleware::from_fn(crate::limits::read_body));
-    if let Some(auth) = &svc.auth {
-        mcp_routes = mcp_routes.route_layer(axum::middleware::from_fn_with_state(
-            crate::auth_layer::BearerState {
-                auth: auth.clone(),
-                metrics: Some(svc.metrics.clone()),
-            },
-            crate::auth_layer::require_bearer,
-        ));
-    }
-    mcp_routes = mcp_routes
-        .route_layer(axum::middleware::from_fn_with_state(
+    // One concrete stack, outermost first. (Stacked with `route_layer`, every check was a
+    // boxed route, and each middleware cloned the boxed chain below it on every request: a
+    // few hundred allocations per call.)
+    let auth = svc.auth.as_ref();
+    let stack = ServiceBuilder::new()
+        .layer(mcp_cors(&policy))
+        .layer(from_fn_with_state(
             limiters.clone(),
             crate::ratelimit::limit_mcp_address,
         ))
-        .layer(mcp_cors(&policy));
+        .option_layer(auth.map(|auth| {
+            from_fn_with_state(
+                crate::auth_layer::BearerState {
+                    auth: auth.clone(),
+                    metrics: Some(svc.metrics.clone()),
+                },
+                crate::auth_layer::require_bearer,
+            )
+        }))
+        // The body is read only after the token was checked: an unauthenticated client gets
+        // its 401 at once and never makes the gateway buffer anything.
+        .layer(from_fn(crate::limits::read_body))
+        .layer(from_fn(crate::jsonrpc_guard::guard))
+        .layer(from_fn_with_state(caps, crate::mcp_sessions::cap_sessions))
+        .option_layer(
+            auth.map(|auth| from_fn_with_state(auth.clone(), crate::auth_layer::require_scope)),
+        )
+        .layer(from_fn_with_state(
+            limiters.clone(),
+            crate::ratelimit::limit_tool_calls,
+        ))
+        .option_layer(
+            svc.audit
+                .as_ref()
+                .map(|audit| from_fn_with_state(audit.clone(), crate::audit::record)),
+        )
+        .layer(from_fn_with_state(
+            svc.metrics.clone(),
+            crate::metrics::record_tool_calls,
+        ))
+        .layer(from_fn_with_state(shutdown, crate::limits::mcp_deadline))
+        .layer(from_fn_with_state(direct, crate::direct_calls::answer))
+        .service(Shared(Arc::new(mcp)));
+    // The paths `nest_service("/mcp", ..)` would match; rmcp does not look at the path.
+    let mcp_routes = Router::new()
+        .route_service("/mcp", stack.clone())
+        .route_service("/mcp/", stack.clone())
+        .route_service("/mcp/{*rest}", stack);
 
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -251,26 +246,28 @@ pub fn router(
         // proxy that strips it).
         app = app.clone().nest(&prefix, app);
     }
-    app.layer(axum::middleware::from_fn_with_state(
-        policy,
-        crate::http_guard::guard,
-    ))
-    .layer(axum::middleware::from_fn_with_state(
-        Arc::new(http.trusted_proxies.clone()),
-        crate::client_addr::tag,
-    ))
-    .layer(tower_http::trace::TraceLayer::new_for_http())
-    // Outside the trace layer, so that the trace already sees these marked sensitive.
-    .layer(
-        tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::COOKIE,
-        ]),
-    )
-    .layer(axum::middleware::from_fn_with_state(
-        svc.metrics.clone(),
-        crate::metrics::record_http,
-    ))
+    // Around the whole router as one concrete stack, outermost first (not `Router::layer`,
+    // which boxes each layer around each route).
+    let everything = ServiceBuilder::new()
+        .layer(from_fn_with_state(
+            svc.metrics.clone(),
+            crate::metrics::record_http,
+        ))
+        // Outside the trace layer, so that the trace already sees these marked sensitive.
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::COOKIE,
+            ]),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(from_fn_with_state(
+            Arc::new(http.trusted_proxies.clone()),
+            crate::client_addr::tag,
+        ))
+        .layer(from_fn_with_state(policy, crate::http_guard::guard))
+        .service(app);
+    Router::new().fallback_service(everything)
 }
 
 /// `/metrics` for the main router: behind a bearer token when OAuth is on.

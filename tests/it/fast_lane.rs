@@ -54,6 +54,14 @@ async fn plain_calls_come_back_as_json_with_rmcps_result() {
     let args = json!({ "session": "lane", "lines": 10 });
     let (fast, fast_msg) = call_raw(&c, 10, json!({ "name": "get_logs", "arguments": args })).await;
     assert_eq!(content_type(&fast), "application/json", "{fast:?}");
+    // A body of known length, sent as such rather than in chunks.
+    assert_eq!(
+        fast.headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(fast.body.len().to_string().as_str()),
+        "{fast:?}"
+    );
     let (slow, slow_msg) = call_raw(
         &c,
         11,
