@@ -15,9 +15,13 @@
 //! logs, with a send every 50th call and a list every 100th). CI runs it
 //! once at a tiny size to keep it working; the numbers are never asserted.
 
+mod client;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+
+use client::{Conn, LeanMcp};
 
 use sessiongate_backend::{ReadRequest, SessionBackend, SessionName};
 use sessiongate_tests::gateway::{Options, TestGateway};
@@ -137,8 +141,9 @@ where
     }
 }
 
-/// The HTTP floor: a trivial axum JSON handler on loopback, called like the gateway is.
-async fn http_floor(clients: usize, seconds: f64) -> Stats {
+/// The HTTP floor: a trivial axum JSON handler on loopback, called like the gateway is (the
+/// same client, headers and JSON-RPC request; the response decoded the same way).
+async fn http_floor(clients: usize, seconds: f64, token: &str) -> Stats {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -151,23 +156,28 @@ async fn http_floor(clients: usize, seconds: f64) -> Stats {
     );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let stats = run_clients(clients, |_| {
+    let stats = run_clients(clients, |c| {
         let url = url.clone();
+        let token = token.to_owned();
         async move {
-            let http = reqwest::Client::new();
+            let Ok(mut conn) = Conn::open(&url, &token).await else {
+                return (Vec::new(), 1);
+            };
+            // The length of a real session id.
+            conn.set_session(http::HeaderValue::from_static(
+                "00000000-0000-0000-0000-000000000000",
+            ));
+            let params = json!({ "name": "get_session_status", "arguments": { "session": format!("s{c}") } });
             let mut l = Vec::new();
             let mut e = 0;
+            let mut id = 0u64;
             while Instant::now() < deadline {
+                id += 1;
                 let t = Instant::now();
-                match http
-                    .post(&url)
-                    .json(&json!({"jsonrpc":"2.0","id":1,"method":"x"}))
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        l.push(t.elapsed());
+                let body = client::request_body(id, "tools/call", &params);
+                match conn.send(http::Method::POST, body).await {
+                    Ok(r) if r.status.is_success() && r.response(id).is_some() => {
+                        l.push(t.elapsed())
                     }
                     _ => e += 1,
                 }
@@ -292,12 +302,9 @@ async fn tool_run(
         let token = token.to_owned();
         let left = left.clone();
         async move {
-            let mut mc = McpClient::new(&url);
-            mc.headers
-                .push(("authorization".into(), format!("Bearer {token}")));
-            if mc.initialize().await.is_err() {
+            let Ok(mut mc) = LeanMcp::connect(&url, &token).await else {
                 return (Vec::new(), 1);
-            }
+            };
             let session = format!("s{}", c % sessions);
             let mut l = Vec::new();
             let mut e = 0;
@@ -323,13 +330,13 @@ async fn tool_run(
                 };
                 let t = Instant::now();
                 match mc.call(t_name, args).await {
-                    Ok(r) if r["isError"] != json!(true) => l.push(t.elapsed()),
+                    Ok(true) => l.push(t.elapsed()),
                     _ => e += 1,
                 }
             }
             // A well-behaved client ends its MCP session; the memory figures then show
             // what calls cost, not what idle sessions hold until they expire.
-            if mc.delete_session().await.is_err() {
+            if mc.close().await.is_err() {
                 e += 1;
             }
             (l, e)
@@ -470,7 +477,7 @@ async fn main() {
             let bare = backend_floor(backend, &gw.socket, args.seconds.min(2.0)).await;
             let url = gw.mcp_url();
             for &clients in &args.clients {
-                let floor = http_floor(clients, args.seconds).await;
+                let floor = http_floor(clients, args.seconds, &token).await;
                 let floors = (floor.pct(0.5), bare.pct(0.5));
                 row(
                     &format!("HTTP floor, {clients} clients"),
