@@ -141,20 +141,44 @@ where
     }
 }
 
-/// The HTTP floor: a trivial axum JSON handler on loopback, called like the gateway is (the
-/// same client, headers and JSON-RPC request; the response decoded the same way).
-async fn http_floor(clients: usize, seconds: f64, token: &str) -> Stats {
+/// The HTTP floor's server, run by `load --floor-server` in a process of its own (as the
+/// gateway is, so that both pay for the same process switches): a trivial axum JSON handler
+/// on loopback. Prints its address, then serves until killed.
+async fn floor_server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    println!("{}", listener.local_addr().expect("addr"));
     let app = axum::Router::new().route(
         "/",
         axum::routing::post(|body: axum::Json<serde_json::Value>| async move {
             axum::Json(json!({ "jsonrpc": "2.0", "id": body.0["id"], "result": {} }))
         }),
     );
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let _ = axum::serve(listener, app).await;
+}
+
+/// The HTTP floor, called like the gateway is (the same client, headers and JSON-RPC
+/// request; the response decoded the same way). Returns the latencies and the CPU time in ms
+/// of the floor server and of the clients.
+async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, f64)) {
+    use tokio::io::AsyncBufReadExt;
+    let exe = std::env::current_exe().expect("own path");
+    let mut server = tokio::process::Command::new(exe)
+        .arg("--floor-server")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the floor server");
+    let pid = server.id().unwrap_or(0);
+    let mut first = String::new();
+    let out = server.stdout.take().expect("stdout");
+    tokio::io::BufReader::new(out)
+        .read_line(&mut first)
+        .await
+        .expect("floor address");
+    let url = format!("http://{}/", first.trim());
+    let cpu_before = (cpu_ms(pid), own_cpu_ms());
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let stats = run_clients(clients, |c| {
         let url = url.clone();
@@ -186,8 +210,9 @@ async fn http_floor(clients: usize, seconds: f64, token: &str) -> Stats {
         }
     })
     .await;
-    server.abort();
-    stats
+    let cpu = (cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1);
+    let _ = server.kill().await;
+    (stats, cpu)
 }
 
 /// The bare backend operation, sequentially, without HTTP.
@@ -266,13 +291,20 @@ fn cpu_ms(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// One table row; `cpu_ms` is the gateway's CPU time during the run, when measured.
-fn row(what: &str, s: &Stats, floors: (f64, f64), cpu_ms: Option<f64>) {
+/// This process's CPU time so far, in ms: the load clients' (nothing else runs meanwhile).
+fn own_cpu_ms() -> f64 {
+    cpu_ms(std::process::id())
+}
+
+/// One table row; `cpu_ms` is the server's and the clients' CPU time during the run, when
+/// measured.
+fn row(what: &str, s: &Stats, floors: (f64, f64), cpu_ms: Option<(f64, f64)>) {
+    let per_call = |ms: f64| ms * 1000.0 / s.latencies.len().max(1) as f64;
     let cpu = cpu_ms
-        .map(|ms| format!("{:.0}", ms * 1000.0 / s.latencies.len().max(1) as f64))
+        .map(|(server, client)| format!("{:.0} + {:.0}", per_call(server), per_call(client)))
         .unwrap_or_else(|| "-".into());
     println!(
-        "| {what:<52} | {:>8.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>6} | {:>7.2} | {:>7.2} | {cpu:>6} |",
+        "| {what:<52} | {:>8.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>6} | {:>7.2} | {:>7.2} | {cpu:>9} |",
         s.rps(),
         s.pct(0.50),
         s.pct(0.90),
@@ -435,13 +467,16 @@ async fn fill_scrollback(mc: &mut McpClient, sessions: usize, lines: usize) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--floor-server") {
+        return floor_server().await;
+    }
     let args = parse_args();
     println!(
         "gateway binary: {} (set SESSIONGATE_BIN to a release build for real figures)\n",
         sessiongate_tests::gateway::binary().display()
     );
     println!(
-        "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call |"
+        "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call: server + clients |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut memory = Vec::new();
@@ -477,13 +512,13 @@ async fn main() {
             let bare = backend_floor(backend, &gw.socket, args.seconds.min(2.0)).await;
             let url = gw.mcp_url();
             for &clients in &args.clients {
-                let floor = http_floor(clients, args.seconds, &token).await;
+                let (floor, floor_cpu) = http_floor(clients, args.seconds, &token).await;
                 let floors = (floor.pct(0.5), bare.pct(0.5));
                 row(
                     &format!("HTTP floor, {clients} clients"),
                     &floor,
                     floors,
-                    None,
+                    Some(floor_cpu),
                 );
                 row(
                     &format!("{backend} bare backend op (no HTTP)"),
@@ -493,14 +528,14 @@ async fn main() {
                 );
                 for &tool in &args.tools {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-                    let cpu_before = cpu_ms(pid);
+                    let cpu_before = (cpu_ms(pid), own_cpu_ms());
                     let stats =
                         tool_run(&url, &token, tool, clients, sessions, deadline, None).await;
                     row(
                         &format!("{backend}, {sessions} sessions, {clients} clients: {tool}"),
                         &stats,
                         floors,
-                        Some(cpu_ms(pid) - cpu_before),
+                        Some((cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1)),
                     );
                 }
             }
@@ -517,7 +552,7 @@ async fn main() {
                 // Five rounds of a fifth each, RSS after every round: a leak grows with every
                 // round, an allocator settling into its working set does not.
                 let before = rss_mb(pid);
-                let cpu_before = cpu_ms(pid);
+                let cpu_before = (cpu_ms(pid), own_cpu_ms());
                 let mut all = Stats {
                     latencies: Vec::new(),
                     elapsed: Duration::ZERO,
@@ -550,7 +585,7 @@ async fn main() {
                     ),
                     &all,
                     bare_floors,
-                    Some(cpu_ms(pid) - cpu_before),
+                    Some((cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1)),
                 );
                 growth = format!("{before:.1} → {}", after_rounds.join(" → "));
             }
