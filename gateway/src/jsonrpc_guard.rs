@@ -36,7 +36,7 @@ fn is_message(v: &Value) -> bool {
     let Some(obj) = v.as_object() else {
         return false;
     };
-    obj.get("jsonrpc") == Some(&json!("2.0"))
+    obj.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
         && (obj.get("method").is_some_and(Value::is_string)
             || obj.contains_key("result")
             || obj.contains_key("error"))

@@ -139,7 +139,7 @@ impl SessionTools {
                 .join(", ")
         ));
         let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots });
-        Ok(reply::ok(text, &value))
+        Ok(reply::ok_json(text, value))
     }
 
     #[tool(
@@ -206,13 +206,13 @@ impl SessionTools {
                 } else {
                     "Typed (not submitted)"
                 };
-                Ok(reply::ok(
+                Ok(reply::ok_json(
                     format!(
                         "{verb} {} bytes to {}. Use get_logs to read the response.",
                         a.message.len(),
                         a.session
                     ),
-                    &json!({ "session": a.session, "bytes": a.message.len(), "submitted": submitted }),
+                    json!({ "session": a.session, "bytes": a.message.len(), "submitted": submitted }),
                 ))
             }
             Err(e) => Ok(reply::fail(&e)),
@@ -243,9 +243,9 @@ impl SessionTools {
         match result {
             Ok(keys) => {
                 let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                Ok(reply::ok(
+                Ok(reply::ok_json(
                     format!("Pressed {} in {}.", names.join(" "), a.session),
-                    &json!({ "session": a.session, "keys": names }),
+                    json!({ "session": a.session, "keys": names }),
                 ))
             }
             Err(e) => Ok(reply::fail(&e)),
@@ -304,7 +304,7 @@ impl SessionTools {
             text.push_str(&format!("\nState: {}", prompts::state_line(d)));
         }
         let value = json!({ "session": info, "detection": detection });
-        Ok(reply::ok(text, &value))
+        Ok(reply::ok_json(text, value))
     }
 
     #[tool(
@@ -326,9 +326,9 @@ impl SessionTools {
         }
         .await;
         match result {
-            Ok(()) => Ok(reply::ok(
+            Ok(()) => Ok(reply::ok_json(
                 format!("Terminated session {}.", a.session),
-                &json!({ "session": a.session, "terminated": true }),
+                json!({ "session": a.session, "terminated": true }),
             )),
             Err(e) => Ok(reply::fail(&e)),
         }

@@ -124,9 +124,9 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     } else {
         texts.join("\n\n")
     };
-    reply::ok(
+    reply::ok_json(
         text,
-        &json!({ "waiting": waiting, "checked": sessions.len() }),
+        json!({ "waiting": waiting, "checked": sessions.len() }),
     )
 }
 
@@ -215,9 +215,9 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
             plan.chosen.as_deref().unwrap_or(answer)
         )
     };
-    reply::ok(
+    reply::ok_json(
         format!("{head}\nScreen now:\n{screen}"),
-        &json!({
+        json!({
             "session": name,
             "chosen": plan.chosen,
             "typed": plan.text,

@@ -11,6 +11,13 @@ pub(super) fn ok<T: Serialize>(text: impl Into<String>, value: &T) -> CallToolRe
     r
 }
 
+/// A successful result whose structured content is already JSON (no second conversion).
+pub(super) fn ok_json(text: impl Into<String>, value: serde_json::Value) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![Content::text(text)]);
+    r.structured_content = Some(value);
+    r
+}
+
 /// A failed tool call. Backend failures that are not the caller's fault are logged here, once;
 /// the client sees the message either way (backend messages carry no secrets).
 pub(super) fn fail(err: &sessiongate_backend::Error) -> CallToolResult {

@@ -60,13 +60,13 @@ pub(super) async fn get_transcript(
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            reply::ok(
+            reply::ok_json(
                 if text.is_empty() {
                     "The conversation is empty.".to_owned()
                 } else {
                     text
                 },
-                &json!({ "session": name, "claude_session_id": claude.session_id, "status": claude.status, "items": items }),
+                json!({ "session": name, "claude_session_id": claude.session_id, "status": claude.status, "items": items }),
             )
         }
     }

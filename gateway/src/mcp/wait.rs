@@ -287,9 +287,9 @@ async fn finish(
             waited.as_secs_f64()
         )
     };
-    reply::ok(
+    reply::ok_json(
         format!("{head}\n{screen}"),
-        &json!({
+        json!({
             "session": name,
             "condition_met": met,
             "timed_out": !met,
