@@ -212,6 +212,13 @@ impl Metrics {
                 "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
             );
         }
+        if let Some(heap) = heap_in_use_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP sessiongate_heap_in_use_bytes Heap memory allocated and not yet freed.\n\
+                 # TYPE sessiongate_heap_in_use_bytes gauge\nsessiongate_heap_in_use_bytes {heap}"
+            );
+        }
         if let Ok(d) = self.started.duration_since(std::time::UNIX_EPOCH) {
             let _ = writeln!(
                 out,
@@ -249,6 +256,24 @@ fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// The bytes the allocator has handed out and not got back: the live heap, without what
+/// glibc keeps for reuse (which `process_resident_memory_bytes` includes). A leak shows here as
+/// steady growth; an allocator settling into its working set does not.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn heap_in_use_bytes() -> Option<u64> {
+    // SAFETY: `mallinfo2` takes no arguments, has no preconditions and returns a plain struct
+    // by value; glibc locks each arena while it sums it up.
+    #[allow(unsafe_code)]
+    let info = unsafe { libc::mallinfo2() };
+    // Bytes in use from the arenas plus bytes in chunks that were mmapped on their own.
+    Some((info.uordblks + info.hblkhd) as u64)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap_in_use_bytes() -> Option<u64> {
+    None
 }
 
 /// Calls `done` with the elapsed time once the response body has been sent (or dropped).

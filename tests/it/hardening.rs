@@ -723,6 +723,12 @@ async fn metrics_need_a_token_unless_on_the_admin_listener() {
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
+    let heap: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sessiongate_heap_in_use_bytes "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no heap gauge in:\n{text}"));
+    assert!(heap > 100_000, "{heap}");
 
     let port = sessiongate_tests::gateway::free_port();
     let mut opts = Options::oauth("admin", 3600);

@@ -11,7 +11,8 @@
 //! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
 //! then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`): idle, with the
 //! sessions, with every session's scrollback filled by `--fill-lines` lines, and after a
-//! `--growth-calls` run of mixed calls in five rounds, read after each (64 clients, at the largest session count; status and
+//! `--growth-calls` run of mixed calls in five rounds, read after each (with the live heap
+//! from the gateway's `/metrics`, which leaves out what the allocator keeps for reuse) (64 clients, at the largest session count; status and
 //! logs, with a send every 50th call and a list every 100th). CI runs it
 //! once at a tiny size to keep it working; the numbers are never asserted.
 
@@ -291,6 +292,28 @@ fn cpu_ms(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The gateway's live heap in MB (`sessiongate_heap_in_use_bytes` from `/metrics`).
+async fn heap_mb(base_url: &str, token: &str) -> f64 {
+    let text = async {
+        reqwest::Client::new()
+            .get(format!("{base_url}/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .text()
+            .await
+    };
+    text.await
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("sessiongate_heap_in_use_bytes "))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|b| b / 1_048_576.0)
+        .unwrap_or(f64::NAN)
+}
+
 /// This process's CPU time so far, in ms: the load clients' (nothing else runs meanwhile).
 fn own_cpu_ms() -> f64 {
     cpu_ms(std::process::id())
@@ -552,6 +575,7 @@ async fn main() {
                 // Five rounds of a fifth each, RSS after every round: a leak grows with every
                 // round, an allocator settling into its working set does not.
                 let before = rss_mb(pid);
+                let heap_before = heap_mb(&gw.base_url, &token).await;
                 let cpu_before = (cpu_ms(pid), own_cpu_ms());
                 let mut all = Stats {
                     latencies: Vec::new(),
@@ -574,7 +598,11 @@ async fn main() {
                     all.latencies.extend(round.latencies);
                     all.elapsed += round.elapsed;
                     all.errors += round.errors;
-                    after_rounds.push(format!("{:.1}", rss_mb(pid)));
+                    after_rounds.push(format!(
+                        "{:.1} ({:.1})",
+                        rss_mb(pid),
+                        heap_mb(&gw.base_url, &token).await
+                    ));
                 }
                 all.latencies.sort();
                 let bare_floors = (f64::NAN, f64::NAN);
@@ -587,7 +615,10 @@ async fn main() {
                     bare_floors,
                     Some((cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1)),
                 );
-                growth = format!("{before:.1} → {}", after_rounds.join(" → "));
+                growth = format!(
+                    "{before:.1} ({heap_before:.1}) → {}",
+                    after_rounds.join(" → ")
+                );
             }
             memory.push(format!(
                 "| {backend} | {sessions} | {idle_rss:.1} | {sessions_rss:.1} | {after_runs_rss:.1} | {filled_rss:.1} (+{:.2} MB/session) | {growth} |",
@@ -596,7 +627,7 @@ async fn main() {
         }
     }
     println!(
-        "\n| backend | sessions | RSS idle MB | with sessions | after the runs | scrollbacks filled ({} lines) | growth run: before → after each fifth |",
+        "\n| backend | sessions | RSS idle MB | with sessions | after the runs | scrollbacks filled ({} lines) | growth run, RSS (live heap): before → after each fifth |",
         args.fill_lines
     );
     println!("|---|---|---|---|---|---|---|");
