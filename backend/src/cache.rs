@@ -1,8 +1,11 @@
 //! A screen cache in front of a backend: a screen is read from the backend once per
 //! change, and `get_logs`/`get_session_status` of an unchanged session cost no backend call.
-//! Session infos (status, foreground program, directory) and the list of sessions are kept
-//! the same way (the list until any session's next event), but for at most [`INFO_MAX_AGE`]: a program can change without printing anything (a silent `exec`,
-//! a script's `cd`), and such a change must still show up promptly.
+//! Session infos (status, foreground program, directory) are kept the same way, but for at
+//! most [`INFO_MAX_AGE`]: a program can change without printing anything (a silent `exec`, a
+//! script's `cd`), and such a change must still show up promptly. The list of sessions is
+//! kept until a session is created, exits or ends (or [`INFO_MAX_AGE`]); the entries of
+//! sessions that printed since are taken from their own infos, so that one busy session
+//! does not make every list a full read of the backend.
 //!
 //! It only caches while the backend reports every output as an event
 //! (`SessionBackend::output_events_epoch` is `Some`); a session's screens are dropped on
@@ -30,6 +33,8 @@ const PER_SESSION: usize = 4;
 const MAX_KEPT_BYTES: usize = 64 * 1024;
 /// How long a session's info is kept at most, even without any event for it.
 pub const INFO_MAX_AGE: Duration = Duration::from_secs(1);
+/// A kept list with more entries than this changed is read again whole instead.
+const MAX_REFRESHED: usize = 8;
 
 /// A [`SessionBackend`] that keeps screens until their session changes.
 #[derive(Debug)]
@@ -43,8 +48,24 @@ pub struct ScreenCache {
 }
 
 /// When a screen was read: the wipe count, the session's generation and the backend epoch.
-/// (For the list: the wipe count, the count of all events so far and the epoch.)
+/// (For the list: the wipe count, the count of sessions created, exited or ended so far,
+/// and the epoch.)
 type Stamp = (u64, u64, u64);
+
+/// A kept list and the positions of the entries whose session printed since it was read.
+type ListHit = (Vec<SessionInfo>, Vec<usize>);
+/// Where a new read of the list starts: the list stamp and the count of all events so far.
+type ListMiss = (Option<Stamp>, u64);
+
+/// The last list read from the backend.
+#[derive(Debug)]
+struct KeptList {
+    stamp: Stamp,
+    read_at: Instant,
+    infos: Vec<SessionInfo>,
+    /// Each entry's session generation when it was read ([`u64::MAX`]: it printed meanwhile).
+    generations: Vec<u64>,
+}
 
 #[derive(Debug)]
 struct State {
@@ -54,10 +75,11 @@ struct State {
     wipes: u64,
     next_gen: u64,
     generations: HashMap<SessionName, u64>,
+    /// Bumped when a session is created, exits or ends.
+    structure: u64,
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
     infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
-    /// The last list of sessions, with the event count and wipe count it was read at.
-    list: Option<(Stamp, Instant, Vec<SessionInfo>)>,
+    list: Option<KeptList>,
 }
 
 impl State {
@@ -66,12 +88,12 @@ impl State {
         loop {
             #[allow(unreachable_patterns)]
             match self.events.try_recv() {
+                Ok(SessionEvent::Output(n)) => self.touch(n),
                 Ok(
                     SessionEvent::Created(n)
-                    | SessionEvent::Output(n)
                     | SessionEvent::Exited(n)
                     | SessionEvent::Terminated(n),
-                ) => self.touch(n),
+                ) => self.reshape(n),
                 // An event this cache does not know: keep nothing.
                 Ok(_) => self.wipe(),
                 Err(TryRecvError::Lagged(_)) => self.wipe(),
@@ -91,6 +113,16 @@ impl State {
         self.generations.insert(name, self.next_gen);
     }
 
+    /// A session was created or ended: the list changes shape.
+    fn reshape(&mut self, name: SessionName) {
+        self.structure += 1;
+        self.touch(name);
+    }
+
+    fn generation(&self, name: &SessionName) -> u64 {
+        self.generations.get(name).copied().unwrap_or(0)
+    }
+
     fn wipe(&mut self) {
         self.wipes += 1;
         self.screens.clear();
@@ -99,15 +131,14 @@ impl State {
         self.generations.clear();
     }
 
-    /// When the list was read: any event for any session since makes it stale.
+    /// When the list was read: a session created, exited or ended since makes it stale.
     fn list_stamp(&self) -> Option<Stamp> {
-        Some((self.wipes, self.next_gen, self.epoch?))
+        Some((self.wipes, self.structure, self.epoch?))
     }
 
     fn stamp(&self, name: &SessionName) -> Option<Stamp> {
         let epoch = self.epoch?;
-        let generation = self.generations.get(name).copied().unwrap_or(0);
-        Some((self.wipes, generation, epoch))
+        Some((self.wipes, self.generation(name), epoch))
     }
 }
 
@@ -122,6 +153,7 @@ impl ScreenCache {
                 wipes: 0,
                 next_gen: 0,
                 generations: HashMap::new(),
+                structure: 0,
                 screens: HashMap::new(),
                 infos: HashMap::new(),
                 list: None,
@@ -141,23 +173,47 @@ impl ScreenCache {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The kept list of sessions if it is still current, or the stamp to read a new one at.
-    fn kept_list(&self) -> std::result::Result<Vec<SessionInfo>, Option<Stamp>> {
+    /// The kept list of sessions if it is still current, with the positions of the entries
+    /// whose session printed since; otherwise the stamp and event count to read a new one at.
+    fn kept_list(&self) -> std::result::Result<ListHit, ListMiss> {
         let mut st = self.lock();
         st.catch_up(self.inner.output_events_epoch());
         let stamp = st.list_stamp();
-        match stamp.and_then(|s| {
-            st.list
+        let fresh = stamp.and_then(|s| {
+            let kept = st
+                .list
                 .as_ref()
-                .filter(|(kept, at, _)| *kept == s && at.elapsed() < INFO_MAX_AGE)
-                .map(|(_, _, list)| list.clone())
-        }) {
+                .filter(|k| k.stamp == s && k.read_at.elapsed() < INFO_MAX_AGE)?;
+            let changed: Vec<usize> = kept
+                .infos
+                .iter()
+                .zip(&kept.generations)
+                .enumerate()
+                .filter(|(_, (info, g))| st.generation(&info.name) != **g)
+                .map(|(i, _)| i)
+                .collect();
+            (changed.len() <= MAX_REFRESHED).then(|| (kept.infos.clone(), changed))
+        });
+        match fresh {
             Some(hit) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 Ok(hit)
             }
-            None => Err(stamp),
+            None => Err((stamp, st.next_gen)),
         }
+    }
+
+    /// The kept list with the changed entries replaced by their sessions' current infos, or
+    /// `None` when one of them cannot be read (the list is then read whole).
+    async fn refreshed(
+        &self,
+        (mut list, changed): (Vec<SessionInfo>, Vec<usize>),
+    ) -> Option<Vec<SessionInfo>> {
+        for i in changed {
+            let name = list.get(i)?.name.clone();
+            *list.get_mut(i)? = self.info(&name).await.ok()?;
+        }
+        Some(list)
     }
 
     /// Forgets `name`'s screens (its screen changes without output, e.g. on resize).
@@ -173,14 +229,22 @@ impl SessionBackend for ScreenCache {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>> {
-        if let Ok(hit) = self.kept_list() {
-            return Ok(hit);
+        if let Ok(hit) = self.kept_list()
+            && let Some(list) = self.refreshed(hit).await
+        {
+            return Ok(list);
         }
         let _reading = self.list_read.lock().await;
         // Another caller may have read it while this one waited.
-        let before = match self.kept_list() {
-            Ok(hit) => return Ok(hit),
-            Err(stamp) => stamp,
+        let (before, events_before) = match self.kept_list() {
+            Ok(hit) => match self.refreshed(hit).await {
+                Some(list) => return Ok(list),
+                None => {
+                    let st = self.lock();
+                    (st.list_stamp(), st.next_gen)
+                }
+            },
+            Err(at) => at,
         };
         let read_at = Instant::now();
         let list = self.inner.list().await?;
@@ -189,7 +253,20 @@ impl SessionBackend for ScreenCache {
         if let Some(stamp) = before
             && st.list_stamp() == Some(stamp)
         {
-            st.list = Some((stamp, read_at, list.clone()));
+            // A session that printed during the read may have changed after it was read.
+            let generations = list
+                .iter()
+                .map(|info| match st.generation(&info.name) {
+                    g if g > events_before => u64::MAX,
+                    g => g,
+                })
+                .collect();
+            st.list = Some(KeptList {
+                stamp,
+                read_at,
+                infos: list.clone(),
+                generations,
+            });
         }
         Ok(list)
     }
@@ -197,7 +274,7 @@ impl SessionBackend for ScreenCache {
     async fn create(&self, spec: CreateSpec) -> Result<SessionInfo> {
         let name = spec.name.clone();
         let out = self.inner.create(spec).await;
-        self.invalidate(&name);
+        self.lock().reshape(name);
         out
     }
 
@@ -280,7 +357,7 @@ impl SessionBackend for ScreenCache {
 
     async fn terminate(&self, name: &SessionName) -> Result<()> {
         let out = self.inner.terminate(name).await;
-        self.invalidate(name);
+        self.lock().reshape(name.clone());
         out
     }
 

@@ -467,6 +467,19 @@ pub async fn screen_cache_serves_unchanged_screens(b: &ScreenCache, root: &Path)
     assert!(names(b.list().await.unwrap()).any(|x| x == other));
     b.terminate(&other).await.unwrap();
     assert!(!names(b.list().await.unwrap()).any(|x| x == other));
+    // Output in one session keeps the list, but that session's entry is read again.
+    let listed = |l: Vec<sessiongate_backend::SessionInfo>| {
+        l.into_iter().find(|i| i.name == n).expect("listed")
+    };
+    let old = listed(b.list().await.unwrap());
+    b.send_text(&n, "third-line", true).await.unwrap();
+    wait_screen(b, &n, 40, "third-line", |s| s.contains("third-line")).await;
+    let info = b.info(&n).await.unwrap();
+    let entry = listed(b.list().await.unwrap());
+    assert!(
+        entry.last_activity >= info.last_activity,
+        "the list shows {entry:?}, the session is {info:?} (was {old:?})"
+    );
     // New output is never hidden by a kept screen.
     b.send_text(&n, "second-line", true).await.unwrap();
     wait_screen(b, &n, 40, "second-line", |s| s.contains("second-line")).await;
