@@ -79,6 +79,7 @@ struct State {
     structure: u64,
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
     infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
+    /// The last list of sessions read, while it is kept.
     list: Option<KeptList>,
 }
 
