@@ -88,20 +88,9 @@ impl Conn {
 impl Reply {
     /// The JSON-RPC response with `id` in the body, whether it is JSON or an event stream.
     pub(crate) fn response(&self, id: u64) -> Option<Value> {
-        let is_sse = self
-            .headers
-            .get(CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        if !is_sse {
-            return serde_json::from_slice::<Value>(&self.body)
-                .ok()
-                .filter(|m| m["id"] == json!(id));
-        }
-        std::str::from_utf8(&self.body)
-            .ok()?
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        let body = std::str::from_utf8(&self.body).ok()?;
+        sessiongate_tests::mcp::messages_in(&self.headers, body)
+            .into_iter()
             .find(|m| m["id"] == json!(id))
     }
 }

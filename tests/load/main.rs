@@ -8,13 +8,14 @@
 //!       [--fill-lines 10000] [--tools get_session_status,get_logs,send_message,list_sessions]
 //!
 //! Prints a table of requests per second, p50/p90/p99 latencies, the ratio of each p50 to
-//! both floors and the gateway's CPU time per call (utime + stime from `/proc/<pid>/stat`),
-//! then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`): idle, with the
-//! sessions, with every session's scrollback filled by `--fill-lines` lines, and after a
-//! `--growth-calls` run of mixed calls in five rounds, read after each (with the live heap
-//! from the gateway's `/metrics`, which leaves out what the allocator keeps for reuse) (64 clients, at the largest session count; status and
-//! logs, with a send every 50th call and a list every 100th). CI runs it
-//! once at a tiny size to keep it working; the numbers are never asserted.
+//! both floors and the CPU time per call of the server and of the clients (utime + stime from
+//! `/proc/<pid>/stat`), then the gateway's resident memory (`VmRSS` from `/proc/<pid>/status`):
+//! idle, with the sessions, with every session's scrollback filled by `--fill-lines` lines,
+//! and during a `--growth-calls` run of mixed calls (64 clients, at the largest session count;
+//! status and logs, with a send every 50th call and a list every 100th) in five rounds, read
+//! after each together with the live heap from the gateway's `/metrics` (which leaves out what
+//! the allocator keeps for reuse). CI runs it once at a tiny size to keep it working; the
+//! numbers are never asserted.
 
 mod client;
 
@@ -179,7 +180,7 @@ async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, 
         .await
         .expect("floor address");
     let url = format!("http://{}/", first.trim());
-    let cpu_before = (cpu_ms(pid), own_cpu_ms());
+    let cpu_before = cpu_now(pid);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let stats = run_clients(clients, |c| {
         let url = url.clone();
@@ -211,7 +212,7 @@ async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, 
         }
     })
     .await;
-    let cpu = (cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1);
+    let cpu = cpu_since(pid, cpu_before);
     let _ = server.kill().await;
     (stats, cpu)
 }
@@ -314,9 +315,16 @@ async fn heap_mb(base_url: &str, token: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// This process's CPU time so far, in ms: the load clients' (nothing else runs meanwhile).
-fn own_cpu_ms() -> f64 {
-    cpu_ms(std::process::id())
+/// The CPU time so far, in ms, of the server `pid` and of this process (the load clients:
+/// nothing else runs here meanwhile).
+fn cpu_now(pid: u32) -> (f64, f64) {
+    (cpu_ms(pid), cpu_ms(std::process::id()))
+}
+
+/// The CPU time of the server and of the clients since `before` (from [`cpu_now`]), in ms.
+fn cpu_since(pid: u32, before: (f64, f64)) -> (f64, f64) {
+    let now = cpu_now(pid);
+    (now.0 - before.0, now.1 - before.1)
 }
 
 /// One table row; `cpu_ms` is the server's and the clients' CPU time during the run, when
@@ -551,14 +559,14 @@ async fn main() {
                 );
                 for &tool in &args.tools {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-                    let cpu_before = (cpu_ms(pid), own_cpu_ms());
+                    let cpu_before = cpu_now(pid);
                     let stats =
                         tool_run(&url, &token, tool, clients, sessions, deadline, None).await;
                     row(
                         &format!("{backend}, {sessions} sessions, {clients} clients: {tool}"),
                         &stats,
                         floors,
-                        Some((cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1)),
+                        Some(cpu_since(pid, cpu_before)),
                     );
                 }
             }
@@ -576,7 +584,7 @@ async fn main() {
                 // round, an allocator settling into its working set does not.
                 let before = rss_mb(pid);
                 let heap_before = heap_mb(&gw.base_url, &token).await;
-                let cpu_before = (cpu_ms(pid), own_cpu_ms());
+                let cpu_before = cpu_now(pid);
                 let mut all = Stats {
                     latencies: Vec::new(),
                     elapsed: Duration::ZERO,
@@ -613,7 +621,7 @@ async fn main() {
                     ),
                     &all,
                     bare_floors,
-                    Some((cpu_ms(pid) - cpu_before.0, own_cpu_ms() - cpu_before.1)),
+                    Some(cpu_since(pid, cpu_before)),
                 );
                 growth = format!(
                     "{before:.1} ({heap_before:.1}) → {}",

@@ -30,20 +30,24 @@ pub struct RawResponse {
 impl RawResponse {
     /// The JSON-RPC messages in the body, whether it is JSON or an SSE stream.
     pub fn messages(&self) -> Vec<Value> {
-        let ct = self
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if ct.starts_with("text/event-stream") {
-            self.body
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .filter_map(|d| serde_json::from_str(d.trim()).ok())
-                .collect()
-        } else {
-            serde_json::from_str(&self.body).into_iter().collect()
-        }
+        messages_in(&self.headers, &self.body)
+    }
+}
+
+/// The JSON-RPC messages in a response body with `headers`: the body itself when it is JSON,
+/// the `data:` lines of an SSE stream otherwise.
+pub fn messages_in(headers: &reqwest::header::HeaderMap, body: &str) -> Vec<Value> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("text/event-stream") {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str(d.trim()).ok())
+            .collect()
+    } else {
+        serde_json::from_str(body).into_iter().collect()
     }
 }
 
