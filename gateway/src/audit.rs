@@ -14,13 +14,11 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 
 use sessiongate_auth::{ClientIp, Principal};
 
@@ -264,7 +262,10 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
 /// tool call that needs more than the read scope, before the call runs, so that a client that
 /// hangs up mid-call cannot leave its action unrecorded.
-pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -> Response {
+pub async fn record<F>(log: &AuditLog, req: Request, next: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
         Some(RpcMessage(Value::Array(items))) => {
             items.iter().filter(|m| changes(m)).cloned().collect()
@@ -273,7 +274,7 @@ pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) 
         _ => Vec::new(),
     };
     if calls.is_empty() {
-        return next.run(req).await;
+        return next(req).await;
     }
     let (client_id, user) = match req.extensions().get::<Principal>() {
         Some(p) => (p.client_id.clone(), p.sub.clone()),
@@ -297,7 +298,7 @@ pub async fn record(State(log): State<Arc<AuditLog>>, req: Request, next: Next) 
             log.record_text,
         ));
     }
-    next.run(req).await
+    next(req).await
 }
 
 /// Whether a message is a tool call that needs more than `sessions:read`.

@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -29,15 +28,18 @@ pub struct BearerState {
 }
 
 /// Checks the bearer token and records the [`Principal`] in the request's extensions.
-pub async fn require_bearer(
-    State(s): State<BearerState>,
+pub async fn require_bearer<F>(
+    s: &BearerState,
     mut req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     match s.auth.verify_bearer(req.headers(), req.uri()) {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
-            next.run(req).await
+            next(req).await
         }
         Err(e) => {
             tracing::debug!(error = %e, "refused a request to /mcp");
@@ -72,22 +74,25 @@ pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
 }
 
 /// Refuses tool calls above the token's scopes. Runs after the JSON-RPC guard.
-pub async fn require_scope(
-    State(auth): State<Arc<AuthServer>>,
+pub async fn require_scope<F>(
+    auth: &AuthServer,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let (Some(principal), Some(RpcMessage(msg))) = (
         req.extensions().get::<Principal>(),
         req.extensions().get::<RpcMessage>(),
     ) else {
-        return next.run(req).await;
+        return next(req).await;
     };
     if let Some(missing) = needed_scopes(msg).into_iter().find(|s| !principal.has(*s)) {
         tracing::info!(client_id = %principal.client_id, needed = %missing, "tool call above the token's scopes");
         return auth.insufficient_scope(missing).into_response();
     }
-    next.run(req).await
+    next(req).await
 }
 
 #[cfg(test)]

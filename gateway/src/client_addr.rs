@@ -12,10 +12,8 @@
 //! redirect URLs come from `--public-url` alone, never from forwarded headers.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderMap;
 use ipnet::IpNet;
@@ -105,11 +103,14 @@ impl TrustedProxies {
 }
 
 /// Puts the request's [`ClientIp`] into its extensions.
-pub async fn tag(
-    axum::extract::State(proxies): axum::extract::State<Arc<TrustedProxies>>,
+pub async fn tag<F>(
+    proxies: &TrustedProxies,
     mut req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -117,7 +118,7 @@ pub async fn tag(
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip = proxies.client_ip(peer, req.headers());
     req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
+    next(req).await
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) as plain IPv4.

@@ -22,8 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode, header};
 use rmcp::model::{ProtocolVersion, ServerResult};
@@ -181,24 +180,31 @@ struct Reply<'a, R> {
 }
 
 /// The middleware, innermost on `/mcp`.
-pub async fn answer(State(lane): State<Arc<DirectCalls>>, req: Request, next: Next) -> Response {
+pub async fn answer<F>(
+    lane: &DirectCalls,
+    req: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return next(req).await;
     }
     let Some(message) = req.extensions().get::<RpcMessage>() else {
-        return next.run(req).await;
+        return next(req).await;
     };
     let Some(call) = eligible(&message.0, req.headers()) else {
-        return next.run(req).await;
+        return next(req).await;
     };
     let session: SessionId = call.session.into();
     if !lane.manager.has_session(&session).await.unwrap_or(false)
         || !lane.may_skip_rmcp(call.session)
     {
-        return next.run(req).await;
+        return next(req).await;
     }
     let Some(result) = lane.tools.call_direct(call.tool, call.arguments).await else {
-        return next.run(req).await;
+        return next(req).await;
     };
     // Sessions exist only before protocol version 2026-07-28: the result takes the shape
     // rmcp gives such peers.
@@ -217,7 +223,7 @@ pub async fn answer(State(lane): State<Arc<DirectCalls>>, req: Request, next: Ne
             .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::empty())),
         // A result that does not serialize: let rmcp run the call and report it.
-        Err(_) => next.run(req).await,
+        Err(_) => next(req).await,
     }
 }
 

@@ -11,10 +11,7 @@
 //!   `frame-ancestors 'none'`), `X-Frame-Options`, `Referrer-Policy` and `no-store` if the page
 //!   did not set its own.
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
@@ -150,7 +147,14 @@ fn forbidden(msg: &str) -> Response {
 }
 
 /// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
-pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: Next) -> Response {
+pub async fn guard<F>(
+    policy: &OriginPolicy,
+    req: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     if req.uri().to_string().len() > MAX_URI_BYTES {
         return (
             StatusCode::URI_TOO_LONG,
@@ -184,7 +188,7 @@ pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: 
             }
         }
     }
-    let mut resp = next.run(req).await;
+    let mut resp = next(req).await;
     add_security_headers(&mut resp, policy.https);
     resp
 }

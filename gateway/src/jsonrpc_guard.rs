@@ -9,7 +9,6 @@
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -65,9 +64,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Value, (i64, String)> {
 }
 
 /// The middleware.
-pub async fn guard(req: Request, next: Next) -> Response {
+pub async fn guard<F>(req: Request, next: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return next(req).await;
     }
     let (mut parts, body) = req.into_parts();
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_MCP_BODY_BYTES).await {
@@ -85,6 +87,5 @@ pub async fn guard(req: Request, next: Next) -> Response {
         Err((code, message)) => return rpc_error(StatusCode::BAD_REQUEST, code, message),
     };
     parts.extensions.insert(RpcMessage(value));
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next(Request::from_parts(parts, Body::from(bytes))).await
 }

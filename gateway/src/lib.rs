@@ -12,6 +12,8 @@
 //! - [`server`]: the axum router, Host/Origin checks, and [`server::run`], which serves a
 //!   bound listener until a shutdown signal.
 //! - [`jsonrpc_guard`]: refuses bodies that are not JSON-RPC with a JSON-RPC error.
+//! - [`chain`], [`mcp_stack`], [`front_stack`]: the checks in front of `/mcp` and of every
+//!   route, chained in order without a boxed layer per check.
 //! - [`direct_calls`]: the fast lane that answers plain tool calls with JSON, skipping
 //!   rmcp's per-session task.
 //! - [`mcp`]: the MCP server: tool definitions, arguments and results.
@@ -32,11 +34,13 @@
 pub mod admin;
 pub mod audit;
 pub mod auth_layer;
+pub mod chain;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
 pub mod direct_calls;
 pub mod error;
+pub mod front_stack;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http_guard;
@@ -45,6 +49,7 @@ pub mod limits;
 pub mod listen;
 pub mod mcp;
 pub mod mcp_sessions;
+pub mod mcp_stack;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;

@@ -45,9 +45,12 @@ pub fn body_cap(path: &str) -> usize {
 }
 
 /// Reads the request body under the route's size cap and [`BODY_READ_TIMEOUT`].
-pub async fn read_body(req: Request, next: Next) -> Response {
+pub async fn read_body<F>(req: Request, next: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let cap = body_cap(req.uri().path());
     let declared = req
@@ -84,8 +87,7 @@ pub async fn read_body(req: Request, next: Next) -> Response {
             return resp;
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 /// Reads and drops what the client is still sending, up to `max` bytes or [`LINGER`], so that
@@ -139,15 +141,18 @@ pub async fn request_timeout(req: Request, next: Next) -> Response {
 /// call's own timeout plus that margin) to finish its whole streamed reply. The GET event
 /// stream has no deadline but ends when the gateway shuts down (`shutdown`), so that a
 /// listening client does not hold up the shutdown.
-pub async fn mcp_deadline(
-    axum::extract::State(shutdown): axum::extract::State<tokio_util::sync::CancellationToken>,
+pub async fn mcp_deadline<F>(
+    shutdown: &tokio_util::sync::CancellationToken,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     if req.method() == Method::GET {
-        let resp = next.run(req).await;
+        let resp = next(req).await;
         let (parts, body) = resp.into_parts();
-        let sleep = Box::pin(async move { shutdown.cancelled_owned().await });
+        let sleep = Box::pin(shutdown.clone().cancelled_owned());
         return Response::from_parts(
             parts,
             Body::new(Deadline {
@@ -158,7 +163,7 @@ pub async fn mcp_deadline(
         );
     }
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return next(req).await;
     }
     let deadline = req
         .extensions()
@@ -167,7 +172,7 @@ pub async fn mcp_deadline(
         .unwrap_or(TOOL_CALL_TIMEOUT);
     // One deadline for the call and its whole reply.
     let until = tokio::time::Instant::now() + deadline;
-    let resp = match tokio::time::timeout_at(until, next.run(req)).await {
+    let resp = match tokio::time::timeout_at(until, next(req)).await {
         Ok(resp) => resp,
         Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "the request timed out"),
     };

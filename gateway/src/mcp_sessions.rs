@@ -15,8 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -171,11 +170,14 @@ fn refuse(status: StatusCode, message: String) -> Response {
 }
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard.
-pub async fn cap_sessions(
-    State(caps): State<Arc<SessionCaps>>,
+pub async fn cap_sessions<F>(
+    caps: &SessionCaps,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let key = who(&req);
     let owner = owner(&req);
     let id = req
@@ -197,7 +199,7 @@ pub async fn cap_sessions(
         );
     }
     if req.method() == Method::DELETE {
-        let resp = next.run(req).await;
+        let resp = next(req).await;
         // Forgotten only once rmcp has really ended it.
         if let Some(id) = id
             && resp.status().is_success()
@@ -215,7 +217,7 @@ pub async fn cap_sessions(
             .and_then(|m| m.as_str())
             == Some("initialize");
     if !is_initialize {
-        return next.run(req).await;
+        return next(req).await;
     }
     let reservation = match caps.reserve(&key) {
         Ok(r) => r,
@@ -228,7 +230,7 @@ pub async fn cap_sessions(
             }
         }
     };
-    let resp = next.run(req).await;
+    let resp = next(req).await;
     if let Some(id) = resp
         .headers()
         .get(SESSION_HEADER)

@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
 
@@ -324,14 +323,18 @@ impl<F: FnOnce(f64) + Unpin> http_body::Body for TimedBody<F> {
 }
 
 /// The outermost middleware: counts every request by route and status, and its latency.
-pub async fn record_http(
-    State(metrics): State<Arc<Metrics>>,
+pub async fn record_http<F>(
+    metrics: &Arc<Metrics>,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let metrics = metrics.clone();
     let route = Metrics::route_label(req.uri().path());
     let started = Instant::now();
-    let resp = next.run(req).await;
+    let resp = next(req).await;
     let status = resp.status().as_u16();
     *metrics
         .series()
@@ -350,11 +353,14 @@ pub async fn record_http(
 }
 
 /// Behind the JSON-RPC guard on `/mcp`: counts tool calls by tool, and their latency.
-pub async fn record_tool_calls(
-    State(metrics): State<Arc<Metrics>>,
+pub async fn record_tool_calls<F>(
+    metrics: &Arc<Metrics>,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let tool = req.extensions().get::<RpcMessage>().and_then(|m| {
         (m.0.get("method")?.as_str()? == "tools/call")
             .then(|| m.0.get("params")?.get("name")?.as_str())
@@ -362,10 +368,11 @@ pub async fn record_tool_calls(
             .map(|name| metrics.tool_label(name))
     });
     let Some(tool) = tool else {
-        return next.run(req).await;
+        return next(req).await;
     };
+    let metrics = metrics.clone();
     let started = Instant::now();
-    let resp = next.run(req).await;
+    let resp = next(req).await;
     let to_headers = started.elapsed().as_secs_f64();
     *metrics.series().tool_calls.entry(tool.clone()).or_default() += 1;
     on_body_end(resp, move |body_secs| {

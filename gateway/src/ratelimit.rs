@@ -195,27 +195,33 @@ pub async fn limit_auth_routes(
 
 /// The middleware in front of `/mcp`, before the bearer check: a per-address limit on every
 /// request, with a token or without.
-pub async fn limit_mcp_address(
-    State(limiters): State<Arc<Limiters>>,
+pub async fn limit_mcp_address<F>(
+    limiters: &Limiters,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let ip = client_ip(&req);
     if let Err(retry) = limiters.mcp.check(&ip) {
-        count_refusal(&limiters, "mcp");
+        count_refusal(limiters, "mcp");
         tracing::info!(%ip, retry_after_s = retry, "rate limit: /mcp refused");
         return rpc_too_many(retry);
     }
-    next.run(req).await
+    next(req).await
 }
 
 /// The middleware on `/mcp` behind the scope check: a per-client limit on tool calls (a call
 /// the token may not make is refused for its scope first and costs nothing).
-pub async fn limit_tool_calls(
-    State(limiters): State<Arc<Limiters>>,
+pub async fn limit_tool_calls<F>(
+    limiters: &Limiters,
     req: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let calls = req
         .extensions()
         .get::<RpcMessage>()
@@ -226,13 +232,13 @@ pub async fn limit_tool_calls(
     {
         for _ in 0..calls {
             if let Err(retry) = limiters.tool_calls.check(&principal.client_id) {
-                count_refusal(&limiters, "tool_calls");
+                count_refusal(limiters, "tool_calls");
                 tracing::info!(client_id = %principal.client_id, retry_after_s = retry, "rate limit: tool call refused");
                 return rpc_too_many(retry);
             }
         }
     }
-    next.run(req).await
+    next(req).await
 }
 
 /// The `client_id` an `/authorize` query or a `/token` form names, with the request rebuilt.

@@ -1,20 +1,24 @@
 //! The HTTP server: the axum router that mounts the MCP endpoint and the authorization server
 //! behind the gateway's checks, and [`run`], which serves it until shutdown.
 //!
-//! A request passes, outermost first: metrics → tracing → client address (trusted proxies) →
-//! Host/Origin checks and security headers → per route:
-//! - `/mcp`: per-address rate limit → bearer token → body size and time caps → JSON-RPC
-//!   guard → MCP-session caps → scope check → per-client tool-call rate limit → audit log →
-//!   tool metrics → deadline → the fast lane for plain tool calls ([`crate::direct_calls`]) →
-//!   rmcp;
+//! A request passes, outermost first: tracing (credentials marked sensitive) → metrics →
+//! client address (trusted proxies) → Host/Origin checks and security headers → per route:
+//! - `/mcp`: CORS → per-address rate limit → bearer token → body size and time caps →
+//!   JSON-RPC guard → MCP-session caps → scope check → per-client tool-call rate limit →
+//!   audit log → tool metrics → deadline → the fast lane for plain tool calls
+//!   ([`crate::direct_calls`]) → rmcp;
 //! - the authorization server: body size and time caps → rate limits (per address, per
 //!   client) → request timeout → the `auth` crate.
+//!
+//! The checks around every route and those of `/mcp` are chains ([`crate::chain`]):
+//! [`crate::front_stack`] and [`crate::mcp_stack`] fix their order.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::State;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -24,13 +28,16 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
+use crate::chain::Chained;
 use crate::client_addr::TrustedProxies;
 use crate::direct_calls::DirectCalls;
+use crate::front_stack::FrontStack;
 use crate::http_guard::OriginPolicy;
 use crate::limits::MAX_MCP_BODY_BYTES;
 use crate::listen::ListenLimits;
 use crate::mcp::SessionTools;
 use crate::mcp_sessions::SessionCaps;
+use crate::mcp_stack::McpStack;
 use crate::metrics::{Metrics, MetricsState};
 use crate::ratelimit::{Limiters, RateLimits};
 use crate::state::AppState;
@@ -107,33 +114,6 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
 }
 
-/// A service shared behind an `Arc`. Every layer in front of it clones what it wraps for
-/// each request; rmcp's service carries its whole configuration (host and origin lists), so
-/// it is cloned once per request here instead of once per layer.
-#[derive(Clone)]
-struct Shared<S>(Arc<S>);
-
-impl<S, R> tower::Service<R> for Shared<S>
-where
-    S: tower::Service<R> + Clone,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        // rmcp's service is always ready; it is driven through `call` on a fresh clone.
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: R) -> Self::Future {
-        S::clone(&self.0).call(req)
-    }
-}
-
 /// Builds the application router. `shutdown` is cancelled when the gateway stops accepting:
 /// the long-lived event streams of `/mcp` end then, so that only real work is waited for.
 /// `ct` is cancelled once in-flight requests are done; it stops rmcp's sessions.
@@ -174,49 +154,26 @@ pub fn router(
         mcp_config,
     );
 
-    // One concrete stack, outermost first. (Stacked with `route_layer`, every check was a
-    // boxed route, and each middleware cloned the boxed chain below it on every request: a
-    // few hundred allocations per call.)
-    let auth = svc.auth.as_ref();
+    // One chain of checks, one boxed future per request (see `crate::chain`); CORS in front.
     let stack = ServiceBuilder::new()
         .layer(mcp_cors(&policy))
-        .layer(from_fn_with_state(
-            limiters.clone(),
-            crate::ratelimit::limit_mcp_address,
-        ))
-        .option_layer(auth.map(|auth| {
-            from_fn_with_state(
-                crate::auth_layer::BearerState {
+        .service(Chained(Arc::new(McpStack {
+            limiters: limiters.clone(),
+            bearer: svc
+                .auth
+                .as_ref()
+                .map(|auth| crate::auth_layer::BearerState {
                     auth: auth.clone(),
                     metrics: Some(svc.metrics.clone()),
-                },
-                crate::auth_layer::require_bearer,
-            )
-        }))
-        // The body is read only after the token was checked: an unauthenticated client gets
-        // its 401 at once and never makes the gateway buffer anything.
-        .layer(from_fn(crate::limits::read_body))
-        .layer(from_fn(crate::jsonrpc_guard::guard))
-        .layer(from_fn_with_state(caps, crate::mcp_sessions::cap_sessions))
-        .option_layer(
-            auth.map(|auth| from_fn_with_state(auth.clone(), crate::auth_layer::require_scope)),
-        )
-        .layer(from_fn_with_state(
-            limiters.clone(),
-            crate::ratelimit::limit_tool_calls,
-        ))
-        .option_layer(
-            svc.audit
-                .as_ref()
-                .map(|audit| from_fn_with_state(audit.clone(), crate::audit::record)),
-        )
-        .layer(from_fn_with_state(
-            svc.metrics.clone(),
-            crate::metrics::record_tool_calls,
-        ))
-        .layer(from_fn_with_state(shutdown, crate::limits::mcp_deadline))
-        .layer(from_fn_with_state(direct, crate::direct_calls::answer))
-        .service(Shared(Arc::new(mcp)));
+                }),
+            auth: svc.auth.clone(),
+            caps,
+            audit: svc.audit.clone(),
+            metrics: svc.metrics.clone(),
+            shutdown,
+            direct,
+            rmcp: mcp,
+        })));
     // The paths `nest_service("/mcp", ..)` would match; rmcp does not look at the path.
     let mcp_routes = Router::new()
         .route_service("/mcp", stack.clone())
@@ -237,7 +194,9 @@ pub fn router(
                     limiters,
                     crate::ratelimit::limit_auth_routes,
                 ))
-                .route_layer(axum::middleware::from_fn(crate::limits::read_body)),
+                .route_layer(from_fn(|req, next: Next| {
+                    crate::limits::read_body(req, |r| next.run(r))
+                })),
         );
     }
     let prefix = http.path_prefix();
@@ -246,14 +205,9 @@ pub fn router(
         // proxy that strips it).
         app = app.clone().nest(&prefix, app);
     }
-    // Around the whole router as one concrete stack, outermost first (not `Router::layer`,
-    // which boxes each layer around each route).
+    // Around the whole router: credentials marked sensitive before the trace sees them,
+    // then the checks of every route as one chain (see `crate::chain`).
     let everything = ServiceBuilder::new()
-        .layer(from_fn_with_state(
-            svc.metrics.clone(),
-            crate::metrics::record_http,
-        ))
-        // Outside the trace layer, so that the trace already sees these marked sensitive.
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
                 axum::http::header::AUTHORIZATION,
@@ -261,12 +215,12 @@ pub fn router(
             ]),
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(from_fn_with_state(
-            Arc::new(http.trusted_proxies.clone()),
-            crate::client_addr::tag,
-        ))
-        .layer(from_fn_with_state(policy, crate::http_guard::guard))
-        .service(app);
+        .service(Chained(Arc::new(FrontStack {
+            metrics: svc.metrics.clone(),
+            proxies: Arc::new(http.trusted_proxies.clone()),
+            policy,
+            app,
+        })));
     Router::new().fallback_service(everything)
 }
 
@@ -279,12 +233,14 @@ fn metrics_router(svc: &Services) -> Router {
             backend: svc.state.backend.clone(),
         });
     match &svc.auth {
-        Some(auth) => r.route_layer(axum::middleware::from_fn_with_state(
+        Some(auth) => r.route_layer(from_fn_with_state(
             crate::auth_layer::BearerState {
                 auth: auth.clone(),
                 metrics: None,
             },
-            crate::auth_layer::require_bearer,
+            |State(bearer): State<crate::auth_layer::BearerState>, req, next: Next| async move {
+                crate::auth_layer::require_bearer(&bearer, req, |r| next.run(r)).await
+            },
         )),
         None => r,
     }
