@@ -208,10 +208,10 @@ impl AuthServer {
     /// Checks the bearer token of a request to the protected resource. Reads no database: keys
     /// and revocations are in memory.
     pub fn verify_bearer(&self, headers: &HeaderMap, uri: &Uri) -> Result<Principal, BearerError> {
-        let rm = self.resource_metadata_url();
+        // The challenge's URL is built only for a refusal, not on every accepted call.
         let invalid = |reason: &str| BearerError::Invalid {
             reason: reason.to_owned(),
-            resource_metadata: rm.clone(),
+            resource_metadata: self.resource_metadata_url(),
         };
         if let Some(q) = uri.query()
             && form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
@@ -222,7 +222,7 @@ impl AuthServer {
         }
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(BearerError::Missing {
-                resource_metadata: rm,
+                resource_metadata: self.resource_metadata_url(),
             });
         };
         if value.len() > MAX_TOKEN_LEN {

@@ -211,13 +211,18 @@ where
     let mut result = ServerResult::CallToolResult(result);
     result.strip_result_type_for_legacy_peer();
     result.strip_non_object_output_for_legacy_peer();
-    let body = serde_json::to_vec(&Reply {
-        jsonrpc: "2.0",
-        id: call.id,
-        result,
-    });
-    match body {
-        Ok(body) => Response::builder()
+    // Most replies fit; growing from empty would copy a status reply about seven times.
+    let mut body = Vec::with_capacity(1024);
+    let written = serde_json::to_writer(
+        &mut body,
+        &Reply {
+            jsonrpc: "2.0",
+            id: call.id,
+            result,
+        },
+    );
+    match written {
+        Ok(()) => Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body))

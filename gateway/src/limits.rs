@@ -152,12 +152,12 @@ where
     if req.method() == Method::GET {
         let resp = next(req).await;
         let (parts, body) = resp.into_parts();
-        let sleep = Box::pin(shutdown.clone().cancelled_owned());
         return Response::from_parts(
             parts,
             Body::new(Deadline {
                 inner: body,
-                sleep,
+                ends: Ends::Shutdown(shutdown.clone()),
+                sleep: None,
                 what: "the gateway is shutting down",
             }),
         );
@@ -181,7 +181,8 @@ where
         parts,
         Body::new(Deadline {
             inner: body,
-            sleep: Box::pin(tokio::time::sleep_until(until)),
+            ends: Ends::At(until),
+            sleep: None,
             what: "the tool call timed out",
         }),
     )
@@ -207,10 +208,20 @@ fn deadline_for(msg: &serde_json::Value) -> Duration {
     TOOL_CALL_TIMEOUT + Duration::from_secs(longest.unwrap_or(0))
 }
 
-/// A response body that ends with an error once `sleep` completes.
+/// When a [`Deadline`] body is cut off.
+enum Ends {
+    /// At this instant.
+    At(tokio::time::Instant),
+    /// When the gateway shuts down.
+    Shutdown(tokio_util::sync::CancellationToken),
+}
+
+/// A response body that ends with an error once its end ([`Ends`]) comes. The timer is set
+/// only when the body first has to wait: a reply already in memory never starts one.
 struct Deadline {
     inner: Body,
-    sleep: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ends: Ends,
+    sleep: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     what: &'static str,
 }
 
@@ -225,7 +236,13 @@ impl HttpBody for Deadline {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        let this = &mut *self;
+        let ends = &this.ends;
+        let sleep = this.sleep.get_or_insert_with(|| match ends {
+            Ends::At(until) => Box::pin(tokio::time::sleep_until(*until)),
+            Ends::Shutdown(shutdown) => Box::pin(shutdown.clone().cancelled_owned()),
+        });
+        if sleep.as_mut().poll(cx).is_ready() {
             tracing::info!(reason = self.what, "a reply stream was closed");
             return Poll::Ready(Some(Err(axum::Error::new(self.what))));
         }

@@ -496,7 +496,10 @@ async fn fill_scrollback(mc: &mut McpClient, sessions: usize, lines: usize) {
     }
 }
 
-#[tokio::main(flavor = "multi_thread")]
+// The clients share one thread: on two cores, a client runtime with a thread per core takes
+// CPU from the server it measures, and pays for waking its own threads on every reply (a
+// real client is on another machine). The floor is called from the same runtime.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("--floor-server") {
         return floor_server().await;
