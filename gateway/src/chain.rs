@@ -48,3 +48,82 @@ impl<S: Serve> tower::Service<Request> for Chained<S> {
         Box::pin(async move { Ok(chain.serve(req).await) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::body::Body;
+    use http::StatusCode;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A check in the style of the gateway's: refuses requests to `/refused`, marks the rest.
+    async fn check<F>(
+        log: &Mutex<Vec<&'static str>>,
+        req: Request,
+        next: impl FnOnce(Request) -> F,
+    ) -> Response
+    where
+        F: Future<Output = Response>,
+    {
+        log.lock().expect("log").push("check");
+        if req.uri().path() == "/refused" {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::FORBIDDEN;
+            return resp;
+        }
+        let mut resp = next(req).await;
+        resp.headers_mut()
+            .insert("x-checked", http::HeaderValue::from_static("1"));
+        resp
+    }
+
+    struct Toy {
+        log: Mutex<Vec<&'static str>>,
+    }
+
+    impl Serve for Toy {
+        fn serve(&self, req: Request) -> impl Future<Output = Response> + Send {
+            check(&self.log, req, |r| self.handled(r))
+        }
+    }
+
+    impl Toy {
+        async fn handled(&self, _req: Request) -> Response {
+            self.log.lock().expect("log").push("handler");
+            Response::new(Body::from("done"))
+        }
+    }
+
+    fn request(path: &str) -> Request {
+        Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn checks_run_in_order_and_may_answer_without_the_rest() {
+        let toy = Arc::new(Toy {
+            log: Mutex::new(Vec::new()),
+        });
+        let svc = Chained(toy.clone());
+        let resp = svc
+            .clone()
+            .oneshot(request("/ok"))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["x-checked"], "1", "the check sees the reply");
+        assert_eq!(*toy.log.lock().expect("log"), ["check", "handler"]);
+        let resp = svc.oneshot(request("/refused")).await.expect("infallible");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            *toy.log.lock().expect("log"),
+            ["check", "handler", "check"],
+            "a refusal never reaches the handler"
+        );
+    }
+}
