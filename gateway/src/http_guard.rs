@@ -146,6 +146,14 @@ fn forbidden(msg: &str) -> Response {
         .into_response()
 }
 
+/// The length of `uri` as written (`scheme://authority/path?query`), without writing it out.
+fn uri_len(uri: &http::Uri) -> usize {
+    uri.scheme_str().map_or(0, |s| s.len() + "://".len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path().len()
+        + uri.query().map_or(0, |q| q.len() + 1)
+}
+
 /// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
 pub async fn guard<F>(
     policy: &OriginPolicy,
@@ -155,7 +163,7 @@ pub async fn guard<F>(
 where
     F: Future<Output = Response>,
 {
-    if req.uri().to_string().len() > MAX_URI_BYTES {
+    if uri_len(req.uri()) > MAX_URI_BYTES {
         return (
             StatusCode::URI_TOO_LONG,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -170,10 +178,9 @@ where
             .headers()
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
         match host {
-            Some(h) if policy.host_allowed(&h) => {}
+            Some(h) if policy.host_allowed(h) => {}
             Some(h) => {
                 tracing::info!(host = %h.chars().take(100).collect::<String>(), path, "refused a foreign Host");
                 return forbidden("forbidden: this Host is not served here");
@@ -232,6 +239,22 @@ fn add_security_headers(resp: &mut Response, https: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uri_len_is_the_written_length() {
+        for u in [
+            "/mcp",
+            "/mcp?x=1&y=2",
+            "/",
+            "*",
+            "https://gw.example.com/mcp?q",
+            "http://127.0.0.1:8000/",
+            "gw.example.com:443",
+        ] {
+            let uri: http::Uri = u.parse().expect("uri");
+            assert_eq!(uri_len(&uri), uri.to_string().len(), "{u}");
+        }
+    }
 
     fn policy() -> OriginPolicy {
         OriginPolicy::new(

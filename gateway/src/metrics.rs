@@ -322,7 +322,8 @@ impl<F: FnOnce(f64) + Unpin> http_body::Body for TimedBody<F> {
     }
 }
 
-/// The outermost middleware: counts every request by route and status, and its latency.
+/// First of the checks around every route: counts every request by route and status, and
+/// its latency.
 pub async fn record_http<F>(
     metrics: &Arc<Metrics>,
     req: Request,
