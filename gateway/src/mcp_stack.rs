@@ -24,9 +24,10 @@ use crate::direct_calls::DirectCalls;
 use crate::mcp::SessionTools;
 use crate::mcp_sessions::SessionCaps;
 use crate::metrics::Metrics;
-use crate::ratelimit;
 use crate::ratelimit::Limiters;
-use crate::{audit, auth_layer, direct_calls, jsonrpc_guard, limits, mcp_sessions, metrics};
+use crate::{
+    audit, auth_layer, direct_calls, jsonrpc_guard, limits, mcp_sessions, metrics, ratelimit,
+};
 
 /// rmcp's Streamable HTTP service for our tools.
 pub type RmcpService = StreamableHttpService<SessionTools, LocalSessionManager>;
