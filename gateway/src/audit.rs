@@ -262,10 +262,11 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
 /// tool call that needs more than the read scope, before the call runs, so that a client that
 /// hangs up mid-call cannot leave its action unrecorded.
-pub async fn record<F>(log: &AuditLog, req: Request, next: impl FnOnce(Request) -> F) -> Response
-where
-    F: Future<Output = Response>,
-{
+pub async fn record(
+    log: &AuditLog,
+    req: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
         Some(RpcMessage(Value::Array(items))) => {
             items.iter().filter(|m| changes(m)).cloned().collect()

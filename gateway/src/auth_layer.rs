@@ -28,14 +28,11 @@ pub struct BearerState {
 }
 
 /// Checks the bearer token and records the [`Principal`] in the request's extensions.
-pub async fn require_bearer<F>(
+pub async fn require_bearer(
     s: &BearerState,
     mut req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     match s.auth.verify_bearer(req.headers(), req.uri()) {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
@@ -74,14 +71,11 @@ pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
 }
 
 /// Refuses tool calls above the token's scopes. Runs after the JSON-RPC guard.
-pub async fn require_scope<F>(
+pub async fn require_scope(
     auth: &AuthServer,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let (Some(principal), Some(RpcMessage(msg))) = (
         req.extensions().get::<Principal>(),
         req.extensions().get::<RpcMessage>(),

@@ -1,8 +1,8 @@
 //! How the gateway's checks are chained without a boxed layer per check.
 //!
-//! Each check is an async function given the request and the rest of the way as a plain
-//! closure (`next`), as with axum's `from_fn` but generic: a whole chain of checks compiles
-//! into one future. With `from_fn`, every check boxed its future and a clone of everything
+//! Each check is an async function given the request and the rest of the way as a closure
+//! (`next: impl AsyncFnOnce(Request) -> Response`), as with axum's `from_fn` but generic: a
+//! whole chain of checks compiles into one future. With `from_fn`, every check boxed its future and a clone of everything
 //! below it on every request; on a cheap tool call that plumbing cost more than the checks
 //! and the call together. A chain is written as a struct whose methods each run one check
 //! and name the next step ([`crate::mcp_stack`], [`crate::front_stack`]); [`Chained`] serves
@@ -60,14 +60,11 @@ mod tests {
     use super::*;
 
     /// A check in the style of the gateway's: refuses requests to `/refused`, marks the rest.
-    async fn check<F>(
+    async fn check(
         log: &Mutex<Vec<&'static str>>,
         req: Request,
-        next: impl FnOnce(Request) -> F,
-    ) -> Response
-    where
-        F: Future<Output = Response>,
-    {
+        next: impl AsyncFnOnce(Request) -> Response,
+    ) -> Response {
         log.lock().expect("log").push("check");
         if req.uri().path() == "/refused" {
             let mut resp = Response::new(Body::empty());

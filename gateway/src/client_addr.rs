@@ -103,14 +103,11 @@ impl TrustedProxies {
 }
 
 /// Puts the request's [`ClientIp`] into its extensions.
-pub async fn tag<F>(
+pub async fn tag(
     proxies: &TrustedProxies,
     mut req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

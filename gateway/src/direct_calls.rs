@@ -180,14 +180,11 @@ struct Reply<'a, R> {
 }
 
 /// The middleware, innermost on `/mcp`.
-pub async fn answer<F>(
+pub async fn answer(
     lane: &DirectCalls,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if req.method() != Method::POST {
         return next(req).await;
     }

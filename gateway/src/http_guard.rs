@@ -155,14 +155,11 @@ fn uri_len(uri: &http::Uri) -> usize {
 }
 
 /// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
-pub async fn guard<F>(
+pub async fn guard(
     policy: &OriginPolicy,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if uri_len(req.uri()) > MAX_URI_BYTES {
         return (
             StatusCode::URI_TOO_LONG,

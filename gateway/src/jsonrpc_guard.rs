@@ -64,10 +64,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Value, (i64, String)> {
 }
 
 /// The middleware.
-pub async fn guard<F>(req: Request, next: impl FnOnce(Request) -> F) -> Response
-where
-    F: Future<Output = Response>,
-{
+pub async fn guard(req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     if req.method() != Method::POST {
         return next(req).await;
     }

@@ -45,10 +45,7 @@ pub fn body_cap(path: &str) -> usize {
 }
 
 /// Reads the request body under the route's size cap and [`BODY_READ_TIMEOUT`].
-pub async fn read_body<F>(req: Request, next: impl FnOnce(Request) -> F) -> Response
-where
-    F: Future<Output = Response>,
-{
+pub async fn read_body(req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next(req).await;
     }
@@ -141,14 +138,11 @@ pub async fn request_timeout(req: Request, next: Next) -> Response {
 /// call's own timeout plus that margin) to finish its whole streamed reply. The GET event
 /// stream has no deadline but ends when the gateway shuts down (`shutdown`), so that a
 /// listening client does not hold up the shutdown.
-pub async fn mcp_deadline<F>(
+pub async fn mcp_deadline(
     shutdown: &tokio_util::sync::CancellationToken,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if req.method() == Method::GET {
         let resp = next(req).await;
         let (parts, body) = resp.into_parts();

@@ -170,14 +170,11 @@ fn refuse(status: StatusCode, message: String) -> Response {
 }
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard.
-pub async fn cap_sessions<F>(
+pub async fn cap_sessions(
     caps: &SessionCaps,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let key = who(&req);
     let owner = owner(&req);
     let id = req

@@ -324,14 +324,11 @@ impl<F: FnOnce(f64) + Unpin> http_body::Body for TimedBody<F> {
 
 /// First of the checks around every route: counts every request by route and status, and
 /// its latency.
-pub async fn record_http<F>(
+pub async fn record_http(
     metrics: &Arc<Metrics>,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let metrics = metrics.clone();
     let route = Metrics::route_label(req.uri().path());
     let started = Instant::now();
@@ -354,14 +351,11 @@ where
 }
 
 /// Behind the JSON-RPC guard on `/mcp`: counts tool calls by tool, and their latency.
-pub async fn record_tool_calls<F>(
+pub async fn record_tool_calls(
     metrics: &Arc<Metrics>,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let tool = req.extensions().get::<RpcMessage>().and_then(|m| {
         (m.0.get("method")?.as_str()? == "tools/call")
             .then(|| m.0.get("params")?.get("name")?.as_str())

@@ -195,14 +195,11 @@ pub async fn limit_auth_routes(
 
 /// The middleware in front of `/mcp`, before the bearer check: a per-address limit on every
 /// request, with a token or without.
-pub async fn limit_mcp_address<F>(
+pub async fn limit_mcp_address(
     limiters: &Limiters,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let ip = client_ip(&req);
     if let Err(retry) = limiters.mcp.check(&ip) {
         count_refusal(limiters, "mcp");
@@ -214,14 +211,11 @@ where
 
 /// The middleware on `/mcp` behind the scope check: a per-client limit on tool calls (a call
 /// the token may not make is refused for its scope first and costs nothing).
-pub async fn limit_tool_calls<F>(
+pub async fn limit_tool_calls(
     limiters: &Limiters,
     req: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let calls = req
         .extensions()
         .get::<RpcMessage>()
