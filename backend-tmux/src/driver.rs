@@ -258,6 +258,11 @@ impl Driver {
                 return None;
             }
         };
+        if !ctl.started().await {
+            tracing::warn!("tmux control client did not start; forking tmux per command");
+            ctl.stop();
+            return None;
+        }
         let listed = ctl.run(&["list-panes", "-a", "-F", PANE_FORMAT]).await;
         let Ok(out) = listed else {
             tracing::warn!("tmux control client did not start; forking tmux per command");

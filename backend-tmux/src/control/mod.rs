@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::command::{Tmux, TmuxFailure, classify};
 use protocol::{Item, Parser};
@@ -37,6 +37,8 @@ pub(crate) struct Control {
     alive: Arc<AtomicBool>,
     /// Tells the reader task (which owns the process) to end it.
     stopping: Arc<Notify>,
+    /// Becomes `true` once the client's start-up command has been answered.
+    started: watch::Receiver<bool>,
 }
 
 impl Control {
@@ -70,6 +72,7 @@ impl Control {
         let alive = Arc::new(AtomicBool::new(true));
         let stopping = Arc::new(Notify::new());
         let (p, a, stop) = (pending.clone(), alive.clone(), stopping.clone());
+        let (started_tx, started) = watch::channel(false);
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout);
             let mut parser = Parser::default();
@@ -98,6 +101,20 @@ impl Control {
                         }
                     }
                     Item::Output { pane, .. } => on_output(&pane),
+                    // The start-up command (creating or attaching the session) is answered
+                    // with flags 0, before anything written to standard input.
+                    Item::Reply {
+                        ours: false,
+                        result,
+                    } if !*started_tx.borrow() => match result {
+                        Ok(_) => {
+                            started_tx.send_replace(true);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "tmux control mode could not start");
+                            break;
+                        }
+                    },
                     Item::Reply { ours: false, .. } | Item::Other => {}
                     Item::Exit => break,
                     Item::Garbled => {
@@ -118,7 +135,21 @@ impl Control {
             pending,
             alive,
             stopping,
+            started,
         })
+    }
+
+    /// Waits until the client's start-up command has been answered, so that its session
+    /// exists. tmux reads a control client's standard input as soon as the client connects:
+    /// a command written before this may run first, and one that names the session (such as
+    /// `link-window` into it) then fails. `false` when the client ended or did not start
+    /// within the command timeout.
+    pub(crate) async fn started(&self) -> bool {
+        let mut started = self.started.clone();
+        matches!(
+            tokio::time::timeout(COMMAND_TIMEOUT, started.wait_for(|s| *s)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Whether the client still runs.
