@@ -4,11 +4,13 @@
 use rmcp::model::{CallToolResult, ContentBlock as Content};
 use serde::Serialize;
 
-/// A successful result: `text` for reading, `value` as structured content.
+/// A successful result: `text` for reading, `value` as structured content (left out if it
+/// does not serialize).
 pub(super) fn ok<T: Serialize>(text: impl Into<String>, value: &T) -> CallToolResult {
-    let mut r = CallToolResult::success(vec![Content::text(text)]);
-    r.structured_content = serde_json::to_value(value).ok();
-    r
+    match serde_json::to_value(value) {
+        Ok(value) => ok_json(text, value),
+        Err(_) => CallToolResult::success(vec![Content::text(text)]),
+    }
 }
 
 /// A successful result whose structured content is already JSON (no second conversion).
