@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::process::Stdio;
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -18,6 +19,9 @@ pub(crate) struct Tmux {
     pub(crate) program: String,
     pub(crate) socket: String,
     pub(crate) config: Option<String>,
+    /// How long a forked invocation may take before it is killed and the server is taken
+    /// for hung (a stopped or wedged server never answers its clients).
+    pub(crate) timeout: Duration,
 }
 
 /// What tmux said when a command failed, sorted into the cases callers act on.
@@ -25,6 +29,10 @@ pub(crate) struct Tmux {
 pub(crate) enum TmuxFailure {
     /// No tmux server runs on the socket (so no sessions exist).
     NoServer,
+    /// The server is there but failed us: it did not answer in time (stopped, wedged), it
+    /// exited in the middle of the command, or its socket cannot be used. With tmux's
+    /// message or what was seen.
+    Server(String),
     /// The target session, window or pane does not exist.
     NoTarget,
     /// `new-session` found the name taken.
@@ -81,10 +89,17 @@ impl Tmux {
                 .map_err(|e| TmuxFailure::Other(format!("could not write to tmux: {e}")))?;
             drop(pipe);
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| TmuxFailure::Other(format!("tmux did not finish: {e}")))?;
+        // kill_on_drop ends the invocation when the deadline drops it.
+        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(out) => out.map_err(|e| TmuxFailure::Other(format!("tmux did not finish: {e}")))?,
+            Err(_) => {
+                return Err(TmuxFailure::Server(format!(
+                    "it did not answer within {} s (stopped or hung?), and what was asked may \
+                     still happen if it resumes",
+                    self.timeout.as_secs()
+                )));
+            }
+        };
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -95,11 +110,17 @@ impl Tmux {
 /// Sorts tmux's error text into the cases callers handle differently.
 pub(crate) fn classify(stderr: &str) -> TmuxFailure {
     let msg = stderr.trim();
+    // "server exited unexpectedly": the server was on its way out as we connected (it
+    // was killed, or its last session ended).
     if msg.starts_with("no server running")
         || (msg.starts_with("error connecting to") && msg.contains("No such file"))
         || msg.contains("server exited unexpectedly")
+        || msg.starts_with("lost server")
     {
         TmuxFailure::NoServer
+    } else if msg.starts_with("error connecting to") || msg.starts_with("server version is too old")
+    {
+        TmuxFailure::Server(msg.chars().take(500).collect())
     } else if msg.starts_with("can't find")
         || msg.contains("no such session")
         || msg.starts_with("no current target")
@@ -122,13 +143,40 @@ pub(crate) fn escape_arg(arg: &str) -> Cow<'_, str> {
 }
 
 impl TmuxFailure {
-    /// Turns a failure on an operation that targets `session` into the backend error.
-    pub(crate) fn into_error(self, session: &str) -> Error {
+    /// Turns a failure on an operation that targets the existing session `session` into
+    /// the backend error: without a server no session exists, so "not found" is the truth.
+    pub(crate) fn into_error(self, tmux: &Tmux, session: &str) -> Error {
         match self {
             TmuxFailure::NoServer | TmuxFailure::NoTarget => Error::NotFound(session.to_owned()),
+            other => other.into_server_error(tmux, session),
+        }
+    }
+
+    /// Turns a failure to *create* `session` into the backend error. Creating starts a
+    /// server when none runs, so a missing server or target here is a server problem, never
+    /// "no session named ...".
+    pub(crate) fn into_create_error(self, tmux: &Tmux, session: &str) -> Error {
+        match self {
+            TmuxFailure::NoServer | TmuxFailure::NoTarget => TmuxFailure::Server(
+                "it could not be started, or it went away while the session was created".into(),
+            )
+            .into_server_error(tmux, session),
+            other => other.into_server_error(tmux, session),
+        }
+    }
+
+    fn into_server_error(self, tmux: &Tmux, session: &str) -> Error {
+        match self {
             TmuxFailure::Duplicate => Error::AlreadyExists(session.to_owned()),
             TmuxFailure::Broken => Error::Unavailable("tmux: the control client ended".into()),
+            TmuxFailure::Server(why) => Error::Unavailable(format!(
+                "the tmux server on socket {socket:?} is not working: {why}; check it with \
+                 `tmux -L {socket} ls`, and if it stays stuck, `tmux -L {socket} kill-server` \
+                 (this ends its sessions) lets the next call start a new one",
+                socket = tmux.socket
+            )),
             TmuxFailure::Other(m) => Error::Unavailable(format!("tmux: {m}")),
+            TmuxFailure::NoServer | TmuxFailure::NoTarget => Error::NotFound(session.to_owned()),
         }
     }
 }

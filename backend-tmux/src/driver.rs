@@ -205,6 +205,42 @@ impl Driver {
         }
     }
 
+    /// Ends every client still attached to the control session before a new one starts:
+    /// the clients of a gateway that was killed (or of an earlier client of this one that
+    /// was dropped as hung). Each is detached, and a client that is still there afterwards
+    /// is killed by its pid, which tmux itself reports.
+    async fn end_stale_clients(&self) {
+        let target = format!("={}", self.control_session);
+        let list = || {
+            let args = ["list-clients", "-t", &target, "-F", "#{client_pid}"];
+            let args: Vec<Cow<'_, str>> = args.iter().map(|a| Cow::Borrowed(*a)).collect();
+            async move { self.tmux.run(&[args], None).await }
+        };
+        // No control session yet (or no server): nothing is attached.
+        let Ok(before) = list().await else { return };
+        if before.trim().is_empty() {
+            return;
+        }
+        let detach = vec![
+            Cow::Borrowed("detach-client"),
+            Cow::Borrowed("-s"),
+            Cow::Borrowed(target.as_str()),
+        ];
+        if let Err(e) = self.tmux.run(&[detach], None).await {
+            tracing::debug!(?e, "detaching stale control clients failed");
+        }
+        // A client that did not go is stuck: tmux still lists it, so the pid is its.
+        if let Ok(after) = list().await {
+            for pid in after.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+        }
+        let ended = before.lines().count();
+        tracing::info!(clients = ended, session = %self.control_session, "ended stale tmux control clients");
+    }
+
     /// The running control client, starting one when none runs (at most once a second,
     /// and only when a tmux server is known to run).
     async fn control(&self) -> Option<Arc<Control>> {
@@ -248,6 +284,7 @@ impl Driver {
                 shared.emit(SessionEvent::Output(name));
             }
         };
+        self.end_stale_clients().await;
         let ctl = match Control::spawn(&self.tmux, &self.control_session, on_output) {
             Ok(c) => Arc::new(c),
             Err(e) => {

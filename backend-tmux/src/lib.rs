@@ -62,6 +62,10 @@ pub struct TmuxConfig {
     pub program: String,
     /// A tmux configuration file for the server; `None` reads none (`-f /dev/null`).
     pub config_file: Option<String>,
+    /// How long one forked tmux invocation may take before the server is reported as
+    /// hung (a stopped server never answers; without a deadline every call would wait
+    /// forever).
+    pub command_timeout: std::time::Duration,
 }
 
 impl TmuxConfig {
@@ -73,6 +77,7 @@ impl TmuxConfig {
             history_limit: 50_000,
             program: "tmux".into(),
             config_file: None,
+            command_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -94,6 +99,7 @@ impl TmuxBackend {
             program: cfg.program,
             socket: cfg.socket,
             config: cfg.config_file,
+            timeout: cfg.command_timeout,
         };
         TmuxBackend {
             driver: Driver::new(tmux, cfg.prefix.clone()),
@@ -135,7 +141,7 @@ impl TmuxBackend {
             }
             // No server, or a server whose last session ended: no sessions.
             Err(TmuxFailure::NoServer | TmuxFailure::NoTarget) => Ok(Vec::new()),
-            Err(e) => Err(e.into_error("")),
+            Err(e) => Err(e.into_error(&self.driver.tmux, "")),
         }
     }
 
@@ -156,7 +162,7 @@ impl TmuxBackend {
                 .driver
                 .run(&args)
                 .await
-                .map_err(|e| e.into_error(name.as_str()))?;
+                .map_err(|e| e.into_error(&self.driver.tmux, name.as_str()))?;
             let pane = out
                 .lines()
                 .filter_map(|l| parse_line(l, &self.prefix))
@@ -271,11 +277,14 @@ impl SessionBackend for TmuxBackend {
                 o(spec.profile.clone()),
             ],
         ];
-        self.driver
-            .tmux
-            .run(&commands, None)
-            .await
-            .map_err(|e| e.into_error(spec.name.as_str()))?;
+        let mut created = self.driver.tmux.run(&commands, None).await;
+        if matches!(created, Err(TmuxFailure::NoServer)) {
+            // A server on its way out (killed a moment ago) answers "server exited
+            // unexpectedly"; once it is gone, the same command starts a new one.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            created = self.driver.tmux.run(&commands, None).await;
+        }
+        created.map_err(|e| e.into_create_error(&self.driver.tmux, spec.name.as_str()))?;
         self.driver.server_is_up();
         tracing::info!(session = %spec.name, profile = %spec.profile, "tmux session created");
         self.emit(SessionEvent::Created(spec.name.clone()));
@@ -340,7 +349,7 @@ impl SessionBackend for TmuxBackend {
                     .driver
                     .run(&[c("delete-buffer"), c("-b"), buffer])
                     .await;
-                return Err(e.into_error(name.as_str()));
+                return Err(e.into_error(&self.driver.tmux, name.as_str()));
             }
         }
         if submit {
@@ -349,7 +358,7 @@ impl SessionBackend for TmuxBackend {
             self.driver
                 .run(&enter)
                 .await
-                .map_err(|e| e.into_error(name.as_str()))?;
+                .map_err(|e| e.into_error(&self.driver.tmux, name.as_str()))?;
         }
         Ok(())
     }
@@ -387,7 +396,7 @@ impl SessionBackend for TmuxBackend {
             self.driver
                 .run(&cmd)
                 .await
-                .map_err(|e| e.into_error(name.as_str()))?;
+                .map_err(|e| e.into_error(&self.driver.tmux, name.as_str()))?;
         }
         Ok(())
     }
@@ -414,7 +423,7 @@ impl SessionBackend for TmuxBackend {
             .driver
             .run(&args)
             .await
-            .map_err(|e| e.into_error(name.as_str()))?;
+            .map_err(|e| e.into_error(&self.driver.tmux, name.as_str()))?;
         let mut screen = page(&out, &req, pane.cursor);
         let skipped = pane.history_size - wanted_history;
         if req.scrollback && skipped > 0 {
@@ -444,7 +453,7 @@ impl SessionBackend for TmuxBackend {
         self.driver
             .run(&args)
             .await
-            .map_err(|e| e.into_error(name.as_str()))?;
+            .map_err(|e| e.into_error(&self.driver.tmux, name.as_str()))?;
         Ok(())
     }
 
@@ -457,7 +466,7 @@ impl SessionBackend for TmuxBackend {
         let window = vec![c("kill-window"), c("-t"), o(pane.window_id.clone())];
         match self.driver.run(&window).await {
             Ok(_) | Err(TmuxFailure::NoTarget) => {}
-            Err(e) => return Err(e.into_error(name.as_str())),
+            Err(e) => return Err(e.into_error(&self.driver.tmux, name.as_str())),
         }
         let args = vec![
             c("kill-session"),
@@ -467,7 +476,7 @@ impl SessionBackend for TmuxBackend {
         match self.driver.run(&args).await {
             // Already gone with its only window.
             Ok(_) | Err(TmuxFailure::NoTarget | TmuxFailure::NoServer) => {}
-            Err(e) => return Err(e.into_error(name.as_str())),
+            Err(e) => return Err(e.into_error(&self.driver.tmux, name.as_str())),
         }
         self.driver.forget(&pane.pane_id);
         tracing::info!(session = %name, "tmux session terminated");

@@ -48,6 +48,17 @@ fn classifies_tmux_errors() {
         TmuxFailure::Duplicate
     ));
     assert!(matches!(classify("something else"), TmuxFailure::Other(_)));
+    // A server that is there but fails is a server problem, never "no such session".
+    for msg in ["server exited unexpectedly", "lost server"] {
+        assert!(matches!(classify(msg), TmuxFailure::NoServer), "{msg}");
+    }
+    for msg in [
+        "error connecting to /tmp/tmux-0/x (Connection refused)",
+        "error connecting to /tmp/tmux-0/x (Permission denied)",
+        "error connecting to /tmp/tmux-0/x (Is a directory)",
+    ] {
+        assert!(matches!(classify(msg), TmuxFailure::Server(_)), "{msg}");
+    }
 }
 
 #[test]
@@ -497,4 +508,108 @@ async fn a_killed_server_is_not_restarted_by_reconnecting() {
         .unwrap()
         .status;
     assert!(!status.success(), "a tmux server was started again");
+}
+
+#[tokio::test]
+async fn a_stopped_server_is_reported_as_a_server_problem_not_a_missing_session() {
+    let mut s = Server::new("stopped");
+    let mut cfg = TmuxConfig::new(s.socket.clone(), "claude-");
+    cfg.command_timeout = Duration::from_secs(1);
+    s.backend = TmuxBackend::new(cfg);
+    let p = s.policy();
+    s.backend
+        .create(p.prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap();
+    let pid = tmux_out(&s.socket, &["display-message", "-p", "#{pid}"]);
+    let pid = pid.trim().to_owned();
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(signal("-STOP").success());
+    // Without a deadline this waited forever; with "no server" mapped to "not found" it
+    // answered that the fresh name did not exist.
+    let created = tokio::time::timeout(
+        Duration::from_secs(30),
+        s.backend.create(p.prepare("b", None, "bash").unwrap()),
+    )
+    .await;
+    assert!(signal("-CONT").success());
+    let err = created
+        .expect("create waited on a stopped server")
+        .unwrap_err();
+    match &err {
+        Error::Unavailable(msg) => {
+            assert!(msg.contains("tmux server"), "{msg}");
+            assert!(msg.contains(&s.socket), "{msg}");
+            assert!(msg.contains("did not answer"), "{msg}");
+        }
+        other => panic!("expected a server error, got {other:?}"),
+    }
+    // Once it runs again, so does everything ("b" may have been made after all: the
+    // server had the command when it was stopped).
+    s.backend
+        .create(p.prepare("c", None, "bash").unwrap())
+        .await
+        .unwrap();
+    let names: Vec<String> = s
+        .backend
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert!(names.contains(&"c".to_owned()), "{names:?}");
+}
+
+#[tokio::test]
+async fn stale_control_clients_are_ended_when_a_client_starts() {
+    let s = Server::new("stale");
+    s.backend
+        .create(s.policy().prepare("a", None, "bash").unwrap())
+        .await
+        .unwrap();
+    assert!(s.backend.driver.control_is_up());
+    // A client left behind by a gateway that was killed: attached, its input still open.
+    let mut stale = std::process::Command::new("tmux")
+        .args(["-L", &s.socket, "-f", "/dev/null", "-C"])
+        .args(["attach-session", "-t", "=claude-+control"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let clients = || {
+        tmux_out(&s.socket, &["list-clients", "-F", "#{client_pid}"])
+            .lines()
+            .count()
+    };
+    for _ in 0..200 {
+        if clients() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(clients(), 2, "the stale client never attached");
+    // A gateway starting on the same socket ends it before attaching its own.
+    let again = TmuxBackend::new(TmuxConfig::new(s.socket.clone(), "claude-"));
+    // The first call finds the server (forked), the next starts the control client.
+    assert_eq!(again.list().await.unwrap().len(), 1);
+    assert_eq!(again.list().await.unwrap().len(), 1);
+    assert!(again.driver.control_is_up());
+    let mut gone = false;
+    for _ in 0..200 {
+        if stale.try_wait().unwrap().is_some() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = stale.kill();
+    assert!(gone, "the stale control client is still running");
+    // The first backend's own client was ended too: a socket has one gateway at a time.
+    assert_eq!(clients(), 1, "only the new gateway's client stays attached");
 }

@@ -19,5 +19,7 @@ mod claude_code;
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
 mod hardening;
+// The tmux control client when the gateway is killed, and what a new gateway cleans up.
+mod tmux_faults;
 // Behind a real nginx with the documented configuration, at a path prefix over TLS.
 mod nginx;

@@ -62,6 +62,14 @@ impl Control {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        let parent = rustix::process::getpid();
+        // SAFETY: the closure runs in the child between fork and exec and makes only two
+        // system calls (prctl and getppid), both async-signal-safe; it touches no memory of
+        // the parent besides the copied pid.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || die_with_parent(parent))
+        };
         let mut child = cmd
             .spawn()
             .map_err(|e| TmuxFailure::Other(format!("could not start tmux -C: {e}")))?;
@@ -200,6 +208,24 @@ impl Control {
         // notify_one keeps the permit if the reader is not waiting right now.
         self.stopping.notify_one();
     }
+}
+
+/// Makes the calling process (a forked child about to exec tmux) receive SIGKILL when the
+/// gateway dies, even by `kill -9`, when nothing else would end it: a control client whose
+/// gateway is gone stays attached to the control session otherwise. Fails when the gateway
+/// ended between the fork and this call.
+///
+/// Linux sends the signal when the *thread* that forked the child ends; clients are started
+/// from the runtime's worker threads, which live as long as the gateway, and a client ended
+/// early is replaced by the driver anyway.
+fn die_with_parent(parent: rustix::process::Pid) -> std::io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    if rustix::process::getppid() != Some(parent) {
+        return Err(std::io::Error::other(
+            "the gateway ended before tmux -C started",
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for Control {

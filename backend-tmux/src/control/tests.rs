@@ -18,6 +18,7 @@ impl Server {
                 program: "tmux".into(),
                 socket: format!("sg-ctl-{}-{tag}", std::process::id()),
                 config: None,
+                timeout: std::time::Duration::from_secs(10),
             },
             dir: tempfile::tempdir().unwrap(),
         }
