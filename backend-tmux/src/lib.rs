@@ -4,11 +4,17 @@
 //!
 //! Operations go through one long-lived tmux control-mode client (`tmux -C`, see
 //! [`control`]) when it runs, and fall back to one forked `tmux` invocation with an argv
-//! list (see [`command`]) when it does not. Targets are exact (`=name`); client text is
-//! always delivered through a paste buffer that a forked tmux reads from standard input (so
-//! it never appears in a process list and never meets tmux's command, key-name or `;`
-//! parsing), then a separate Enter. The control client's `%output` notifications become
-//! [`SessionEvent::Output`], so waiters need not poll.
+//! list (see [`command`]) when it does not. Targets are exact (`=name`). Client text never
+//! meets tmux's command, key-name or `;` parsing and never appears in a process list: one
+//! line without control characters goes to the control client as the single-quoted data of
+//! `set-buffer`, anything else (several lines, or the client down) reaches a forked tmux's
+//! `load-buffer -` on standard input; either way `paste-buffer -p` then types it as one
+//! bracketed paste, and Enter follows separately. The control client's `%output`
+//! notifications become [`SessionEvent::Output`], so waiters need not poll.
+//!
+//! The control client dies with the gateway (parent-death signal), a new one first ends
+//! clients left attached to the control session, and every forked tmux has a deadline, so a
+//! stopped server is reported as a server problem rather than waited on forever.
 //!
 //! # Layout
 //! - this file: [`TmuxBackend`] and its [`SessionBackend`] implementation;
