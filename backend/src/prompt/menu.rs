@@ -203,14 +203,21 @@ fn select_keys(number: Option<u32>, target: usize, cursor: usize) -> Vec<Key> {
     keys
 }
 
-/// The sentence of `line` that ends with its first `?`.
+/// The sentence of `line` that ends with its last `?` (a `?` inside a URL ends nothing).
 fn sentence_with_question(line: &str) -> String {
-    let Some(q) = line.find('?') else {
+    let Some(q) = line.rfind('?') else {
         return line.to_owned();
     };
     let head = &line[..=q];
     // Keep what follows a label such as "Quick safety check:" too; cut only at an earlier
-    // sentence end.
-    let start = head[..q].rfind(['.', '!']).map(|p| p + 1).unwrap_or(0);
+    // sentence end: a '.' or '!' followed by whitespace. A dot inside a word (`greet.py`,
+    // `v2.1`, `example.com`, `./src`) ends nothing.
+    let start = head[..q]
+        .char_indices()
+        .zip(head[..q].chars().skip(1))
+        .filter(|((_, c), next)| matches!(c, '.' | '!') && next.is_whitespace())
+        .map(|((p, _), _)| p + 1)
+        .last()
+        .unwrap_or(0);
     head[start..].trim().to_owned()
 }

@@ -58,7 +58,7 @@ impl Agent {
                 Some(Agent::Gemini)
             } else if s.contains("aider") {
                 Some(Agent::Aider)
-            } else if ["bash", "zsh", "sh", "fish", "dash", "ksh", "shell"].contains(&s.as_str()) {
+            } else if SHELLS.contains(&s.as_str()) || s == "shell" {
                 Some(Agent::Shell)
             } else {
                 None
@@ -201,6 +201,29 @@ pub fn detect_with(screen: &str, agent: Agent, quiet: bool) -> Detection {
             rule: None,
         },
     }
+}
+
+/// The program names taken for a shell.
+const SHELLS: [&str; 6] = ["bash", "zsh", "sh", "fish", "dash", "ksh"];
+
+/// Completes a plain shell's detection with its foreground process when the screen alone
+/// did not decide (a prompt the rules do not know, a cleared screen): the shell itself in
+/// the foreground means it waits at its prompt (idle); another program there means a command
+/// runs (working). The rule id names the signal that decided (`shell/foreground:<name>`).
+/// Detections of other agents, and of screens the rules did read, are left as they are.
+pub fn refine_with_foreground(d: &mut Detection, current_command: Option<&str>) {
+    if d.agent != Agent::Shell || d.activity != Activity::Unknown {
+        return;
+    }
+    let Some(cmd) = current_command.map(|c| c.trim_start_matches('-')) else {
+        return;
+    };
+    d.activity = if SHELLS.contains(&cmd) {
+        Activity::Idle
+    } else {
+        Activity::Working
+    };
+    d.rule = Some(format!("shell/foreground:{cmd}"));
 }
 
 /// A line without trailing blanks and, when it is a row of a box (`│ … │`), without the box's

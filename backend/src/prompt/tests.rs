@@ -298,3 +298,53 @@ fn gemini_menus_inside_boxes() {
     assert_eq!(p.options.len(), 3);
     assert_eq!(p.options[1].label, "Use Gemini API Key");
 }
+
+#[test]
+fn a_dot_inside_a_word_does_not_cut_the_question() {
+    let screen = fixture("bash-permission");
+    for (question, want) in [
+        (
+            "Do you want to make this edit to greet.py?",
+            "Do you want to make this edit to greet.py?",
+        ),
+        (
+            "Do you want to create notes.md?",
+            "Do you want to create notes.md?",
+        ),
+        (
+            "Fetch https://example.com/a.b?q=1 with v2.1 of ./src/x.rs?",
+            "Fetch https://example.com/a.b?q=1 with v2.1 of ./src/x.rs?",
+        ),
+        ("Done. Do you want to proceed?", "Do you want to proceed?"),
+        ("Careful! Overwrite it?", "Overwrite it?"),
+    ] {
+        let edited = screen.replace("Do you want to proceed?", question);
+        let p = detect(&edited, Agent::ClaudeCode).prompt.unwrap();
+        assert_eq!(p.question, want, "{question}");
+    }
+}
+
+#[test]
+fn a_shell_the_rules_cannot_read_is_decided_by_its_foreground_process() {
+    // A prompt no rule knows (a two-line prompt ending in an arrow), and a cleared screen.
+    for screen in ["~/proj on main\n➜", ""] {
+        let mut d = detect(screen, Agent::Shell);
+        assert_eq!(d.activity, Activity::Unknown, "{screen:?}");
+        crate::prompt::refine_with_foreground(&mut d, Some("bash"));
+        assert_eq!(d.activity, Activity::Idle, "{screen:?}");
+        assert_eq!(d.rule.as_deref(), Some("shell/foreground:bash"));
+        let mut d = detect(screen, Agent::Shell);
+        crate::prompt::refine_with_foreground(&mut d, Some("sleep"));
+        assert_eq!(d.activity, Activity::Working, "{screen:?}");
+        assert_eq!(d.rule.as_deref(), Some("shell/foreground:sleep"));
+    }
+    // What the screen decided stays: a `read -p` question in bash is still a question.
+    let mut d = detect("Branch name: ", Agent::Shell);
+    let before = d.activity;
+    crate::prompt::refine_with_foreground(&mut d, Some("bash"));
+    assert_eq!(d.activity, before);
+    // Other agents are never second-guessed by their foreground process.
+    let mut d = detect("", Agent::ClaudeCode);
+    crate::prompt::refine_with_foreground(&mut d, Some("bash"));
+    assert_eq!(d.activity, Activity::Unknown);
+}

@@ -44,6 +44,7 @@ pub(super) async fn detect_session(state: &AppState, info: &SessionInfo) -> Opti
         .last_activity
         .is_none_or(|t| time::OffsetDateTime::now_utc() - t >= time::Duration::seconds(QUIET_SECS));
     let mut detection = prompt::detect_with(&screen.text, agent, quiet);
+    prompt::refine_with_foreground(&mut detection, info.current_command.as_deref());
     // Claude Code's own state file is the best signal there is; the screen still supplies
     // the structure of the question it waits on.
     if let Some(state) = info.pid.and_then(claude_state::find_state) {
