@@ -16,8 +16,14 @@
 //! after each together with the live heap from the gateway's `/metrics` (which leaves out what
 //! the allocator keeps for reuse). CI runs it once at a tiny size to keep it working; the
 //! numbers are never asserted.
+//!
+//! `--paced` measures latency open-loop instead (see `paced.rs`): `get_session_status` offered
+//! at each of `--rates` calls per second (default 1000,5000,10000,20000) over `--connections`
+//! connections (default 64), the HTTP floor paced the same way in the same run, then the
+//! offered rate raised by half until neither keeps up, for the highest rate each sustains.
 
 mod client;
+mod paced;
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +51,9 @@ struct Args {
     growth_calls: usize,
     fill_lines: usize,
     tools: Vec<&'static str>,
+    paced: bool,
+    rates: Vec<usize>,
+    connections: usize,
 }
 
 /// The growth run is made of this many equal rounds, with the memory read after each.
@@ -67,8 +76,15 @@ fn parse_args() -> Args {
         growth_calls: 100_000,
         fill_lines: 10_000,
         tools: TOOLS.to_vec(),
+        paced: false,
+        rates: vec![1_000, 5_000, 10_000, 20_000],
+        connections: 64,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = argv.iter().position(|a| a == "--paced") {
+        argv.remove(i);
+        a.paced = true;
+    }
     let list = |s: &str| {
         s.split(',')
             .filter_map(|x| x.parse().ok())
@@ -82,6 +98,8 @@ fn parse_args() -> Args {
             ("--seconds", Some(v)) => a.seconds = v.parse().unwrap_or(5.0),
             ("--growth-calls", Some(v)) => a.growth_calls = v.parse().unwrap_or(100_000),
             ("--fill-lines", Some(v)) => a.fill_lines = v.parse().unwrap_or(10_000),
+            ("--rates", Some(v)) => a.rates = list(v),
+            ("--connections", Some(v)) => a.connections = v.parse().unwrap_or(64),
             ("--tools", Some(v)) => {
                 a.tools = TOOLS
                     .into_iter()
@@ -164,36 +182,16 @@ async fn floor_server() {
 /// request; the response decoded the same way). Returns the latencies and the CPU time in ms
 /// of the floor server and of the clients.
 async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, f64)) {
-    use tokio::io::AsyncBufReadExt;
-    let exe = std::env::current_exe().expect("own path");
-    let mut server = tokio::process::Command::new(exe)
-        .arg("--floor-server")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the floor server");
-    let pid = server.id().unwrap_or(0);
-    let mut first = String::new();
-    let out = server.stdout.take().expect("stdout");
-    tokio::io::BufReader::new(out)
-        .read_line(&mut first)
-        .await
-        .expect("floor address");
-    let url = format!("http://{}/", first.trim());
+    let (mut server, pid, url) = start_floor_server().await;
     let cpu_before = cpu_now(pid);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let stats = run_clients(clients, |c| {
         let url = url.clone();
         let token = token.to_owned();
         async move {
-            let Ok(mut conn) = Conn::open(&url, &token).await else {
+            let Ok((mut conn, params)) = floor_conn(&url, &token, c).await else {
                 return (Vec::new(), 1);
             };
-            // The length of a real session id.
-            conn.set_session(http::HeaderValue::from_static(
-                "00000000-0000-0000-0000-000000000000",
-            ));
-            let params = json!({ "name": "get_session_status", "arguments": { "session": format!("s{c}") } });
             let mut l = Vec::new();
             let mut e = 0;
             let mut id = 0u64;
@@ -215,6 +213,120 @@ async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, 
     let cpu = cpu_since(pid, cpu_before);
     let _ = server.kill().await;
     (stats, cpu)
+}
+
+/// A connection to the HTTP floor at `url` for client `c`, with the session header and the
+/// call parameters the gateway's calls carry.
+async fn floor_conn(url: &str, token: &str, c: usize) -> anyhow::Result<(Conn, serde_json::Value)> {
+    let mut conn = Conn::open(url, token).await?;
+    // The length of a real session id.
+    conn.set_session(http::HeaderValue::from_static(
+        "00000000-0000-0000-0000-000000000000",
+    ));
+    let params =
+        json!({ "name": "get_session_status", "arguments": { "session": format!("s{c}") } });
+    Ok((conn, params))
+}
+
+/// Starts the HTTP floor's server process (`load --floor-server`): the process, its pid and
+/// its URL.
+async fn start_floor_server() -> (tokio::process::Child, u32, String) {
+    use tokio::io::AsyncBufReadExt;
+    let exe = std::env::current_exe().expect("own path");
+    let mut server = tokio::process::Command::new(exe)
+        .arg("--floor-server")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the floor server");
+    let pid = server.id().unwrap_or(0);
+    let mut first = String::new();
+    let out = server.stdout.take().expect("stdout");
+    tokio::io::BufReader::new(out)
+        .read_line(&mut first)
+        .await
+        .expect("floor address");
+    (server, pid, format!("http://{}/", first.trim()))
+}
+
+/// The paced (open-loop) run of `--paced`, for each backend: every offered rate against the
+/// floor and the gateway, then the highest rate each sustains.
+async fn paced_main(args: &Args) {
+    paced::header();
+    let mut highest = Vec::new();
+    for backend in &args.backends {
+        let sessions = args.sessions.first().copied().unwrap_or(10);
+        let mut opts = Options {
+            backend: backend.clone(),
+            ..Options::oauth(&format!("paced-{backend}"), 3600)
+        };
+        opts.extra_config.push_str(LIFTED_LIMITS);
+        let gw = TestGateway::start(opts);
+        let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
+        let mut setup = McpClient::new(&gw.mcp_url());
+        setup
+            .headers
+            .push(("authorization".into(), format!("Bearer {token}")));
+        setup.initialize().await.expect("initialize");
+        for i in 0..sessions {
+            setup
+                .call_ok(
+                    "create_session",
+                    json!({ "name": format!("s{i}"), "profile": "bash" }),
+                )
+                .await
+                .expect("create");
+        }
+        let (mut floor_server, floor_pid, floor_url) = start_floor_server().await;
+        let mcp = gw.mcp_url();
+        let floor = paced::Target::Floor(&floor_url);
+        let gateway = paced::Target::Gateway(&mcp, sessions);
+        let n = args.connections;
+        let secs = args.seconds;
+        let mut best = (0.0f64, 0.0f64);
+        let mut last = None;
+        for &rate in &args.rates {
+            let rate = rate as f64;
+            let f = paced::run(floor, floor_pid, &token, rate, n, secs).await;
+            let g = paced::run(gateway, gw.pid(), &token, rate, n, secs).await;
+            paced::row(&format!("HTTP floor, {n} connections"), &f, None);
+            paced::row(&format!("{backend}: get_session_status"), &g, Some(&f));
+            if f.sustained() {
+                best.0 = best.0.max(rate);
+            }
+            if g.sustained() {
+                best.1 = best.1.max(rate);
+            }
+            last = Some(rate);
+        }
+        // Raise the offered rate by half while either still keeps up (six steps at most).
+        let mut rate = last.unwrap_or(1_000.0);
+        for _ in 0..6 {
+            if best.0 < rate && best.1 < rate {
+                break;
+            }
+            rate *= 1.5;
+            let f = paced::run(floor, floor_pid, &token, rate, n, secs).await;
+            let g = paced::run(gateway, gw.pid(), &token, rate, n, secs).await;
+            paced::row(&format!("HTTP floor, {n} connections"), &f, None);
+            paced::row(&format!("{backend}: get_session_status"), &g, Some(&f));
+            if f.sustained() {
+                best.0 = best.0.max(rate);
+            }
+            if g.sustained() {
+                best.1 = best.1.max(rate);
+            }
+        }
+        highest.push(format!(
+            "{backend}: highest rate sustained over {n} connections: HTTP floor {:.0}/s, gateway {:.0}/s",
+            best.0, best.1
+        ));
+        let _ = floor_server.kill().await;
+    }
+    println!();
+    for h in highest {
+        println!("{h}");
+    }
 }
 
 /// The bare backend operation, sequentially, without HTTP.
@@ -509,6 +621,9 @@ async fn main() {
         "gateway binary: {} (set SESSIONGATE_BIN to a release build for real figures)\n",
         sessiongate_tests::gateway::binary().display()
     );
+    if args.paced {
+        return paced_main(&args).await;
+    }
     println!(
         "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call: server + clients |"
     );
