@@ -141,6 +141,10 @@ pub fn router(
         .with_allowed_origins(policy.rmcp_origins())
         .enforce_origin_validation()
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
+        // Requests that open no session (the 2026-07-28 revision's, and stateless ones) get
+        // their answer as one JSON response when it is the only message; sessions keep
+        // their event streams (the fast lane answers their plain calls as JSON).
+        .with_json_response(true)
         .with_cancellation_token(ct.child_token());
     let state = svc.state.clone();
     let direct = Arc::new(DirectCalls::new(

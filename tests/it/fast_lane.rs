@@ -162,3 +162,66 @@ async fn the_lane_keeps_the_scope_check_and_the_audit_log() {
     let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["create_session", "send_message"], "{audit:?}");
 }
+
+/// A `tools/call` of the 2026-07-28 revision: no session, the protocol version and client
+/// capabilities in `_meta`, the method and tool name in headers.
+async fn stateless_call(url: &str, id: u64, tool: &str, args: Value) -> reqwest::Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": tool,
+        "arguments": args,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }
+    } });
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stateless_calls_of_the_2026_revision_come_back_as_one_json_response() {
+    let gw = TestGateway::start(Options::pty("stateless"));
+    let mut c = client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "st", "profile": "bash" }))
+        .await
+        .unwrap();
+    for (id, tool, args) in [
+        (1, "get_session_status", json!({ "session": "st" })),
+        (2, "list_sessions", json!({})),
+        (3, "get_logs", json!({ "session": "st", "lines": 5 })),
+    ] {
+        let r = stateless_call(&gw.mcp_url(), id, tool, args).await;
+        assert_eq!(r.status(), 200, "{tool}");
+        assert!(r.headers().get("mcp-session-id").is_none(), "{tool}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = r.text().await.unwrap();
+        assert!(ct.starts_with("application/json"), "{tool}: {ct}: {body}");
+        let m: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(m["id"], id, "{m}");
+        assert_ne!(m["result"]["isError"], json!(true), "{m}");
+        assert!(
+            m["result"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            "{m}"
+        );
+    }
+    // A tool error is a result too, in the same shape.
+    let r = stateless_call(&gw.mcp_url(), 4, "get_logs", json!({ "session": "nope" })).await;
+    let m: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(m["result"]["isError"], json!(true), "{m}");
+}
