@@ -1,6 +1,8 @@
-//! The fast lane for plain tool calls: a `tools/call` request on an open MCP session is
+//! The fast lane for plain tool calls: a `tools/call` request on an open MCP session, or a
+//! stateless one of the 2026-07-28 revision (no session; its protocol version and client
+//! capabilities in `_meta`, its method and tool in the `Mcp-Method`/`Mcp-Name` headers), is
 //! answered here, as one `application/json` JSON-RPC response, instead of being handed to
-//! rmcp's session task and streamed back as Server-Sent Events.
+//! rmcp's session task (or a one-shot service of its own) and its machinery.
 //!
 //! Streamable HTTP lets a server answer a request either way, and clients must accept both.
 //! Through rmcp, each call travels through its session's task over channels, is run in a
@@ -14,8 +16,12 @@
 //! progress token or any other `_meta` or parameter this lane does not know; `wait_for`
 //! (it listens for cancellation); arguments that do not decode (rmcp's error then); a
 //! session rmcp does not know (its 404); a request whose `Accept` or
-//! `MCP-Protocol-Version` header rmcp would refuse. And every few minutes one call of each
-//! session goes through rmcp anyway, which keeps rmcp from closing a busy session as idle.
+//! `MCP-Protocol-Version` header rmcp would refuse. A stateless call is answered only when
+//! every per-request signal agrees exactly (one version header equal to the `_meta` version,
+//! client capabilities given, one `Mcp-Method: tools/call`, one `Mcp-Name` equal to the tool,
+//! no `Mcp-Param-*` headers, no other `io.modelcontextprotocol/` key); anything else is
+//! rmcp's to accept or refuse. And every few minutes one call of each session goes through
+//! rmcp anyway, which keeps rmcp from closing a busy session as idle.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,6 +55,8 @@ const PRUNE_ABOVE: usize = 4096;
 #[derive(Debug)]
 pub struct DirectCalls {
     tools: SessionTools,
+    /// Where the calls this lane answers are counted.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     manager: Arc<LocalSessionManager>,
     through_rmcp: Mutex<HashMap<String, Instant>>,
     idle: Duration,
@@ -56,10 +64,16 @@ pub struct DirectCalls {
 
 impl DirectCalls {
     /// A fast lane running `tools` for the sessions of `manager`, which closes sessions idle
-    /// for `idle`.
-    pub fn new(tools: SessionTools, manager: Arc<LocalSessionManager>, idle: Duration) -> Self {
+    /// for `idle`, counting its calls in `metrics`.
+    pub fn new(
+        tools: SessionTools,
+        manager: Arc<LocalSessionManager>,
+        idle: Duration,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Self {
         DirectCalls {
             tools,
+            metrics,
             manager,
             through_rmcp: Mutex::new(HashMap::new()),
             idle,
@@ -91,8 +105,15 @@ struct Call<'a> {
     id: &'a Value,
     tool: &'a str,
     arguments: Option<&'a Value>,
-    session: &'a str,
+    /// The MCP session, or `None` for a stateless call of a revision without sessions.
+    session: Option<&'a str>,
 }
+
+/// The `_meta` keys of the revisions without sessions (2026-07-28 on).
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
 
 /// The call in `message` with `headers`, when it is one this lane answers the way rmcp
 /// would; `None` sends it to rmcp.
@@ -113,26 +134,72 @@ fn eligible<'a>(message: &'a Value, headers: &'a HeaderMap) -> Option<Call<'a>> 
     {
         return None;
     }
-    if let Some(meta) = params.get("_meta") {
-        let meta = meta.as_object()?;
-        if meta
-            .keys()
-            .any(|k| k == "progressToken" || k.starts_with("io.modelcontextprotocol/"))
-        {
-            return None;
-        }
-    }
     let tool = params.get("name")?.as_str()?;
-    let session = headers.get(SESSION_HEADER)?.to_str().ok()?;
-    if !accepts_json_and_sse(headers) || !version_uses_sessions(headers) {
+    let meta = match params.get("_meta") {
+        Some(meta) => Some(meta.as_object()?),
+        None => None,
+    };
+    if meta.is_some_and(|m| m.contains_key("progressToken")) || !accepts_json_and_sse(headers) {
         return None;
     }
+    let session = match headers.get(SESSION_HEADER) {
+        Some(session) => {
+            let session = session.to_str().ok()?;
+            let per_request =
+                meta.is_some_and(|m| m.keys().any(|k| k.starts_with("io.modelcontextprotocol/")));
+            if per_request || !version_uses_sessions(headers) {
+                return None;
+            }
+            Some(session)
+        }
+        None => {
+            if !stateless_signals_agree(meta?, headers, tool) {
+                return None;
+            }
+            None
+        }
+    };
     Some(Call {
         id,
         tool,
         arguments: params.get("arguments"),
         session,
     })
+}
+
+/// Whether a call without a session carries the per-request signals of a revision without
+/// sessions, all present once and all agreeing: the version header equal to the `_meta`
+/// version (a known one without `initialize`), client capabilities, `Mcp-Method: tools/call`
+/// and `Mcp-Name` equal to the tool. `Mcp-Param-*` headers (checked against the tool's schema
+/// by rmcp) and unknown `io.modelcontextprotocol/` keys leave the call to rmcp.
+fn stateless_signals_agree(
+    meta: &serde_json::Map<String, Value>,
+    headers: &HeaderMap,
+    tool: &str,
+) -> bool {
+    let one = |name: &str| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => v.to_str().ok(),
+            _ => None,
+        }
+    };
+    let Some(version) = one(VERSION_HEADER) else {
+        return false;
+    };
+    let known_without_sessions = ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .any(|known| known.as_str() == version && !known.has_initialize());
+    known_without_sessions
+        && meta.get(META_VERSION).and_then(Value::as_str) == Some(version)
+        && meta.get(META_CAPABILITIES).is_some_and(Value::is_object)
+        && meta
+            .keys()
+            .filter(|k| k.starts_with("io.modelcontextprotocol/"))
+            .all(|k| k == META_VERSION || k == META_CAPABILITIES)
+        && one(METHOD_HEADER) == Some("tools/call")
+        && one(NAME_HEADER) == Some(tool)
+        && !headers.keys().any(|k| k.as_str().starts_with("mcp-param-"))
 }
 
 /// rmcp requires a POST to accept both JSON and event streams; the lane answers with JSON.
@@ -194,20 +261,25 @@ pub async fn answer(
     let Some(call) = eligible(&message.0, req.headers()) else {
         return next(req).await;
     };
-    let session: SessionId = call.session.into();
-    if !lane.manager.has_session(&session).await.unwrap_or(false)
-        || !lane.may_skip_rmcp(call.session)
-    {
-        return next(req).await;
+    if let Some(session) = call.session {
+        let id: SessionId = session.into();
+        if !lane.manager.has_session(&id).await.unwrap_or(false) || !lane.may_skip_rmcp(session) {
+            return next(req).await;
+        }
     }
     let Some(result) = lane.tools.call_direct(call.tool, call.arguments).await else {
         return next(req).await;
     };
-    // Sessions exist only before protocol version 2026-07-28: the result takes the shape
-    // rmcp gives such peers.
+    if let Some(m) = &lane.metrics {
+        m.fast_lane_call(call.session.is_none());
+    }
     let mut result = ServerResult::CallToolResult(result);
-    result.strip_result_type_for_legacy_peer();
-    result.strip_non_object_output_for_legacy_peer();
+    // Sessions exist only before protocol version 2026-07-28: their results take the shape
+    // rmcp gives such peers; stateless calls of the newer revisions keep `resultType`.
+    if call.session.is_some() {
+        result.strip_result_type_for_legacy_peer();
+        result.strip_non_object_output_for_legacy_peer();
+    }
     // Most replies fit; growing from empty would copy a status reply about seven times.
     let mut body = Vec::with_capacity(1024);
     let written = serde_json::to_writer(
@@ -262,7 +334,7 @@ mod tests {
         let h = plain();
         let c = eligible(&m, &h).expect("eligible");
         assert_eq!(c.tool, "get_logs");
-        assert_eq!(c.session, "abc");
+        assert_eq!(c.session, Some("abc"));
         assert_eq!(c.id, &json!(3));
         let m = call(json!({ "name": "list_sessions", "_meta": { "openai/userAgent": "x" } }));
         assert!(eligible(&m, &h).is_some());
@@ -285,6 +357,93 @@ mod tests {
         ] {
             assert!(eligible(&m, &h).is_none(), "{m}");
         }
+    }
+
+    fn stateless() -> HeaderMap {
+        headers(&[
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "get_logs"),
+        ])
+    }
+
+    fn stateless_call(extra_meta: Value) -> Value {
+        let mut meta = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        });
+        if let (Some(m), Some(extra)) = (meta.as_object_mut(), extra_meta.as_object()) {
+            m.extend(extra.clone());
+        }
+        call(json!({ "name": "get_logs", "arguments": { "session": "a" }, "_meta": meta }))
+    }
+
+    #[test]
+    fn a_stateless_call_whose_signals_agree_is_eligible() {
+        let h = stateless();
+        let m = stateless_call(json!({}));
+        let c = eligible(&m, &h).expect("eligible");
+        assert_eq!(c.session, None);
+        assert_eq!(c.tool, "get_logs");
+        let m = stateless_call(json!({ "openai/userAgent": "x" }));
+        assert!(eligible(&m, &h).is_some());
+    }
+
+    #[test]
+    fn stateless_calls_with_any_disagreement_go_to_rmcp() {
+        let m = stateless_call(json!({}));
+        let without = |name: &str| {
+            let mut h = stateless();
+            h.remove(name);
+            h
+        };
+        let with = |name: &'static str, value: &'static str| {
+            let mut h = stateless();
+            h.append(name, HeaderValue::from_static(value));
+            h
+        };
+        let replaced = |name: &'static str, value: &'static str| {
+            let mut h = stateless();
+            h.insert(name, HeaderValue::from_static(value));
+            h
+        };
+        for h in [
+            without("mcp-protocol-version"),
+            without("mcp-method"),
+            without("mcp-name"),
+            with("mcp-method", "tools/call"),
+            with("mcp-name", "get_logs"),
+            with("mcp-protocol-version", "2026-07-28"),
+            replaced("mcp-name", "list_sessions"),
+            replaced("mcp-method", "tools/list"),
+            replaced("mcp-protocol-version", "2025-06-18"),
+            replaced("mcp-protocol-version", "2099-01-01"),
+            with("mcp-param-session", "a"),
+            replaced("accept", "application/json"),
+        ] {
+            assert!(eligible(&m, &h).is_none(), "{h:?}");
+        }
+        let h = stateless();
+        for m in [
+            call(json!({ "name": "get_logs", "arguments": { "session": "a" } })),
+            call(json!({ "name": "get_logs", "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28" } })),
+            call(json!({ "name": "get_logs", "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2025-11-25",
+                "io.modelcontextprotocol/clientCapabilities": {} } })),
+            call(json!({ "name": "get_logs", "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": 5 } })),
+            stateless_call(json!({ "progressToken": 1 })),
+            stateless_call(json!({ "io.modelcontextprotocol/somethingNew": {} })),
+        ] {
+            assert!(eligible(&m, &h).is_none(), "{m}");
+        }
+        // Per-request fields on a session's call are rmcp's.
+        let mut h = stateless();
+        h.insert("mcp-session-id", HeaderValue::from_static("abc"));
+        assert!(eligible(&m, &h).is_none());
     }
 
     #[test]
@@ -330,7 +489,7 @@ mod tests {
             Arc::new(backend),
             Arc::new(policy),
         ));
-        let lane = DirectCalls::new(tools, manager, Duration::from_secs(3600));
+        let lane = DirectCalls::new(tools, manager, Duration::from_secs(3600), None);
         assert!(
             !lane.may_skip_rmcp("s1"),
             "the first call goes through rmcp"

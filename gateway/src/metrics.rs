@@ -77,6 +77,8 @@ pub struct Metrics {
     series: Mutex<Series>,
     started: std::time::SystemTime,
     tools: Vec<String>,
+    /// Tool calls the fast lane answered: on an MCP session, and stateless.
+    fast_lane: [std::sync::atomic::AtomicU64; 2],
 }
 
 impl Metrics {
@@ -86,7 +88,13 @@ impl Metrics {
             series: Mutex::new(Series::default()),
             started: std::time::SystemTime::now(),
             tools,
+            fast_lane: Default::default(),
         }
+    }
+
+    /// Counts a tool call the fast lane answered (`stateless`: one that opened no session).
+    pub fn fast_lane_call(&self, stateless: bool) {
+        self.fast_lane[usize::from(stateless)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn series(&self) -> std::sync::MutexGuard<'_, Series> {
@@ -182,6 +190,16 @@ impl Metrics {
             );
         }
         drop(s);
+        let lane = |i: usize| self.fast_lane[i].load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP sessiongate_fast_lane_calls_total Tool calls answered by the fast lane, by kind of request.\n\
+             # TYPE sessiongate_fast_lane_calls_total counter\n\
+             sessiongate_fast_lane_calls_total{{request=\"session\"}} {}\n\
+             sessiongate_fast_lane_calls_total{{request=\"stateless\"}} {}",
+            lane(0),
+            lane(1)
+        );
         let _ = writeln!(
             out,
             "# HELP sessiongate_sessions Terminal sessions by state.\n\

@@ -151,6 +151,7 @@ pub fn router(
         SessionTools::new(state.clone()),
         manager.clone(),
         MCP_SESSION_IDLE,
+        Some(svc.metrics.clone()),
     ));
     let mcp = StreamableHttpService::new(
         move || Ok(SessionTools::new(state.clone())),

@@ -166,13 +166,28 @@ async fn the_lane_keeps_the_scope_check_and_the_audit_log() {
 /// A `tools/call` of the 2026-07-28 revision: no session, the protocol version and client
 /// capabilities in `_meta`, the method and tool name in headers.
 async fn stateless_call(url: &str, id: u64, tool: &str, args: Value) -> reqwest::Response {
+    stateless_call_with(url, id, tool, args, json!({})).await
+}
+
+/// Like [`stateless_call`], with more `_meta` keys (a progress token sends it to rmcp).
+async fn stateless_call_with(
+    url: &str,
+    id: u64,
+    tool: &str,
+    args: Value,
+    extra_meta: Value,
+) -> reqwest::Response {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    if let (Some(m), Some(extra)) = (meta.as_object_mut(), extra_meta.as_object()) {
+        m.extend(extra.clone());
+    }
     let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
         "name": tool,
         "arguments": args,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        }
+        "_meta": meta
     } });
     reqwest::Client::new()
         .post(url)
@@ -224,4 +239,78 @@ async fn stateless_calls_of_the_2026_revision_come_back_as_one_json_response() {
     let r = stateless_call(&gw.mcp_url(), 4, "get_logs", json!({ "session": "nope" })).await;
     let m: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(m["result"]["isError"], json!(true), "{m}");
+}
+
+/// How many tool calls the fast lane answered without a session, from `/metrics`.
+async fn stateless_lane_calls(gw: &TestGateway) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", gw.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("sessiongate_fast_lane_calls_total{request=\"stateless\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no fast-lane counter in {text}"))
+}
+
+#[tokio::test]
+async fn stateless_calls_get_the_same_answer_from_the_lane_as_from_rmcp() {
+    let gw = TestGateway::start(Options::pty("stateless-eq"));
+    let mut c = client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "eq", "profile": "bash" }))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({ "session": "eq", "message": "echo eq-marker" }),
+    )
+    .await
+    .unwrap();
+    wait_for_text(&mut c, "eq", "\neq-marker").await;
+    let url = gw.mcp_url();
+    // Every tool but wait_for (always rmcp's) and the ones that create or end sessions,
+    // with arguments whose answer does not change between two calls.
+    let calls = [
+        ("list_sessions", json!({})),
+        ("get_session_status", json!({ "session": "eq" })),
+        ("get_logs", json!({ "session": "eq", "lines": 10 })),
+        ("check_prompts", json!({})),
+        ("get_transcript", json!({ "session": "eq" })),
+        ("search", json!({ "query": "eq" })),
+        ("fetch", json!({ "id": "eq" })),
+        ("send_keys", json!({ "session": "eq", "keys": ["Right"] })),
+        (
+            "respond_to_prompt",
+            json!({ "session": "eq", "answer": "1" }),
+        ),
+        ("get_logs", json!({ "session": "nope" })),
+    ];
+    let before = stateless_lane_calls(&gw).await;
+    for (i, (tool, args)) in calls.iter().enumerate() {
+        let id = i as u64 * 2 + 1;
+        let lane = stateless_call(&url, id, tool, args.clone()).await;
+        assert_eq!(lane.status(), 200, "{tool}");
+        let lane: Value = serde_json::from_str(&lane.text().await.unwrap()).unwrap();
+        let rmcp = stateless_call_with(
+            &url,
+            id + 1,
+            tool,
+            args.clone(),
+            json!({ "progressToken": "p" }),
+        )
+        .await;
+        assert_eq!(rmcp.status(), 200, "{tool}");
+        let headers = rmcp.headers().clone();
+        let body = rmcp.text().await.unwrap();
+        let rmcp = sessiongate_tests::mcp::messages_in(&headers, &body)
+            .into_iter()
+            .find(|m| m["id"] == id + 1)
+            .unwrap_or_else(|| panic!("{tool}: no answer in {body}"));
+        assert_eq!(lane["result"], rmcp["result"], "{tool}");
+        assert_eq!(lane["result"]["resultType"], "complete", "{tool}: {lane}");
+    }
+    // Each call without a progress token was the lane's, each with one rmcp's.
+    assert_eq!(stateless_lane_calls(&gw).await - before, calls.len() as u64);
 }
