@@ -26,6 +26,9 @@ use crate::mcp::prompts::{QUIET_RECHECK, detect_session};
 use crate::mcp::wait::{FALLBACK_INTERVAL, SETTLE, SETTLE_POLLED};
 use crate::state::AppState;
 
+/// When infos kept by the screen cache have all expired.
+const CACHE_EXPIRY: Duration =
+    sessiongate_backend::cache::INFO_MAX_AGE.saturating_add(Duration::from_millis(100));
 /// Lines of the screen sent as the summary when there is no better one.
 const SUMMARY_LINES: usize = 8;
 
@@ -76,8 +79,19 @@ pub(super) async fn run(
     // What is on screen at startup counts too (a prompt already sent is in the database).
     w.schedule_all(Instant::now()).await;
     let mut next_poll = Instant::now();
+    let mut epoch = w.state.backend.output_events_epoch();
     loop {
-        let polled = w.state.backend.output_events_epoch().is_none();
+        let now_epoch = w.state.backend.output_events_epoch();
+        if now_epoch != epoch {
+            // Events may have been missed (the output watch started or restarted): look at
+            // every session now, and again once screens and infos kept from before the
+            // change have expired.
+            epoch = now_epoch;
+            let now = Instant::now();
+            w.schedule_all(now).await;
+            w.schedule_all(now + CACHE_EXPIRY).await;
+        }
+        let polled = now_epoch.is_none();
         let mut wake = w
             .due
             .values()
@@ -156,7 +170,10 @@ impl Watcher {
     /// Looks at one session and sends what has become true.
     async fn check(&mut self, name: &SessionName) {
         let info = match self.state.backend.info(name).await {
-            Ok(i) => i,
+            Ok(i) => {
+                tracing::trace!(session = %name, status = ?i.status, "notifier looks");
+                i
+            }
             Err(sessiongate_backend::Error::NotFound(_)) => return self.forget(name).await,
             Err(_) => return,
         };
@@ -355,7 +372,8 @@ async fn summary(info: &SessionInfo, screen: &str) -> String {
     said.unwrap_or_else(|| last_lines(screen))
 }
 
+/// The screen's last non-blank lines.
 fn last_lines(screen: &str) -> String {
-    let lines: Vec<&str> = screen.lines().collect();
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(SUMMARY_LINES)..].join("\n")
 }
