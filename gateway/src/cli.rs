@@ -50,6 +50,9 @@ pub enum Command {
     /// List the sessions (tmux backend).
     #[command(subcommand)]
     Sessions(crate::admin::SessionsCommand),
+    /// Notifications: send a test through the configured channels.
+    #[command(subcommand)]
+    Notify(crate::notify::test_command::NotifyCommand),
 }
 
 /// Options of `sessiongate passwd`.
@@ -208,6 +211,8 @@ pub struct Settings {
     pub audit_record_text: bool,
     /// How people sign in (`[login]` in the config file).
     pub login: sessiongate_auth::LoginConfig,
+    /// Notifications (`[notify]` in the config file).
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 impl ServeArgs {
@@ -227,6 +232,17 @@ impl ServeArgs {
                 reason,
             })?,
             None => sessiongate_auth::LoginConfig::default(),
+        };
+        let notify = match &file.notify {
+            Some(n) => n.resolve().map_err(|reason| Error::Config {
+                path: self
+                    .config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                reason,
+            })?,
+            None => crate::notify::config::NotifyConfig::disabled(),
         };
         let roots: Vec<PathBuf> = if !self.allowed_roots.is_empty() {
             self.allowed_roots.iter().map(|r| expand_home(r)).collect()
@@ -314,6 +330,7 @@ impl ServeArgs {
                 .refresh_token_ttl_secs
                 .map(std::time::Duration::from_secs),
             login,
+            notify,
         })
     }
 }
@@ -347,6 +364,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Audit(args) => crate::admin::audit(args),
         Command::Clients(cmd) => crate::admin::clients(cmd),
         Command::Sessions(cmd) => crate::admin::sessions(cmd),
+        Command::Notify(cmd) => crate::notify::test_command::run(cmd),
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_tracing(&log);
@@ -460,6 +478,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let metrics = Arc::new(crate::metrics::Metrics::new(
         crate::mcp::SessionTools::tool_names(),
     ));
+    let notifier = crate::notify::Notifier::open(
+        settings.notify.clone(),
+        &settings.data_dir,
+        Some(metrics.clone()),
+    )
+    .context("opening the notifier's state")?;
+    let state = state.with_notify(notifier.control());
     let mut http = crate::server::HttpConfig::new(public_url.clone());
     http.allowed_origins = settings.allowed_origins.clone();
     http.allowed_hosts = settings.allowed_hosts.clone();
@@ -482,6 +507,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics,
     };
     let ct = CancellationToken::new();
+    notifier.spawn(services.state.clone(), ct.child_token());
     if let Some(admin) = &settings.admin_bind {
         let admin_listener = tokio::net::TcpListener::bind(admin)
             .await

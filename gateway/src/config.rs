@@ -101,6 +101,8 @@ pub struct FileConfig {
     pub audit_record_text: Option<bool>,
     /// How people sign in: the owner password and upstream identity providers.
     pub login: Option<LoginSection>,
+    /// Notifications to the owner (`[notify]`, see [`crate::notify::config`]).
+    pub notify: Option<crate::notify::config::NotifySection>,
 }
 
 /// The `[login]` table.

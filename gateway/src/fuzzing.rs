@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::mcp::args::{
-    CreateSessionArgs, FetchArgs, GetLogsArgs, RespondArgs, SearchArgs, SendKeysArgs,
-    SendMessageArgs, SessionArgs, TranscriptArgs, WaitForArgs,
+    CreateSessionArgs, FetchArgs, GetLogsArgs, NotificationsArgs, RespondArgs, SearchArgs,
+    SendKeysArgs, SendMessageArgs, SessionArgs, TranscriptArgs, WaitForArgs,
 };
 
 /// What the gateway makes of a request body before the MCP server sees it.
@@ -48,6 +48,7 @@ pub fn decode_tool_args(tool: &str, args: &Value) -> Option<bool> {
         "fetch" => ok::<FetchArgs>(args),
         "wait_for" => ok::<WaitForArgs>(args),
         "get_transcript" => ok::<TranscriptArgs>(args),
+        "set_notifications" => ok::<NotificationsArgs>(args),
         _ => return None,
     })
 }
@@ -65,4 +66,5 @@ pub const TOOLS: &[&str] = &[
     "fetch",
     "wait_for",
     "get_transcript",
+    "set_notifications",
 ];

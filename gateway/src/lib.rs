@@ -28,6 +28,7 @@
 //! - [`mcp_sessions`]: caps on MCP sessions per client and overall.
 //! - [`audit`]: the append-only audit log of tool calls that change something.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`notify`]: notifications to the owner (ntfy, webhooks) when a session needs them.
 //! - [`admin`]: the owner's commands (`audit`, `clients`, `sessions`).
 //! - `fuzzing`: hidden entry points for the fuzz targets in `fuzz/`.
 
@@ -51,6 +52,7 @@ pub mod mcp;
 pub mod mcp_sessions;
 pub mod mcp_stack;
 pub mod metrics;
+pub mod notify;
 pub mod ratelimit;
 pub mod server;
 pub mod state;

@@ -69,6 +69,7 @@ struct Series {
     tool_latency: BTreeMap<String, Histogram>,
     auth_failures: BTreeMap<&'static str, u64>,
     rate_limited: BTreeMap<&'static str, u64>,
+    notifications: BTreeMap<(String, &'static str), u64>,
 }
 
 /// The gateway's metrics.
@@ -109,6 +110,16 @@ impl Metrics {
     /// Counts a request refused by a rate limit.
     pub fn rate_limited(&self, limit: &'static str) {
         *self.series().rate_limited.entry(limit).or_default() += 1;
+    }
+
+    /// Counts a notification's delivery by channel (a configured name) and outcome (`sent`,
+    /// `rejected`, `failed`, `dropped`).
+    pub fn notification(&self, channel: &str, outcome: &'static str) {
+        *self
+            .series()
+            .notifications
+            .entry((channel.to_owned(), outcome))
+            .or_default() += 1;
     }
 
     fn route_label(path: &str) -> &'static str {
@@ -188,6 +199,19 @@ impl Metrics {
                 out,
                 "sessiongate_rate_limited_total{{limit=\"{limit}\"}} {n}"
             );
+        }
+        if !s.notifications.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP sessiongate_notifications_total Notifications by channel and outcome.\n\
+                 # TYPE sessiongate_notifications_total counter"
+            );
+            for ((channel, outcome), n) in &s.notifications {
+                let _ = writeln!(
+                    out,
+                    "sessiongate_notifications_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
         drop(s);
         let lane = |i: usize| self.fast_lane[i].load(std::sync::atomic::Ordering::Relaxed);

@@ -12,6 +12,8 @@ pub struct AppState {
     pub backend: Arc<dyn SessionBackend>,
     /// What clients may create and send.
     pub policy: Arc<SessionPolicy>,
+    /// Which sessions are muted for notifications.
+    pub notify: Arc<crate::notify::control::NotifyControl>,
 }
 
 impl AppState {
@@ -21,6 +23,13 @@ impl AppState {
         AppState {
             backend: Arc::new(ScreenCache::new(backend)),
             policy,
+            notify: Arc::new(crate::notify::control::NotifyControl::disabled()),
         }
+    }
+
+    /// The same state with the notifier's mutes (see [`crate::notify::Notifier::control`]).
+    pub fn with_notify(mut self, notify: Arc<crate::notify::control::NotifyControl>) -> Self {
+        self.notify = notify;
+        self
     }
 }

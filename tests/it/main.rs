@@ -23,3 +23,5 @@ mod hardening;
 mod tmux_faults;
 // Behind a real nginx with the documented configuration, at a path prefix over TLS.
 mod nginx;
+// Notifications to the owner: webhook and ntfy receivers, one per prompt, restarts, failures.
+mod notify;

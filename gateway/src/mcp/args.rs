@@ -122,3 +122,12 @@ pub(crate) struct TranscriptArgs {
     #[serde(default)]
     pub(crate) limit: Option<u32>,
 }
+
+/// Arguments of `set_notifications`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct NotificationsArgs {
+    /// The session's name.
+    pub(crate) session: String,
+    /// true to notify the owner about this session again, false to mute it.
+    pub(crate) enabled: bool,
+}

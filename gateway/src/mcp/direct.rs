@@ -54,6 +54,7 @@ impl SessionTools {
             "get_transcript" => self.get_transcript(args(arguments)?).await,
             "search" => self.search(args(arguments)?).await,
             "fetch" => self.fetch(args(arguments)?).await,
+            "set_notifications" => self.set_notifications(args(arguments)?).await,
             _ => return None,
         };
         // The tools report failures as results; a protocol error goes back through rmcp so

@@ -8,6 +8,7 @@
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
 //! - `direct`: tool calls answered without rmcp's session task ([`crate::direct_calls`]);
+//! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;
 //! - [`scopes`]: which OAuth scope each tool needs;
@@ -18,13 +19,14 @@
 
 pub(crate) mod args;
 mod direct;
-mod prompts;
+mod notifications;
+pub(crate) mod prompts;
 mod reply;
 mod resources;
 pub mod scopes;
 mod search;
 mod transcript;
-mod wait;
+pub(crate) mod wait;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -64,13 +66,13 @@ impl SessionTools {
         SessionTools {
             state,
             subscriptions: resources::Subscriptions::default(),
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::notify_router(),
         }
     }
 
     /// The names of the tools, for metrics labels.
     pub fn tool_names() -> Vec<String> {
-        Self::tool_router()
+        (Self::tool_router() + Self::notify_router())
             .list_all()
             .into_iter()
             .map(|t| t.name.to_string())
@@ -121,7 +123,14 @@ impl SessionTools {
         let mut text = if sessions.is_empty() {
             "No sessions. Start one with create_session.".to_owned()
         } else {
-            sessions.iter().map(describe).collect::<Vec<_>>().join("\n")
+            sessions
+                .iter()
+                .map(|s| match self.notifications_of(s.name.as_str()) {
+                    "muted" => format!("{} (notifications muted)", describe(s)),
+                    _ => describe(s),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         let profiles: Vec<&String> = self.state.policy.profiles().keys().collect();
         let roots = self.state.policy.roots();
@@ -138,6 +147,14 @@ impl SessionTools {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let sessions: Vec<serde_json::Value> = sessions
+            .iter()
+            .map(|s| {
+                let mut v = json!(s);
+                v["notifications"] = json!(self.notifications_of(s.name.as_str()));
+                v
+            })
+            .collect();
         let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots });
         Ok(reply::ok_json(text, value))
     }

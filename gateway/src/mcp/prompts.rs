@@ -24,7 +24,7 @@ const SETTLE_WAIT: Duration = Duration::from_secs(3);
 
 /// Reads a session's visible screen and runs prompt detection on it. `None` when the session
 /// has exited or its screen cannot be read.
-pub(super) async fn detect_session(state: &AppState, info: &SessionInfo) -> Option<Detection> {
+pub(crate) async fn detect_session(state: &AppState, info: &SessionInfo) -> Option<Detection> {
     if info.status != ProcessStatus::Running {
         return None;
     }

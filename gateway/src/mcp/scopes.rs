@@ -1,7 +1,8 @@
 //! Which OAuth scope each tool needs.
 //!
 //! - `sessions:read`: reading (list, status, logs, prompts, search, fetch, wait_for);
-//! - `sessions:write`: input (send_message, send_keys, respond_to_prompt);
+//! - `sessions:write`: input (send_message, send_keys, respond_to_prompt) and muting a
+//!   session's notifications (set_notifications);
 //! - `sessions:manage`: creating and terminating sessions.
 //!
 //! Unknown tool names need `sessions:manage`, the highest scope, so that a tool added later
@@ -12,7 +13,9 @@ pub fn scope_for_tool(tool: &str) -> &'static str {
     match tool {
         "list_sessions" | "get_logs" | "get_session_status" | "check_prompts" | "search"
         | "fetch" | "wait_for" | "get_transcript" => "sessions:read",
-        "send_message" | "send_keys" | "respond_to_prompt" => "sessions:write",
+        "send_message" | "send_keys" | "respond_to_prompt" | "set_notifications" => {
+            "sessions:write"
+        }
         _ => "sessions:manage",
     }
 }

@@ -29,12 +29,12 @@ pub(crate) const DEFAULT_TIMEOUT_S: u64 = 50;
 /// The longest wait a client may ask for.
 pub(crate) const MAX_TIMEOUT_S: u64 = 600;
 /// How often a backend without output events is re-checked.
-const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
+pub(crate) const FALLBACK_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the screen must be unchanged before a reached state is reported, when output
 /// is observed as events (the last event is exactly when the screen last changed).
-const SETTLE: Duration = Duration::from_millis(250);
+pub(crate) const SETTLE: Duration = Duration::from_millis(250);
 /// The same without output events, where a change is only seen by re-reading.
-const SETTLE_POLLED: Duration = Duration::from_millis(400);
+pub(crate) const SETTLE_POLLED: Duration = Duration::from_millis(400);
 /// How often progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 

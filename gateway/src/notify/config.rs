@@ -1,0 +1,368 @@
+//! The `[notify]` table of the configuration file and its checks at startup.
+//!
+//! ```toml
+//! [notify]
+//! events = ["waiting", "exited"]        # the default; "finished" is the third
+//! finished_after_secs = 20
+//!
+//! [notify.channels.phone]
+//! kind = "ntfy"
+//! url = "https://ntfy.sh"
+//! topic = "my-secret-topic"
+//! token_file = "~/.config/sessiongate/ntfy-token"
+//!
+//! [notify.channels.ci]
+//! kind = "webhook"
+//! url = "https://hooks.example.com/sessiongate"
+//! secret_env = "SESSIONGATE_WEBHOOK_SECRET"
+//! events = ["exited"]                  # this channel only hears these
+//! ```
+//!
+//! Everything is checked before the gateway starts: an unknown kind or event, a secret file
+//! that cannot be read, a URL that is not https off loopback. Each refusal names the key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::event::EventKind;
+
+/// The `[notify]` table as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    /// Which events are sent (default `waiting` and `exited`).
+    pub events: Option<Vec<String>>,
+    /// How long an agent must have worked before going idle counts as `finished`.
+    pub finished_after_secs: Option<u64>,
+    /// Whether notifications carry answer URLs; only `off` exists so far.
+    pub answers: Option<String>,
+    /// The channels by name (`[notify.channels.NAME]`).
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelSection>,
+}
+
+/// One `[notify.channels.NAME]` table as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSection {
+    /// `webhook` or `ntfy`.
+    pub kind: String,
+    /// Where to POST (webhook), or the ntfy server's base URL.
+    pub url: Option<String>,
+    /// Webhook: a file holding the URL instead of `url` (Slack's URLs are secrets).
+    pub url_file: Option<String>,
+    /// Webhook: an environment variable holding the URL instead of `url`.
+    pub url_env: Option<String>,
+    /// Webhook: `json` (default, signed) or `slack` (an incoming-webhook message).
+    pub format: Option<String>,
+    /// Webhook: a file holding the HMAC secret.
+    pub secret_file: Option<String>,
+    /// Webhook: an environment variable holding the HMAC secret.
+    pub secret_env: Option<String>,
+    /// ntfy: the topic.
+    pub topic: Option<String>,
+    /// ntfy: a file holding the access token.
+    pub token_file: Option<String>,
+    /// ntfy: an environment variable holding the access token.
+    pub token_env: Option<String>,
+    /// ntfy: the URL opened when the notification is tapped.
+    pub click: Option<String>,
+    /// Which events this channel sends (default: the global list).
+    pub events: Option<Vec<String>>,
+    /// Seconds one delivery attempt may take (default 10).
+    pub timeout_secs: Option<u64>,
+}
+
+/// The checked notification settings.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// How long an agent must have worked before going idle counts as `finished`.
+    pub finished_after: Duration,
+    /// The channels, in name order.
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl NotifyConfig {
+    /// No channels: nothing is watched and nothing is sent.
+    pub fn disabled() -> Self {
+        NotifyConfig {
+            finished_after: Duration::from_secs(DEFAULT_FINISHED_AFTER_SECS),
+            channels: Vec::new(),
+        }
+    }
+
+    /// Whether any channel sends `kind`.
+    pub fn wants(&self, kind: EventKind) -> bool {
+        self.channels.iter().any(|c| c.events.contains(&kind))
+    }
+}
+
+/// The default of `finished_after_secs`.
+pub const DEFAULT_FINISHED_AFTER_SECS: u64 = 20;
+/// The default of a channel's `timeout_secs`.
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+/// One checked channel.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    /// The name in `[notify.channels.NAME]`; the label in metrics and logs.
+    pub name: String,
+    /// Which events it sends.
+    pub events: Vec<EventKind>,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// What it is and where it goes.
+    pub kind: ChannelKind,
+}
+
+/// What a channel is.
+#[derive(Clone)]
+pub enum ChannelKind {
+    /// A JSON POST signed with HMAC-SHA256.
+    Webhook {
+        /// Where to POST (may be a secret itself).
+        url: reqwest::Url,
+        /// The HMAC key.
+        secret: Vec<u8>,
+    },
+    /// A Slack-style incoming-webhook message (also Mattermost, Rocket.Chat).
+    Slack {
+        /// The incoming-webhook URL (a secret).
+        url: reqwest::Url,
+    },
+    /// ntfy's JSON publish API.
+    Ntfy {
+        /// The server's base URL.
+        url: reqwest::Url,
+        /// The topic.
+        topic: String,
+        /// The access token, if any.
+        token: Option<String>,
+        /// Opened when the notification is tapped.
+        click: Option<String>,
+    },
+}
+
+// Secrets and URLs (which may hold secrets) stay out of debug output.
+impl std::fmt::Debug for ChannelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChannelKind::Webhook { .. } => "Webhook(..)",
+            ChannelKind::Slack { .. } => "Slack(..)",
+            ChannelKind::Ntfy { .. } => "Ntfy(..)",
+        })
+    }
+}
+
+impl NotifySection {
+    /// Checks the settings and reads the secrets. The error names the offending key.
+    pub fn resolve(&self) -> Result<NotifyConfig, String> {
+        let events = parse_events("[notify] events", self.events.as_deref())?;
+        match self.answers.as_deref() {
+            None | Some("off") => {}
+            Some(other) => {
+                return Err(format!(
+                    "[notify] answers: {other:?} is not available yet; only \"off\" is"
+                ));
+            }
+        }
+        let mut channels = Vec::new();
+        for (name, c) in &self.channels {
+            channels.push(c.resolve(name, &events)?);
+        }
+        Ok(NotifyConfig {
+            finished_after: Duration::from_secs(
+                self.finished_after_secs
+                    .unwrap_or(DEFAULT_FINISHED_AFTER_SECS),
+            ),
+            channels,
+        })
+    }
+}
+
+fn parse_events(key: &str, list: Option<&[String]>) -> Result<Vec<EventKind>, String> {
+    let Some(list) = list else {
+        return Ok(vec![EventKind::Waiting, EventKind::Exited]);
+    };
+    list.iter()
+        .map(|e| {
+            EventKind::parse(e).ok_or_else(|| {
+                format!("{key}: unknown event {e:?}; use \"waiting\", \"finished\" or \"exited\"")
+            })
+        })
+        .collect()
+}
+
+impl ChannelSection {
+    fn resolve(&self, name: &str, global: &[EventKind]) -> Result<ChannelConfig, String> {
+        let what = format!("[notify.channels.{name}]");
+        let events = match &self.events {
+            Some(list) => parse_events(&format!("{what} events"), Some(list))?,
+            None => global.to_vec(),
+        };
+        let unused = |keys: &[(&str, bool)]| -> Result<(), String> {
+            match keys.iter().find(|(_, set)| *set) {
+                Some((key, _)) => Err(format!(
+                    "{what} {key}: not a setting of kind = {:?}",
+                    self.kind
+                )),
+                None => Ok(()),
+            }
+        };
+        let kind = match self.kind.as_str() {
+            "webhook" => {
+                unused(&[
+                    ("topic", self.topic.is_some()),
+                    ("token_file", self.token_file.is_some()),
+                    ("token_env", self.token_env.is_some()),
+                    ("click", self.click.is_some()),
+                ])?;
+                let url = match secret(&what, "url", &self.url_file, &self.url_env)? {
+                    Some(u) if self.url.is_none() => u,
+                    Some(_) => {
+                        return Err(format!("{what} url: set url, url_file or url_env, not two"));
+                    }
+                    None => self
+                        .url
+                        .clone()
+                        .ok_or_else(|| format!("{what} url: a webhook needs a url"))?,
+                };
+                let url = check_url(&what, "url", &url)?;
+                match self.format.as_deref() {
+                    None | Some("json") => {
+                        let secret = secret(&what, "secret", &self.secret_file, &self.secret_env)?
+                            .ok_or_else(|| {
+                                format!(
+                                    "{what} secret_file: a webhook is signed; set secret_file or \
+                                     secret_env"
+                                )
+                            })?;
+                        ChannelKind::Webhook {
+                            url,
+                            secret: secret.into_bytes(),
+                        }
+                    }
+                    Some("slack") => {
+                        unused(&[
+                            ("secret_file", self.secret_file.is_some()),
+                            ("secret_env", self.secret_env.is_some()),
+                        ])?;
+                        ChannelKind::Slack { url }
+                    }
+                    Some(other) => {
+                        return Err(format!(
+                            "{what} format: unknown format {other:?}; use \"json\" or \"slack\""
+                        ));
+                    }
+                }
+            }
+            "ntfy" => {
+                unused(&[
+                    ("format", self.format.is_some()),
+                    ("secret_file", self.secret_file.is_some()),
+                    ("secret_env", self.secret_env.is_some()),
+                    ("url_file", self.url_file.is_some()),
+                    ("url_env", self.url_env.is_some()),
+                ])?;
+                let url = self
+                    .url
+                    .as_deref()
+                    .ok_or_else(|| format!("{what} url: an ntfy channel needs the server's url"))?;
+                let topic = self
+                    .topic
+                    .clone()
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| format!("{what} topic: an ntfy channel needs a topic"))?;
+                if let Some(click) = &self.click {
+                    check_url(&what, "click", click)?;
+                }
+                ChannelKind::Ntfy {
+                    url: check_url(&what, "url", url)?,
+                    topic,
+                    token: secret(&what, "token", &self.token_file, &self.token_env)?,
+                    click: self.click.clone(),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "{what} kind: unknown kind {other:?}; use \"webhook\" or \"ntfy\""
+                ));
+            }
+        };
+        let timeout = self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        if timeout == 0 {
+            return Err(format!("{what} timeout_secs: must be at least 1"));
+        }
+        Ok(ChannelConfig {
+            name: name.to_owned(),
+            events,
+            timeout: Duration::from_secs(timeout),
+            kind,
+        })
+    }
+}
+
+/// Reads `<base>_file` or `<base>_env`; `None` when neither is set.
+fn secret(
+    what: &str,
+    base: &str,
+    file: &Option<String>,
+    env: &Option<String>,
+) -> Result<Option<String>, String> {
+    let value = match (file, env) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{what} {base}_file: set {base}_file or {base}_env, not both"
+            ));
+        }
+        (Some(file), None) => {
+            let path = crate::config::expand_home(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{what} {base}_file: reading {}: {e}", path.display()))?;
+            text.trim().to_owned()
+        }
+        (None, Some(var)) => std::env::var(var)
+            .map_err(|_| format!("{what} {base}_env: the environment variable {var} is not set"))?,
+        (None, None) => return Ok(None),
+    };
+    if value.is_empty() {
+        return Err(format!(
+            "{what} {base}_{}: it is empty",
+            if file.is_some() { "file" } else { "env" }
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// An https URL, or an http URL whose host is a loopback address.
+fn check_url(what: &str, key: &str, url: &str) -> Result<reqwest::Url, String> {
+    // The URL itself is not repeated: it may hold a secret (Slack's do).
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{what} {key}: not a valid URL ({e})"))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(format!(
+            "{what} {key}: plain http is only allowed to a loopback address; use https"
+        )),
+        other => Err(format!("{what} {key}: scheme {other:?} is not http(s)")),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(h) if h.eq_ignore_ascii_case("localhost") => true,
+        Some(h) => h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

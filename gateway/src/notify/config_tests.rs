@@ -1,0 +1,89 @@
+use super::*;
+
+fn notify(text: &str) -> Result<NotifyConfig, String> {
+    let file: crate::config::FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    file.notify.unwrap_or_default().resolve()
+}
+
+#[test]
+fn channels_are_read_with_their_secrets_and_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("s");
+    std::fs::write(&secret, " hook-secret\n").expect("write");
+    let cfg = notify(&format!(
+        "[notify]\nfinished_after_secs = 5\n\
+         [notify.channels.hook]\nkind = \"webhook\"\nurl = \"https://hooks.example/x\"\n\
+         secret_file = \"{}\"\nevents = [\"exited\", \"finished\"]\n\
+         [notify.channels.phone]\nkind = \"ntfy\"\nurl = \"http://127.0.0.1:9/\"\ntopic = \"t\"\n\
+         [notify.channels.chat]\nkind = \"webhook\"\nformat = \"slack\"\nurl = \"http://[::1]:9/\"\n",
+        secret.display()
+    ))
+    .expect("valid");
+    assert_eq!(cfg.finished_after, Duration::from_secs(5));
+    let names: Vec<&str> = cfg.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["chat", "hook", "phone"]);
+    assert!(
+        matches!(&cfg.channels[1].kind, ChannelKind::Webhook { secret, .. } if secret == b"hook-secret")
+    );
+    assert_eq!(
+        cfg.channels[1].events,
+        [EventKind::Exited, EventKind::Finished]
+    );
+    assert_eq!(
+        cfg.channels[2].events,
+        [EventKind::Waiting, EventKind::Exited]
+    );
+    assert!(matches!(cfg.channels[0].kind, ChannelKind::Slack { .. }));
+    // Neither secrets nor URLs are in the debug output.
+    let debug = format!("{cfg:?}");
+    assert!(!debug.contains("hook-secret") && !debug.contains("hooks.example"));
+}
+
+#[test]
+fn bad_channel_settings_name_the_key() {
+    let cases = [
+        (
+            "[notify.channels.x]\nkind = \"pager\"\n",
+            "[notify.channels.x] kind: unknown kind \"pager\"",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"webhook\"\nurl = \"http://hooks.example/\"\nsecret_env = \"PATH\"\n",
+            "[notify.channels.x] url: plain http",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsecret_file = \"/nonexistent/s\"\n",
+            "[notify.channels.x] secret_file: reading /nonexistent/s",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"webhook\"\nurl = \"https://h.example/\"\n",
+            "[notify.channels.x] secret_file: a webhook is signed",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsecret_env = \"SESSIONGATE_TEST_UNSET_VARIABLE\"\n",
+            "[notify.channels.x] secret_env: the environment variable",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\n",
+            "[notify.channels.x] topic",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nsecret_env = \"PATH\"\n",
+            "[notify.channels.x] secret_env: not a setting",
+        ),
+        (
+            "[notify]\nevents = [\"waiting\", \"lunch\"]\n",
+            "[notify] events: unknown event \"lunch\"",
+        ),
+        ("[notify]\nanswers = \"link\"\n", "[notify] answers"),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\ntimeout_secs = 0\n",
+            "[notify.channels.x] timeout_secs",
+        ),
+    ];
+    for (text, reason) in cases {
+        match notify(text) {
+            Err(e) => assert!(e.contains(reason), "{e:?} lacks {reason:?}"),
+            Ok(_) => panic!("accepted {text}"),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The notifier's switches that tools reach through [`crate::state::AppState`]: which
+//! sessions are muted (`set_notifications`), and whether any channel is configured at all.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use super::store::{Store, StoreError};
+
+/// Mutes per session, kept in memory and (when notifications are on) in the database.
+#[derive(Debug, Default)]
+pub struct NotifyControl {
+    muted: Mutex<HashSet<String>>,
+    store: Option<Arc<Store>>,
+}
+
+impl NotifyControl {
+    /// No channels: nothing is sent, and mutes are only remembered until the gateway stops.
+    pub fn disabled() -> Self {
+        NotifyControl::default()
+    }
+
+    /// Notifications on, with the mutes read from `store`.
+    pub fn with_store(store: Arc<Store>) -> Result<Self, StoreError> {
+        Ok(NotifyControl {
+            muted: Mutex::new(store.muted()?),
+            store: Some(store),
+        })
+    }
+
+    /// Whether any channel is configured.
+    pub fn enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.muted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `session` is muted.
+    pub fn is_muted(&self, session: &str) -> bool {
+        self.set().contains(session)
+    }
+
+    /// Mutes (`enabled = false`) or unmutes a session, durably.
+    pub async fn set_enabled(&self, session: &str, enabled: bool) -> Result<(), StoreError> {
+        if let Some(store) = self.store.clone() {
+            let s = session.to_owned();
+            tokio::task::spawn_blocking(move || store.set_muted(&s, !enabled))
+                .await
+                .unwrap_or(Ok(()))?;
+        }
+        let mut set = self.set();
+        if enabled {
+            set.remove(session);
+        } else {
+            set.insert(session.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Forgets a session that no longer exists (a new one by that name starts unmuted).
+    pub(crate) fn forget(&self, session: &str) {
+        self.set().remove(session);
+    }
+}
