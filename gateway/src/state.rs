@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use sessiongate_backend::cache::ScreenCache;
 use sessiongate_backend::{SessionBackend, SessionPolicy};
 
@@ -12,6 +14,10 @@ pub struct AppState {
     pub backend: Arc<dyn SessionBackend>,
     /// What clients may create and send.
     pub policy: Arc<SessionPolicy>,
+    /// Cancelled when the gateway begins to shut down: calls that would wait on (`wait_for`)
+    /// answer at once instead of running into the shutdown deadline. [`AppState::new`] gives
+    /// a token nobody cancels; the router installs the server's own.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -21,6 +27,7 @@ impl AppState {
         AppState {
             backend: Arc::new(ScreenCache::new(backend)),
             policy,
+            shutdown: CancellationToken::new(),
         }
     }
 }

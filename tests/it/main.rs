@@ -19,5 +19,7 @@ mod claude_code;
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
 mod hardening;
+// Faults: kill -9 mid-call, a full or read-only disk, SIGTERM with a wait and a stream open.
+mod faults;
 // Behind a real nginx with the documented configuration, at a path prefix over TLS.
 mod nginx;
