@@ -108,7 +108,8 @@ impl Writer {
     /// Commits what is queued and stops the thread; later writes are refused.
     pub(super) fn close(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
