@@ -5,26 +5,29 @@
 //! never are.
 //!
 //! Entries live in the `audit` table of the SQLite database (`auth.db` in the data
-//! directory), which triggers make append-only: an UPDATE or DELETE is aborted. A writer
-//! thread owns the connection and commits entries in batches, so a tool call never waits on
-//! the disk; [`AuditLog::close`] drains it at shutdown. `sessiongate audit` reads the table.
+//! directory), which triggers make append-only: an UPDATE or DELETE is aborted. A call runs
+//! only once its row is committed to the disk, and is refused when the row cannot be written
+//! (fail closed); concurrent calls share commits (`writer`). [`AuditLog::close`] stops the
+//! writer at shutdown. `sessiongate audit` reads the table.
+
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
 
 use axum::extract::Request;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use rusqlite::{Connection, params};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use sessiongate_auth::{ClientIp, Principal};
 
 use crate::error::Error;
 use crate::jsonrpc_guard::RpcMessage;
 use crate::mcp::scopes::scope_for_tool;
+
+pub use writer::Unwritable;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit (
@@ -43,6 +46,7 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
 ";
 
 /// One recorded action.
@@ -70,23 +74,11 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-enum Msg {
-    Entry(Box<AuditEntry>),
-    Flush(Sender<()>),
-}
-
 /// The append-only audit log and its writer thread.
 #[derive(Debug)]
 pub struct AuditLog {
-    tx: Mutex<Option<Sender<Msg>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: writer::Writer,
     record_text: bool,
-}
-
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("audit message")
-    }
 }
 
 /// The database file that holds the audit table.
@@ -95,10 +87,18 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 }
 
 fn open(path: &Path) -> Result<Connection, Error> {
-    let io = |e: rusqlite::Error| Error::Refused(format!("audit log {}: {e}", path.display()));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |e: rusqlite::Error| {
+        Error::Refused(format!(
+            "the audit log {} cannot be opened: {}",
+            path.display(),
+            crate::storage::describe_sqlite(dir, &e)
+        ))
+    };
     let conn = Connection::open(path).map_err(io)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(io)?;
+    // A commit returns once the rows are on the disk: a call runs only after that.
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(io)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -117,98 +117,40 @@ impl AuditLog {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
-        let (tx, rx) = channel();
-        let writer = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || write_loop(conn, rx))
-            .map_err(|source| Error::Io {
+        let writer =
+            writer::Writer::start(conn, data_dir.to_path_buf()).map_err(|source| Error::Io {
                 context: "starting the audit writer".into(),
                 source,
             })?;
         Ok(AuditLog {
-            tx: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
+            writer,
             record_text,
         })
     }
 
-    /// Queues an entry; it is committed within moments.
-    pub fn record(&self, entry: AuditEntry) {
-        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && tx.send(Msg::Entry(Box::new(entry))).is_err()
-        {
-            tracing::error!("the audit writer has stopped; an entry was lost");
-        }
+    /// Writes entries and returns once they are committed to the disk, or why they could
+    /// not be.
+    pub async fn record(&self, entries: Vec<AuditEntry>) -> Result<(), Unwritable> {
+        self.writer.write(entries).await
     }
 
-    /// Waits until every queued entry is committed.
-    pub fn flush(&self) {
-        let (done_tx, done_rx) = channel();
-        let sent = self
-            .tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|tx| tx.send(Msg::Flush(done_tx)).is_ok());
-        if sent {
-            let _ = done_rx.recv();
-        }
+    /// `Ok` while the log takes writes; otherwise why not (for `/healthz`). An unwritable
+    /// log turns healthy again by itself once a write succeeds.
+    pub fn health(&self) -> Result<(), Unwritable> {
+        self.writer.health()
     }
 
-    /// Commits what is queued and stops the writer. Later entries are dropped with an error.
+    /// Commits what is queued and stops the writer. Later entries are refused.
     pub fn close(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = w.join();
-        }
+        self.writer.close();
     }
 }
 
-fn write_loop(mut conn: Connection, rx: Receiver<Msg>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        let mut waiters = Vec::new();
-        let tx = match conn.transaction() {
-            Ok(tx) => tx,
-            Err(err) => {
-                tracing::error!(error = %err, "audit log: cannot start a transaction");
-                continue;
-            }
-        };
-        for msg in batch {
-            match msg {
-                Msg::Entry(e) => {
-                    if let Err(err) = tx.execute(
-                        "INSERT INTO audit (at, client_id, user, address, action, session, \
-                         text_sha256, text_len, text, detail) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                        params![
-                            e.at,
-                            e.client_id,
-                            e.user,
-                            e.address,
-                            e.action,
-                            e.session,
-                            e.text_sha256,
-                            e.text_len,
-                            e.text,
-                            e.detail
-                        ],
-                    ) {
-                        tracing::error!(error = %err, "audit log: an entry could not be written");
-                    }
-                }
-                Msg::Flush(done) => waiters.push(done),
-            }
-        }
-        if let Err(err) = tx.commit() {
-            tracing::error!(error = %err, "audit log: commit failed");
-        }
-        for w in waiters {
-            let _ = w.send(());
-        }
-    }
+/// The current time, RFC 3339 UTC.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A filter for [`read`].
@@ -260,46 +202,82 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
 }
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
-/// tool call that needs more than the read scope, before the call runs, so that a client that
-/// hangs up mid-call cannot leave its action unrecorded.
+/// tool call that needs more than the read scope before the call runs, and lets the call run
+/// only once its row is committed to the disk. A client that hangs up mid-call cannot leave
+/// its action unrecorded, and neither can a crash of the gateway. When the row cannot be
+/// written, the call is refused (503 with a JSON-RPC error that says why); reads pass
+/// without waiting.
 pub async fn record(
     log: &AuditLog,
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
-    let calls: Vec<Value> = match req.extensions().get::<RpcMessage>() {
-        Some(RpcMessage(Value::Array(items))) => {
-            items.iter().filter(|m| changes(m)).cloned().collect()
+    let entries = {
+        let calls: Vec<&Value> = match req.extensions().get::<RpcMessage>() {
+            Some(RpcMessage(Value::Array(items))) => items.iter().filter(|m| changes(m)).collect(),
+            Some(RpcMessage(m)) if changes(m) => vec![m],
+            _ => Vec::new(),
+        };
+        if calls.is_empty() {
+            return next(req).await;
         }
-        Some(RpcMessage(m)) if changes(m) => vec![m.clone()],
-        _ => Vec::new(),
+        let (client_id, user) = match req.extensions().get::<Principal>() {
+            Some(p) => (p.client_id.as_str(), p.sub.as_str()),
+            None => ("-", "local"),
+        };
+        let address = req
+            .extensions()
+            .get::<ClientIp>()
+            .map(|c| c.0.to_string())
+            .unwrap_or_else(|| "-".into());
+        let at = now_rfc3339();
+        calls
+            .into_iter()
+            .map(|call| entry_for(call, &at, client_id, user, &address, log.record_text))
+            .collect()
     };
-    if calls.is_empty() {
-        return next(req).await;
+    match log.record(entries).await {
+        Ok(()) => next(req).await,
+        Err(why) => {
+            tracing::warn!(cause = %why.cause, "a changing call was refused: the audit log cannot be written");
+            refused(req.extensions().get::<RpcMessage>(), &why)
+        }
     }
-    let (client_id, user) = match req.extensions().get::<Principal>() {
-        Some(p) => (p.client_id.clone(), p.sub.clone()),
-        None => ("-".to_owned(), "local".to_owned()),
+}
+
+/// The answer to a changing call whose row could not be written: 503 with a JSON-RPC error
+/// for each request in the message.
+fn refused(msg: Option<&RpcMessage>, why: &Unwritable) -> Response {
+    let error = |id: Option<&Value>| {
+        json!({
+            "jsonrpc": "2.0",
+            "id": id.cloned().unwrap_or(Value::Null),
+            "error": {
+                "code": -32000,
+                "message": format!(
+                    "refused: {why}. Calls that change something are recorded before they \
+                     run, so they are refused until it can be written again; reads still work"
+                ),
+            },
+        })
     };
-    let address = req
-        .extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_else(|| "-".into());
-    let at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    for call in calls {
-        log.record(entry_for(
-            &call,
-            &at,
-            &client_id,
-            &user,
-            &address,
-            log.record_text,
-        ));
-    }
-    next(req).await
+    let body = match msg {
+        Some(RpcMessage(Value::Array(items))) => {
+            let errors: Vec<Value> = items
+                .iter()
+                .filter_map(|m| m.get("id"))
+                .map(|id| error(Some(id)))
+                .collect();
+            if errors.is_empty() {
+                error(None)
+            } else {
+                Value::Array(errors)
+            }
+        }
+        Some(RpcMessage(m)) => error(m.get("id")),
+        None => error(None),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 /// Whether a message is a tool call that needs more than `sessions:read`.
@@ -416,19 +394,21 @@ mod tests {
         assert_eq!(e.text.as_deref(), Some("secret plan"));
     }
 
-    #[test]
-    fn the_table_is_append_only_and_survives_reopening() {
+    #[tokio::test]
+    async fn the_table_is_append_only_and_survives_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path(), false).expect("open");
         let c = call("terminate_session", json!({"session":"gone"}));
-        log.record(entry_for(
+        log.record(vec![entry_for(
             &c,
             "2026-01-01T00:00:00Z",
             "cid",
             "owner",
             "::1",
             false,
-        ));
+        )])
+        .await
+        .expect("recorded");
         log.close();
         let conn = open(&database_path(dir.path())).expect("reopen");
         let err = conn
@@ -450,5 +430,95 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].action, "terminate_session");
         assert_eq!(rows[0].session.as_deref(), Some("gone"));
+    }
+
+    fn rpc_request(msg: Value) -> Request {
+        let mut req = Request::new(axum::body::Body::empty());
+        req.extensions_mut().insert(RpcMessage(msg));
+        req
+    }
+
+    fn rows(dir: &Path) -> Vec<AuditEntry> {
+        read(
+            dir,
+            &AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .expect("read")
+    }
+
+    #[tokio::test]
+    async fn a_changing_call_runs_only_once_its_row_is_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(dir.path(), false).expect("open");
+        // Another connection holds the write lock: the writer cannot commit yet.
+        let blocker = Connection::open(database_path(dir.path())).expect("open");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let req = rpc_request(call("send_message", json!({"session":"s","message":"hi"})));
+        let call_runs = async |_req: Request| {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            // What the call would do happens only with its row on the disk.
+            assert_eq!(rows(dir.path()).len(), 1, "the row is committed first");
+            Response::new(axum::body::Body::empty())
+        };
+        let answer = record(&log, req, call_runs);
+        let mut answer = std::pin::pin!(answer);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(answer.as_mut().poll(&mut cx).is_pending());
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the call ran before its audit row was committed"
+        );
+        blocker.execute_batch("ROLLBACK").expect("unlock");
+        let resp = answer.await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+        // Reads neither wait nor leave a row.
+        let read_call = rpc_request(call("get_logs", json!({"session":"s"})));
+        let resp = record(&log, read_call, async |_r: Request| {
+            Response::new(axum::body::Body::empty())
+        })
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(rows(dir.path()).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_row_cannot_be_written_is_refused_and_the_log_says_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(dir.path(), false).expect("open");
+        assert_eq!(log.health(), Ok(()));
+        // The writer gives up on a lock held past its busy timeout: an unwritable log.
+        let blocker = Connection::open(database_path(dir.path())).expect("open");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let req = rpc_request(call("send_keys", json!({"session":"s","keys":["Enter"]})));
+        let resp = record(&log, req, async |_r: Request| -> Response {
+            panic!("a call without its audit row ran")
+        })
+        .await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["id"], 1, "{body}");
+        let msg = body["error"]["message"].as_str().expect("message");
+        assert!(msg.contains("audit log cannot be written"), "{msg}");
+        assert!(msg.contains("locked"), "{msg}");
+        assert!(log.health().is_err());
+        // The lock goes away: the writer's probe finds the log writable again by itself.
+        blocker.execute_batch("ROLLBACK").expect("unlock");
+        drop(blocker);
+        for _ in 0..100 {
+            if log.health().is_ok() {
+                break;
+            }
+            tokio::time::sleep(writer::PROBE_INTERVAL / 4).await;
+        }
+        assert_eq!(log.health(), Ok(()));
+        assert!(rows(dir.path()).is_empty(), "the refused call left no row");
     }
 }

@@ -405,13 +405,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ))
         .into());
     }
-    std::fs::create_dir_all(&settings.data_dir).map_err(|source| Error::Io {
-        context: format!(
-            "creating the data directory {}",
-            settings.data_dir.display()
-        ),
-        source,
-    })?;
+    // Before any database opens: a data directory that is read-only, full or cannot be
+    // created is refused with its path and the reason in plain words.
+    crate::storage::check_writable(&settings.data_dir)?;
     let backend: Arc<dyn SessionBackend> = match settings.backend {
         BackendKind::Tmux => {
             let mut cfg = TmuxConfig::new(&settings.tmux_socket, &settings.tmux_prefix);

@@ -27,6 +27,8 @@
 //! - [`ratelimit`]: token-bucket rate limits with 429 and `Retry-After`.
 //! - [`mcp_sessions`]: caps on MCP sessions per client and overall.
 //! - [`audit`]: the append-only audit log of tool calls that change something.
+//! - [`health`]: `/healthz`, which says why the gateway cannot do its work.
+//! - [`storage`]: why the data directory cannot be written, in plain words.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`notify`]: notifications to the owner (ntfy, webhooks) when a session needs them.
 //! - [`admin`]: the owner's commands (`audit`, `clients`, `sessions`).
@@ -44,6 +46,7 @@ pub mod error;
 pub mod front_stack;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod http_guard;
 pub mod jsonrpc_guard;
 pub mod limits;
@@ -56,4 +59,5 @@ pub mod notify;
 pub mod ratelimit;
 pub mod server;
 pub mod state;
+pub mod storage;
 pub mod tls;

@@ -210,8 +210,9 @@ enum Ends {
     Shutdown(tokio_util::sync::CancellationToken),
 }
 
-/// A response body that ends with an error once its end ([`Ends`]) comes. The timer is set
-/// only when the body first has to wait: a reply already in memory never starts one.
+/// A response body that is cut off once its end ([`Ends`]) comes: with an error at a
+/// deadline, cleanly at shutdown. The timer is set only when the body first has to wait: a
+/// reply already in memory never starts one.
 struct Deadline {
     inner: Body,
     ends: Ends,
@@ -238,7 +239,13 @@ impl HttpBody for Deadline {
         });
         if sleep.as_mut().poll(cx).is_ready() {
             tracing::info!(reason = self.what, "a reply stream was closed");
-            return Poll::Ready(Some(Err(axum::Error::new(self.what))));
+            // A stream ended by the shutdown ends cleanly (HTTP/1.1: the last chunk; HTTP/2:
+            // END_STREAM), so that the client sees a finished stream, not a broken one. A
+            // reply past its deadline is cut off as broken: it is incomplete.
+            return match self.ends {
+                Ends::Shutdown(_) => Poll::Ready(None),
+                Ends::At(_) => Poll::Ready(Some(Err(axum::Error::new(self.what)))),
+            };
         }
         Poll::Pending
     }

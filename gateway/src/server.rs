@@ -115,7 +115,8 @@ pub struct Services {
 }
 
 /// Builds the application router. `shutdown` is cancelled when the gateway stops accepting:
-/// the long-lived event streams of `/mcp` end then, so that only real work is waited for.
+/// the long-lived event streams of `/mcp` end then and `wait_for` answers at once, so that
+/// only real work is waited for.
 /// `ct` is cancelled once in-flight requests are done; it stops rmcp's sessions.
 pub fn router(
     svc: &Services,
@@ -146,7 +147,11 @@ pub fn router(
         // their event streams (the fast lane answers their plain calls as JSON).
         .with_json_response(true)
         .with_cancellation_token(ct.child_token());
-    let state = svc.state.clone();
+    // The tools learn of the shutdown from the same token that ends the event streams.
+    let state = AppState {
+        shutdown: shutdown.clone(),
+        ..svc.state.clone()
+    };
     let direct = Arc::new(DirectCalls::new(
         SessionTools::new(state.clone()),
         manager.clone(),
@@ -186,7 +191,10 @@ pub fn router(
         .route_service("/mcp/{*rest}", stack);
 
     let mut app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/healthz",
+            get(crate::health::healthz).with_state(svc.audit.clone()),
+        )
         .merge(mcp_routes);
     if http.metrics_on_main {
         app = app.merge(metrics_router(svc));
@@ -255,7 +263,10 @@ fn metrics_router(svc: &Services) -> Router {
 /// to an address only the operator reaches.
 pub fn admin_router(svc: &Services) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/healthz",
+            get(crate::health::healthz).with_state(svc.audit.clone()),
+        )
         .route("/metrics", get(crate::metrics::serve_metrics))
         .with_state(MetricsState {
             metrics: svc.metrics.clone(),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use sessiongate_backend::cache::ScreenCache;
 use sessiongate_backend::{SessionBackend, SessionPolicy};
 
@@ -14,6 +16,10 @@ pub struct AppState {
     pub policy: Arc<SessionPolicy>,
     /// Which sessions are muted for notifications.
     pub notify: Arc<crate::notify::control::NotifyControl>,
+    /// Cancelled when the gateway begins to shut down: calls that would wait on (`wait_for`)
+    /// answer at once instead of running into the shutdown deadline. [`AppState::new`] gives
+    /// a token nobody cancels; the router installs the server's own.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -24,6 +30,7 @@ impl AppState {
             backend: Arc::new(ScreenCache::new(backend)),
             policy,
             notify: Arc::new(crate::notify::control::NotifyControl::disabled()),
+            shutdown: CancellationToken::new(),
         }
     }
 

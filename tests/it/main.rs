@@ -21,6 +21,8 @@ mod cli;
 mod hardening;
 // The tmux control client when the gateway is killed, and what a new gateway cleans up.
 mod tmux_faults;
+// Faults: kill -9 mid-call, a full or read-only disk, SIGTERM with a wait and a stream open.
+mod faults;
 // Behind a real nginx with the documented configuration, at a path prefix over TLS.
 mod nginx;
 // Notifications to the owner: webhook and ntfy receivers, one per prompt, restarts, failures.

@@ -55,6 +55,9 @@ pub struct Options {
     pub extra_config: String,
     /// Extra launch profiles, as lines of the `[extra_profiles]` table.
     pub extra_profiles: String,
+    /// Where to make the data directory (the folder must exist) instead of the system's
+    /// temporary directory, e.g. on a small file system of the test's own.
+    pub data_dir_in: Option<PathBuf>,
 }
 
 /// The owner password of gateways started with `oauth`.
@@ -70,6 +73,7 @@ impl Options {
             oauth: false,
             extra_config: String::new(),
             extra_profiles: String::new(),
+            data_dir_in: None,
         }
     }
 
@@ -119,7 +123,10 @@ impl TestGateway {
     /// Starts `sessiongate serve --auth none` with a config file whose profiles suit tests.
     pub fn start(opts: Options) -> TestGateway {
         let root = tempfile::tempdir().expect("tempdir");
-        let data = tempfile::tempdir().expect("tempdir");
+        let data = match &opts.data_dir_in {
+            Some(dir) => tempfile::TempDir::new_in(dir).expect("tempdir in the data directory"),
+            None => tempfile::tempdir().expect("tempdir"),
+        };
         let config = data.path().join("config.toml");
         std::fs::write(
             &config,
@@ -289,8 +296,7 @@ impl TestGateway {
             .collect()
     }
 
-    /// The audit log once it holds at least `n` entries (they are queued before a call runs
-    /// and committed moments later), or as it is after 10 s.
+    /// The audit log once it holds at least `n` entries, or as it is after 10 s.
     pub async fn audit_of(&self, n: usize) -> Vec<serde_json::Value> {
         let start = std::time::Instant::now();
         loop {

@@ -7,7 +7,8 @@
 //! polled. Only a backend that cannot observe output at
 //! the moment (the tmux backend while its control-mode client is down) is re-checked on a
 //! short interval instead. Progress notifications go to the client while it waits, and a
-//! cancelled request stops the wait.
+//! cancelled request stops the wait; so does the gateway's shutdown, with an answer that
+//! says to call again.
 
 use std::time::Duration;
 
@@ -165,6 +166,7 @@ pub(crate) async fn wait_for(
                 _ = ctx.ct.cancelled() => {
                     return reply::fail_msg(format!("wait_for on {name} was cancelled"));
                 }
+                _ = state.shutdown.cancelled() => return shutting_down(&name),
                 _ = tokio::time::sleep_until(settles_at) => {}
                 _ = next_event_for(&mut events, &name), if watched => {
                     while events.try_recv().is_ok() {}
@@ -201,6 +203,7 @@ pub(crate) async fn wait_for(
             _ = ctx.ct.cancelled() => {
                 return reply::fail_msg(format!("wait_for on {name} was cancelled"));
             }
+            _ = state.shutdown.cancelled() => return shutting_down(&name),
             _ = tokio::time::sleep_until(wake) => {
                 let now = tokio::time::Instant::now();
                 rechecks.retain(|at| *at > now);
@@ -223,6 +226,14 @@ pub(crate) async fn wait_for(
 
 fn waiting_with_prompt(d: &sessiongate_backend::prompt::Detection) -> bool {
     d.activity == Activity::WaitingForInput && d.prompt.is_some()
+}
+
+/// The answer to a wait cut short by the gateway's shutdown: at once, so that the client
+/// gets a reply instead of a stream cut off at the shutdown deadline.
+fn shutting_down(name: &SessionName) -> CallToolResult {
+    reply::fail_msg(format!(
+        "wait_for on {name} stopped: the server is shutting down; call again"
+    ))
 }
 
 /// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
