@@ -6,16 +6,31 @@ given on the command line); once the latest message carries that tool's result, 
 plain text. Side requests (titles, summaries) get a short text. Every request is logged as a
 JSON line to the log file.
 
-    python fake_anthropic_api.py PORT_FILE LOG_FILE "COMMAND"
+    python fake_anthropic_api.py PORT_FILE LOG_FILE "COMMAND" [TURNS]
+
+TURNS (optional; also read from the environment variable FAKE_API_TURNS when the argument is
+absent) is a JSON list with one entry per user turn, used in order (the last one repeats):
+`{"name": "Write", "input": {"file_path": "...", "content": "..."}}` makes Claude Code call that
+tool with that input; `{"text": "..."}` answers with plain text; `null` is the Bash command.
+After a tool's result the turn ends with text (an entry's optional "final" sets it), e.g.
+`[{"name": "AskUserQuestion", "input": {"questions": [...]}, "final": "Noted."}]`.
+An entry `{"steps": [tool, tool, ...], "final": "..."}` calls several tools in one turn, one
+after another's result. The text `{plan_file}` anywhere in an input becomes the plan file that
+Claude Code names in plan mode (`~/.claude/plans/<name>.md`), so a turn can write the plan and
+then call ExitPlanMode.
+
 Writes the port it listens on (127.0.0.1) to PORT_FILE.
 """
 
 import json
+import os
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT_FILE, LOG_FILE, COMMAND = sys.argv[1], sys.argv[2], sys.argv[3]
+TURNS = json.loads(sys.argv[4] if len(sys.argv) > 4 else os.environ.get("FAKE_API_TURNS", "null")) or [None]
 lock = threading.Lock()
 counter = [0]
 
@@ -38,6 +53,52 @@ def has_tool_result(body):
 
 def offers_bash(body):
     return any(t.get("name") == "Bash" for t in body.get("tools", []) or [])
+
+
+def user_turn(body):
+    """The index of the current user turn: how many user messages with text (not only tool
+    results) the conversation holds, minus one. Retries of one request get the same index."""
+    n = 0
+    for m in body.get("messages", []):
+        if m.get("role") != "user":
+            continue
+        content = m.get("content")
+        if isinstance(content, str) or (isinstance(content, list) and not any(
+                isinstance(c, dict) and c.get("type") == "tool_result" for c in content)):
+            n += 1
+    return max(n - 1, 0)
+
+
+def turn_spec(body):
+    return TURNS[min(user_turn(body), len(TURNS) - 1)]
+
+
+def results_this_turn(body):
+    """How many tool results came back since the latest user message with text."""
+    n = 0
+    for m in reversed(body.get("messages", [])):
+        content = m.get("content")
+        if m.get("role") != "user":
+            continue
+        if isinstance(content, list) and any(
+                isinstance(c, dict) and c.get("type") == "tool_result" for c in content):
+            n += 1
+        else:
+            break
+    return n
+
+
+def next_tool(spec, body):
+    """The tool call a turn makes now, or None when its tools are done."""
+    steps = spec.get("steps") or ([spec] if "name" in spec else [])
+    i = results_this_turn(body)
+    if i >= len(steps):
+        return None
+    step = steps[i]
+    found = re.search(r'/[^\s"\\]*/\.claude/plans/[^\s"\\]*?\.md', json.dumps(body))
+    plan_file = found.group(0) if found else ""
+    text = json.dumps(step.get("input", {})).replace("{plan_file}", plan_file)
+    return {"name": step["name"], "input": json.loads(text)}
 
 
 def sse(event, data):
@@ -77,17 +138,27 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             counter[0] += 1
             n = counter[0]
-        if offers_bash(body) and not has_tool_result(body):
+        spec = turn_spec(body) if offers_bash(body) else None
+        tool = next_tool(spec, body) if spec is not None else None
+        if offers_bash(body) and spec is None and not has_tool_result(body):
             kind = "tool_use"
             block = {"type": "tool_use", "id": f"toolu_{n}", "name": "Bash",
                      "input": {"command": COMMAND, "description": "Create a marker file"}}
+        elif tool is not None:
+            kind = "tool_use"
+            block = {"type": "tool_use", "id": f"toolu_{n}", "name": tool["name"],
+                     "input": tool["input"]}
+        elif spec is not None and "text" in spec:
+            kind = "text"
+            block = {"type": "text", "text": spec["text"]}
         elif has_tool_result(body):
             kind = "final_text"
-            block = {"type": "text", "text": "All done: the marker file was created."}
+            text = (spec or {}).get("final", "All done: the marker file was created.")
+            block = {"type": "text", "text": text}
         else:
             kind = "side_text"
             block = {"type": "text", "text": "Marker file"}
-        log({"path": self.path, "n": n, "answer": kind, "stream": bool(body.get("stream")),
+        log({"path": self.path, "n": n, "answer": kind, "tool": block.get("name"), "stream": bool(body.get("stream")),
              "model": body.get("model")})
         message = {"id": f"msg_{n}", "type": "message", "role": "assistant",
                    "model": body.get("model", "claude"), "content": [], "stop_reason": None,
