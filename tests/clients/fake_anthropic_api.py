@@ -17,7 +17,8 @@ After a tool's result the turn ends with text (an entry's optional "final" sets 
 An entry `{"steps": [tool, tool, ...], "final": "..."}` calls several tools in one turn, one
 after another's result. The text `{plan_file}` anywhere in an input becomes the plan file that
 Claude Code names in plan mode (`~/.claude/plans/<name>.md`), so a turn can write the plan and
-then call ExitPlanMode.
+then call ExitPlanMode; `{cwd}` becomes Claude Code's working directory. The log line of a
+request that carries a tool result has that result's text as "result".
 
 Writes the port it listens on (127.0.0.1) to PORT_FILE.
 """
@@ -95,10 +96,28 @@ def next_tool(spec, body):
     if i >= len(steps):
         return None
     step = steps[i]
-    found = re.search(r'/[^\s"\\]*/\.claude/plans/[^\s"\\]*?\.md', json.dumps(body))
+    whole = json.dumps(body)
+    found = re.search(r'/[^\s"\\]*/\.claude/plans/[^\s"\\]*?\.md', whole)
     plan_file = found.group(0) if found else ""
-    text = json.dumps(step.get("input", {})).replace("{plan_file}", plan_file)
+    found = re.search(r'[Ww]orking directory: (/[^\s"\\]*)', whole)
+    cwd = found.group(1) if found else ""
+    text = json.dumps(step.get("input", {})).replace("{plan_file}", plan_file).replace("{cwd}", cwd)
     return {"name": step["name"], "input": json.loads(text)}
+
+
+def latest_result(body):
+    """The text of the latest tool result, so that a test can read what the user answered."""
+    messages = body.get("messages", [])
+    content = messages[-1].get("content") if messages else None
+    if not isinstance(content, list):
+        return None
+    for c in content:
+        if isinstance(c, dict) and c.get("type") == "tool_result":
+            inner = c.get("content")
+            if isinstance(inner, list):
+                inner = " ".join(i.get("text", "") for i in inner if isinstance(i, dict))
+            return str(inner)[:2000]
+    return None
 
 
 def sse(event, data):
@@ -158,7 +177,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             kind = "side_text"
             block = {"type": "text", "text": "Marker file"}
-        log({"path": self.path, "n": n, "answer": kind, "tool": block.get("name"), "stream": bool(body.get("stream")),
+        log({"path": self.path, "n": n, "answer": kind, "tool": block.get("name"),
+             "result": latest_result(body), "stream": bool(body.get("stream")),
              "model": body.get("model")})
         message = {"id": f"msg_{n}", "type": "message", "role": "assistant",
                    "model": body.get("model", "claude"), "content": [], "stop_reason": None,

@@ -34,16 +34,22 @@ struct FakeApi {
 
 impl FakeApi {
     fn start(dir: &Path, command: &str) -> FakeApi {
+        FakeApi::start_with(dir, command, None)
+    }
+
+    /// The stand-in API answering user turns with the tool calls of `turns` (see the script).
+    fn start_with(dir: &Path, command: &str, turns: Option<&Value>) -> FakeApi {
         let port_file = dir.join("api.port");
         let log = dir.join("api.log");
-        let child = Command::new("python3")
-            .arg(clients_dir().join("fake_anthropic_api.py"))
+        let mut cmd = Command::new("python3");
+        cmd.arg(clients_dir().join("fake_anthropic_api.py"))
             .arg(&port_file)
             .arg(&log)
-            .arg(command)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+            .arg(command);
+        if let Some(turns) = turns {
+            cmd.arg(turns.to_string());
+        }
+        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
         for _ in 0..200 {
             if let Ok(p) = std::fs::read_to_string(&port_file)
                 && let Ok(port) = p.trim().parse()
@@ -116,6 +122,19 @@ async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
     r
 }
 
+fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
+    let mut opts = Options::for_backend(backend, "claude");
+    opts.extra_profiles = format!(
+        "claude-test = {{ command = [{:?}, \"--permission-mode\", \"default\"], env = {{ HOME = {:?}, \
+         ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
+         DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
+        claude_binary().display().to_string(),
+        home.display().to_string(),
+        api.port
+    );
+    opts
+}
+
 async fn claude_permission_flow(backend: &str) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -126,16 +145,7 @@ async fn claude_permission_flow(backend: &str) {
     // Claude's Bash tool runs in the session's working directory.
     let touch = "touch created-by-claude.txt";
     let api = FakeApi::start(home.path(), touch);
-    let mut opts = Options::for_backend(backend, "claude");
-    opts.extra_profiles = format!(
-        "claude-test = {{ command = [{:?}, \"--permission-mode\", \"default\"], env = {{ HOME = {:?}, \
-         ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
-         DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
-        claude_binary().display().to_string(),
-        home.path().display().to_string(),
-        api.port
-    );
-    let gw = TestGateway::start(opts);
+    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
@@ -259,4 +269,182 @@ async fn claude_code_on_tmux() {
 #[tokio::test]
 async fn claude_code_on_pty() {
     claude_permission_flow("pty").await;
+}
+
+/// The tool results the stand-in API received, in order (what the user answered).
+fn tool_results(api: &FakeApi) -> Vec<String> {
+    std::fs::read_to_string(&api.log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["result"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Write, Edit and AskUserQuestion, each answered through respond_to_prompt and checked by
+/// its effect: the file written, the edit applied, the chosen option and the typed answer in
+/// what Claude Code sent back to its API.
+async fn claude_tools_flow(backend: &str) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let question = json!({"questions": [{
+        "question": "Which database should the service use for its job queue?",
+        "header": "Database", "multiSelect": false,
+        "options": [
+            {"label": "PostgreSQL", "description": "Relational, already used by the billing service"},
+            {"label": "Redis", "description": "In-memory, fast, but jobs are lost on a restart"},
+            {"label": "SQLite", "description": "One file, no server"}]}]});
+    let turns = json!([
+        {"name": "Write", "input": {"file_path": "{cwd}/notes.md", "content": "# Notes\n\nFirst line.\n"}, "final": "Wrote it."},
+        {"steps": [
+            {"name": "Read", "input": {"file_path": "{cwd}/notes.md"}},
+            {"name": "Edit", "input": {"file_path": "{cwd}/notes.md", "old_string": "First line.", "new_string": "First line, edited."}}],
+         "final": "Edited it."},
+        {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+        {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+    ]);
+    let api = FakeApi::start_with(home.path(), "true", Some(&turns));
+    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
+    let mut c = client(&gw).await;
+    let proj = gw.root.join("project");
+    std::fs::create_dir(&proj).unwrap();
+    let notes = proj.join("notes.md");
+    c.call_ok(
+        "create_session",
+        json!({ "name": "cc", "profile": "claude-test", "working_dir": "project" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "yes").await;
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "Yes").await;
+    wait_for(&mut c, "cc", "idle").await;
+
+    // Write: the question names the file whole; "Yes" writes it.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Write the notes" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Do you want to create notes.md?", "{p}");
+    let l = labels(&p);
+    assert_eq!(
+        (l[0].as_str(), l[l.len() - 1].as_str()),
+        ("Yes", "No"),
+        "{p}"
+    );
+    let r = answer(&mut c, "cc", "Yes").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["1"]));
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "# Notes\n\nFirst line.\n"
+    );
+
+    // Edit: the diff is context; "1" applies it.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Edit the notes" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Do you want to make this edit to notes.md?",
+        "{p}"
+    );
+    assert!(
+        p["context"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .is_some_and(|l| l.contains("First line, edited."))),
+        "{p}"
+    );
+    answer(&mut c, "cc", "1").await;
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "# Notes\n\nFirst line, edited.\n"
+    );
+
+    // AskUserQuestion: labels and descriptions apart; an option picked by its label.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Ask me" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Which database should the service use for its job queue?",
+        "{p}"
+    );
+    assert_eq!(
+        labels(&p),
+        vec![
+            "PostgreSQL",
+            "Redis",
+            "SQLite",
+            "Type something.",
+            "Chat about this"
+        ]
+    );
+    assert_eq!(
+        p["options"][1]["description"],
+        "In-memory, fast, but jobs are lost on a restart"
+    );
+    assert_eq!(p["cursor"], 0);
+    assert_eq!(p["accepts_text"], true);
+    answer(&mut c, "cc", "Redis").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results.last().is_some_and(|r| r.contains("Redis")),
+        "{results:?}"
+    );
+
+    // "Type something.": free text, typed into that option.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Ask me again" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let r = answer(&mut c, "cc", "MariaDB with a jobs table").await;
+    assert_eq!(
+        r["structuredContent"]["keys"],
+        json!(["Down", "Down", "Down", "Enter"]),
+        "{r}"
+    );
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("MariaDB with a jobs table")),
+        "{results:?}"
+    );
+    c.call_ok("terminate_session", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn claude_code_tools_on_tmux() {
+    claude_tools_flow("tmux").await;
+}
+
+#[tokio::test]
+async fn claude_code_tools_on_pty() {
+    claude_tools_flow("pty").await;
 }
