@@ -14,6 +14,8 @@ absent) is a JSON list with one entry per user turn, used in order (the last one
 tool with that input; `{"text": "..."}` answers with plain text; `null` is the Bash command.
 After a tool's result the turn ends with text (an entry's optional "final" sets it), e.g.
 `[{"name": "AskUserQuestion", "input": {"questions": [...]}, "final": "Noted."}]`.
+An entry with `"when": "words"` is the turn of the user message that contains those words
+(Claude Code adds messages of its own, e.g. after an interrupted tool, that shift the count).
 An entry `{"steps": [tool, tool, ...], "final": "..."}` calls several tools in one turn, one
 after another's result. The text `{plan_file}` anywhere in an input becomes the plan file that
 Claude Code names in plan mode (`~/.claude/plans/<name>.md`), so a turn can write the plan and
@@ -41,15 +43,42 @@ def log(entry):
         f.write(json.dumps(entry) + "\n")
 
 
+def conversation(body):
+    """The user and assistant messages (Claude Code also sends messages with role "system")."""
+    return [m for m in body.get("messages", []) if m.get("role") in ("user", "assistant")]
+
+
+def blocks(message):
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [c for c in content or [] if isinstance(c, dict)]
+
+
+def words(message):
+    """What the user wrote in a message: its text blocks without Claude Code's own notes."""
+    return " ".join(
+        b.get("text", "") for b in blocks(message)
+        if b.get("type") == "text"
+        and not b.get("text", "").startswith(("<system-reminder>", "[Request interrupted"))
+    ).strip()
+
+
+def carries_result(message):
+    return any(b.get("type") == "tool_result" for b in blocks(message))
+
+
+def starts_turn(message):
+    return message.get("role") == "user" and bool(words(message))
+
+
 def has_tool_result(body):
-    """Whether the latest message answers a tool call (so the turn ends with text)."""
-    messages = body.get("messages", [])
+    """Whether the latest message answers a tool call (so the turn goes on or ends with text)."""
+    messages = conversation(body)
     if not messages:
         return False
-    content = messages[-1].get("content")
-    return isinstance(content, list) and any(
-        isinstance(c, dict) and c.get("type") == "tool_result" for c in content
-    )
+    last = messages[-1]
+    return last.get("role") == "user" and carries_result(last) and not starts_turn(last)
 
 
 def offers_bash(body):
@@ -57,35 +86,33 @@ def offers_bash(body):
 
 
 def user_turn(body):
-    """The index of the current user turn: how many user messages with text (not only tool
-    results) the conversation holds, minus one. Retries of one request get the same index."""
-    n = 0
-    for m in body.get("messages", []):
-        if m.get("role") != "user":
-            continue
-        content = m.get("content")
-        if isinstance(content, str) or (isinstance(content, list) and not any(
-                isinstance(c, dict) and c.get("type") == "tool_result" for c in content)):
-            n += 1
-    return max(n - 1, 0)
+    """The index of the current user turn: how many messages the user wrote, minus one."""
+    return max(sum(1 for m in conversation(body) if starts_turn(m)) - 1, 0)
+
+
+def latest_user_text(body):
+    for m in reversed(conversation(body)):
+        if starts_turn(m):
+            return words(m)
+    return ""
 
 
 def turn_spec(body):
+    text = latest_user_text(body)
+    for spec in TURNS:
+        if isinstance(spec, dict) and spec.get("when") and spec["when"] in text:
+            return spec
     return TURNS[min(user_turn(body), len(TURNS) - 1)]
 
 
 def results_this_turn(body):
-    """How many tool results came back since the latest user message with text."""
+    """How many tool results came back since the latest message the user wrote."""
     n = 0
-    for m in reversed(body.get("messages", [])):
-        content = m.get("content")
-        if m.get("role") != "user":
-            continue
-        if isinstance(content, list) and any(
-                isinstance(c, dict) and c.get("type") == "tool_result" for c in content):
-            n += 1
-        else:
+    for m in reversed(conversation(body)):
+        if starts_turn(m):
             break
+        if m.get("role") == "user" and carries_result(m):
+            n += 1
     return n
 
 
@@ -107,12 +134,9 @@ def next_tool(spec, body):
 
 def latest_result(body):
     """The text of the latest tool result, so that a test can read what the user answered."""
-    messages = body.get("messages", [])
-    content = messages[-1].get("content") if messages else None
-    if not isinstance(content, list):
-        return None
-    for c in content:
-        if isinstance(c, dict) and c.get("type") == "tool_result":
+    messages = conversation(body)
+    for c in blocks(messages[-1]) if messages else []:
+        if c.get("type") == "tool_result":
             inner = c.get("content")
             if isinstance(inner, list):
                 inner = " ".join(i.get("text", "") for i in inner if isinstance(i, dict))

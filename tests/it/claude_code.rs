@@ -2,7 +2,11 @@
 //! local stand-in (`tests/clients/fake_anthropic_api.py`) that asks to run a Bash command.
 //! Through sessiongate's MCP tools the owner accepts the trust dialog and the API-key question,
 //! sends a message, waits for the permission prompt, reads it with check_prompts, answers it,
-//! and the command really runs (or, answered "No", does not). On both backends.
+//! and the command really runs (or, answered "No", does not). The same for Write and Edit (the
+//! file written, the edit applied), AskUserQuestion (an option by label; free text through
+//! "Type something."), and the dialogs without a footer: "Exit plan mode?", WebFetch's
+//! permission and the plan approval (checked by the tool results Claude Code sends back to the
+//! stand-in). On both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,9 +127,14 @@ async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
 }
 
 fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
+    claude_options_in(backend, home, api, "default")
+}
+
+/// Options whose `claude-test` profile starts Claude Code in permission mode `mode`.
+fn claude_options_in(backend: &str, home: &Path, api: &FakeApi, mode: &str) -> Options {
     let mut opts = Options::for_backend(backend, "claude");
     opts.extra_profiles = format!(
-        "claude-test = {{ command = [{:?}, \"--permission-mode\", \"default\"], env = {{ HOME = {:?}, \
+        "claude-test = {{ command = [{:?}, \"--permission-mode\", {mode:?}], env = {{ HOME = {:?}, \
          ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
          DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
         claude_binary().display().to_string(),
@@ -447,4 +456,110 @@ async fn claude_code_tools_on_tmux() {
 #[tokio::test]
 async fn claude_code_tools_on_pty() {
     claude_tools_flow("pty").await;
+}
+
+/// Dialogs without the footer the menu rule knows: "Exit plan mode?", WebFetch's permission
+/// and the plan approval, each answered through respond_to_prompt and checked by the tool
+/// result Claude Code sent back to its API.
+async fn claude_plan_flow(backend: &str) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let plan = "# Plan\n\n1. Add a greet function\n2. Call it from main";
+    let turns = json!([
+        {"when": "Leave plan mode", "name": "ExitPlanMode", "input": {}, "final": "Left it."},
+        {"when": "Fetch it", "name": "WebFetch",
+         "input": {"url": "https://example.com/guide.html", "prompt": "Summarise it"}, "final": "Fine."},
+        {"when": "Plan it", "steps": [
+            {"name": "EnterPlanMode", "input": {}},
+            {"name": "Write", "input": {"file_path": "{plan_file}", "content": plan}},
+            {"name": "ExitPlanMode", "input": {"plan": plan}}],
+         "final": "Starting."},
+    ]);
+    let api = FakeApi::start_with(home.path(), "true", Some(&turns));
+    let gw = TestGateway::start(claude_options_in(backend, home.path(), &api, "plan"));
+    let mut c = client(&gw).await;
+    std::fs::create_dir(gw.root.join("project")).unwrap();
+    c.call_ok(
+        "create_session",
+        json!({ "name": "cc", "profile": "claude-test", "working_dir": "project" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "yes").await;
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "Yes").await;
+    wait_for(&mut c, "cc", "idle").await;
+
+    // "Exit plan mode?" (started in plan mode, no plan written): no footer under it.
+    let message = |m: &str| json!({ "session": "cc", "message": m });
+    c.call_ok("send_message", message("Leave plan mode"))
+        .await
+        .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Exit plan mode?", "{p}");
+    assert_eq!(labels(&p).len(), 2, "{p}");
+    answer(&mut c, "cc", "1").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results.last().is_some_and(|r| r.contains("approved")),
+        "{results:?}"
+    );
+
+    // WebFetch: its last option ends in "(esc)" and there is no footer; "No" refuses it.
+    c.call_ok("send_message", message("Fetch it"))
+        .await
+        .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Do you want to allow Claude to fetch this content?",
+        "{p}"
+    );
+    assert_eq!(p["cancel_keys"], json!(["Escape"]), "{p}");
+    let r = answer(&mut c, "cc", "No").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["3"]));
+    wait_for(&mut c, "cc", "idle").await;
+
+    // The plan approval: its footer is about editing the plan; option 2 accepts the plan.
+    c.call_ok("send_message", message("Plan it")).await.unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Would you like to proceed?", "{p}");
+    assert_eq!(labels(&p)[1], "Yes, manually approve edits", "{p}");
+    let r = answer(&mut c, "cc", "Yes, manually").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["2"]));
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .iter()
+            .any(|r| r.contains("doesn't want to proceed")),
+        "the fetch was refused: {results:?}"
+    );
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("User has approved your plan")),
+        "{results:?}"
+    );
+    c.call_ok("terminate_session", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_on_tmux() {
+    claude_plan_flow("tmux").await;
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_on_pty() {
+    claude_plan_flow("pty").await;
 }
