@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
             for answer in ["1", "2", "9", "yes", "no", "y", "", last] {
                 if let Ok(plan) = plan_answer(p, answer) {
                     // Arrows to the option plus Enter: never more keys than the menu has rows.
-                    assert!(plan.keys.len() <= p.options.len() + 2, "{plan:?} for {p:?}");
+                    assert!(
+                        plan.before.len() + plan.keys.len() <= p.options.len() + 2,
+                        "{plan:?} for {p:?}"
+                    );
                 }
             }
             for o in &p.options {

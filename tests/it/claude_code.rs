@@ -2,7 +2,11 @@
 //! local stand-in (`tests/clients/fake_anthropic_api.py`) that asks to run a Bash command.
 //! Through sessiongate's MCP tools the owner accepts the trust dialog and the API-key question,
 //! sends a message, waits for the permission prompt, reads it with check_prompts, answers it,
-//! and the command really runs (or, answered "No", does not). On both backends.
+//! and the command really runs (or, answered "No", does not). The same for Write and Edit (the
+//! file written, the edit applied), AskUserQuestion (an option by label; free text through
+//! "Type something."), and the dialogs without a footer: "Exit plan mode?", WebFetch's
+//! permission and the plan approval (checked by the tool results Claude Code sends back to the
+//! stand-in). On both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,16 +38,22 @@ struct FakeApi {
 
 impl FakeApi {
     fn start(dir: &Path, command: &str) -> FakeApi {
+        FakeApi::start_with(dir, command, None)
+    }
+
+    /// The stand-in API answering user turns with the tool calls of `turns` (see the script).
+    fn start_with(dir: &Path, command: &str, turns: Option<&Value>) -> FakeApi {
         let port_file = dir.join("api.port");
         let log = dir.join("api.log");
-        let child = Command::new("python3")
-            .arg(clients_dir().join("fake_anthropic_api.py"))
+        let mut cmd = Command::new("python3");
+        cmd.arg(clients_dir().join("fake_anthropic_api.py"))
             .arg(&port_file)
             .arg(&log)
-            .arg(command)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+            .arg(command);
+        if let Some(turns) = turns {
+            cmd.arg(turns.to_string());
+        }
+        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
         for _ in 0..200 {
             if let Ok(p) = std::fs::read_to_string(&port_file)
                 && let Ok(port) = p.trim().parse()
@@ -116,6 +126,24 @@ async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
     r
 }
 
+fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
+    claude_options_in(backend, home, api, "default")
+}
+
+/// Options whose `claude-test` profile starts Claude Code in permission mode `mode`.
+fn claude_options_in(backend: &str, home: &Path, api: &FakeApi, mode: &str) -> Options {
+    let mut opts = Options::for_backend(backend, "claude");
+    opts.extra_profiles = format!(
+        "claude-test = {{ command = [{:?}, \"--permission-mode\", {mode:?}], env = {{ HOME = {:?}, \
+         ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
+         DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
+        claude_binary().display().to_string(),
+        home.display().to_string(),
+        api.port
+    );
+    opts
+}
+
 async fn claude_permission_flow(backend: &str) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -126,16 +154,7 @@ async fn claude_permission_flow(backend: &str) {
     // Claude's Bash tool runs in the session's working directory.
     let touch = "touch created-by-claude.txt";
     let api = FakeApi::start(home.path(), touch);
-    let mut opts = Options::for_backend(backend, "claude");
-    opts.extra_profiles = format!(
-        "claude-test = {{ command = [{:?}, \"--permission-mode\", \"default\"], env = {{ HOME = {:?}, \
-         ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
-         DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
-        claude_binary().display().to_string(),
-        home.path().display().to_string(),
-        api.port
-    );
-    let gw = TestGateway::start(opts);
+    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
@@ -259,4 +278,288 @@ async fn claude_code_on_tmux() {
 #[tokio::test]
 async fn claude_code_on_pty() {
     claude_permission_flow("pty").await;
+}
+
+/// The tool results the stand-in API received, in order (what the user answered).
+fn tool_results(api: &FakeApi) -> Vec<String> {
+    std::fs::read_to_string(&api.log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["result"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Write, Edit and AskUserQuestion, each answered through respond_to_prompt and checked by
+/// its effect: the file written, the edit applied, the chosen option and the typed answer in
+/// what Claude Code sent back to its API.
+async fn claude_tools_flow(backend: &str) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let question = json!({"questions": [{
+        "question": "Which database should the service use for its job queue?",
+        "header": "Database", "multiSelect": false,
+        "options": [
+            {"label": "PostgreSQL", "description": "Relational, already used by the billing service"},
+            {"label": "Redis", "description": "In-memory, fast, but jobs are lost on a restart"},
+            {"label": "SQLite", "description": "One file, no server"}]}]});
+    let turns = json!([
+        {"name": "Write", "input": {"file_path": "{cwd}/notes.md", "content": "# Notes\n\nFirst line.\n"}, "final": "Wrote it."},
+        {"steps": [
+            {"name": "Read", "input": {"file_path": "{cwd}/notes.md"}},
+            {"name": "Edit", "input": {"file_path": "{cwd}/notes.md", "old_string": "First line.", "new_string": "First line, edited."}}],
+         "final": "Edited it."},
+        {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+        {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+    ]);
+    let api = FakeApi::start_with(home.path(), "true", Some(&turns));
+    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
+    let mut c = client(&gw).await;
+    let proj = gw.root.join("project");
+    std::fs::create_dir(&proj).unwrap();
+    let notes = proj.join("notes.md");
+    c.call_ok(
+        "create_session",
+        json!({ "name": "cc", "profile": "claude-test", "working_dir": "project" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "yes").await;
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "Yes").await;
+    wait_for(&mut c, "cc", "idle").await;
+
+    // Write: the question names the file whole; "Yes" writes it.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Write the notes" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Do you want to create notes.md?", "{p}");
+    let l = labels(&p);
+    assert_eq!(
+        (l[0].as_str(), l[l.len() - 1].as_str()),
+        ("Yes", "No"),
+        "{p}"
+    );
+    let r = answer(&mut c, "cc", "Yes").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["1"]));
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "# Notes\n\nFirst line.\n"
+    );
+
+    // Edit: the diff is context; "1" applies it.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Edit the notes" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Do you want to make this edit to notes.md?",
+        "{p}"
+    );
+    assert!(
+        p["context"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .is_some_and(|l| l.contains("First line, edited."))),
+        "{p}"
+    );
+    answer(&mut c, "cc", "1").await;
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "# Notes\n\nFirst line, edited.\n"
+    );
+
+    // AskUserQuestion: labels and descriptions apart; an option picked by its label.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Ask me" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Which database should the service use for its job queue?",
+        "{p}"
+    );
+    assert_eq!(
+        labels(&p),
+        vec![
+            "PostgreSQL",
+            "Redis",
+            "SQLite",
+            "Type something.",
+            "Chat about this"
+        ]
+    );
+    assert_eq!(
+        p["options"][1]["description"],
+        "In-memory, fast, but jobs are lost on a restart"
+    );
+    assert_eq!(p["cursor"], 0);
+    assert_eq!(p["accepts_text"], true);
+    answer(&mut c, "cc", "Redis").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results.last().is_some_and(|r| r.contains("Redis")),
+        "{results:?}"
+    );
+
+    // "Type something.": free text, typed into that option.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Ask me again" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let r = answer(&mut c, "cc", "MariaDB with a jobs table").await;
+    assert_eq!(
+        r["structuredContent"]["keys"],
+        json!(["Down", "Down", "Down", "Enter"]),
+        "{r}"
+    );
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("MariaDB with a jobs table")),
+        "{results:?}"
+    );
+    c.call_ok("terminate_session", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn claude_code_tools_on_tmux() {
+    claude_tools_flow("tmux").await;
+}
+
+#[tokio::test]
+async fn claude_code_tools_on_pty() {
+    claude_tools_flow("pty").await;
+}
+
+/// Dialogs without the footer the menu rule knows: "Exit plan mode?", WebFetch's permission
+/// and the plan approval, each answered through respond_to_prompt and checked by the tool
+/// result Claude Code sent back to its API.
+async fn claude_plan_flow(backend: &str) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let plan = "# Plan\n\n1. Add a greet function\n2. Call it from main";
+    let turns = json!([
+        {"when": "Leave plan mode", "name": "ExitPlanMode", "input": {}, "final": "Left it."},
+        {"when": "Fetch it", "name": "WebFetch",
+         "input": {"url": "https://example.com/guide.html", "prompt": "Summarise it"}, "final": "Fine."},
+        {"when": "Plan it", "steps": [
+            {"name": "EnterPlanMode", "input": {}},
+            {"name": "Write", "input": {"file_path": "{plan_file}", "content": plan}},
+            {"name": "ExitPlanMode", "input": {"plan": plan}}],
+         "final": "Starting."},
+    ]);
+    let api = FakeApi::start_with(home.path(), "true", Some(&turns));
+    let gw = TestGateway::start(claude_options_in(backend, home.path(), &api, "plan"));
+    let mut c = client(&gw).await;
+    std::fs::create_dir(gw.root.join("project")).unwrap();
+    c.call_ok(
+        "create_session",
+        json!({ "name": "cc", "profile": "claude-test", "working_dir": "project" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "yes").await;
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    answer(&mut c, "cc", "Yes").await;
+    wait_for(&mut c, "cc", "idle").await;
+
+    // "Exit plan mode?" (started in plan mode, no plan written): no footer under it.
+    let message = |m: &str| json!({ "session": "cc", "message": m });
+    c.call_ok("send_message", message("Leave plan mode"))
+        .await
+        .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Exit plan mode?", "{p}");
+    assert_eq!(labels(&p).len(), 2, "{p}");
+    answer(&mut c, "cc", "1").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results.last().is_some_and(|r| r.contains("approved")),
+        "{results:?}"
+    );
+
+    // WebFetch: its last option ends in "(esc)" and there is no footer; "No" refuses it.
+    c.call_ok("send_message", message("Fetch it"))
+        .await
+        .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        p["question"], "Do you want to allow Claude to fetch this content?",
+        "{p}"
+    );
+    assert_eq!(p["cancel_keys"], json!(["Escape"]), "{p}");
+    let r = answer(&mut c, "cc", "No").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["3"]));
+    wait_for(&mut c, "cc", "idle").await;
+
+    // The plan approval: its footer is about editing the plan; option 2 accepts the plan.
+    c.call_ok("send_message", message("Plan it")).await.unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Would you like to proceed?", "{p}");
+    assert_eq!(labels(&p)[1], "Yes, manually approve edits", "{p}");
+    let r = answer(&mut c, "cc", "Yes, manually").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["2"]));
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .iter()
+            .any(|r| r.contains("doesn't want to proceed")),
+        "the fetch was refused: {results:?}"
+    );
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("User has approved your plan")),
+        "{results:?}"
+    );
+    c.call_ok("terminate_session", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_on_tmux() {
+    claude_plan_flow("tmux").await;
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_on_pty() {
+    claude_plan_flow("pty").await;
 }

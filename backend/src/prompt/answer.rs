@@ -6,9 +6,12 @@ use super::{Prompt, PromptKind};
 use crate::error::Error;
 use crate::keys::Key;
 
-/// What to send: `text` typed literally (without Enter), then `keys` pressed.
+/// What to send: `before` pressed, `text` typed literally (without Enter), then `keys` pressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AnswerPlan {
+    /// Keys to press before the text: the arrows to a menu option that takes text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<Key>,
     /// Text to type first, if any.
     pub text: Option<String>,
     /// Keys to press after the text.
@@ -21,16 +24,21 @@ pub struct AnswerPlan {
 ///
 /// `answer` is an option number, an option label or the beginning of one (case-insensitive;
 /// an exact label wins over prefixes, an ambiguous prefix is refused), `yes`/`no` for y/n
-/// questions, anything for "Press Enter", and free text for text questions.
+/// questions, anything for "Press Enter", and free text for text questions. A menu takes free
+/// text only through its option that takes text (Claude Code's "Type something."): an answer
+/// that is no option's number or label goes there (arrows to it, the text, Enter). Descriptions
+/// are never matched.
 pub fn plan_answer(prompt: &Prompt, answer: &str) -> Result<AnswerPlan, Error> {
     let a = answer.trim();
     match prompt.kind {
         PromptKind::PressEnter => Ok(AnswerPlan {
+            before: Vec::new(),
             text: None,
             keys: vec![Key::Enter],
             chosen: None,
         }),
         PromptKind::Text => Ok(AnswerPlan {
+            before: Vec::new(),
             text: (!answer.is_empty()).then(|| answer.to_owned()),
             keys: vec![Key::Enter],
             chosen: None,
@@ -49,15 +57,38 @@ pub fn plan_answer(prompt: &Prompt, answer: &str) -> Result<AnswerPlan, Error> {
                 }
             };
             Ok(AnswerPlan {
+                before: Vec::new(),
                 text: Some(letter.to_string()),
                 keys: vec![Key::Enter],
                 chosen: Some(label.into()),
             })
         }
         PromptKind::Menu => {
-            let index = choose(prompt, a)?;
-            let option = &prompt.options[index];
+            let text_option = prompt.options.iter().find(|o| o.takes_text);
+            let (option, text) = match (choose(prompt, a), text_option) {
+                (Ok(index), _) if !prompt.options[index].takes_text => {
+                    (&prompt.options[index], None)
+                }
+                (Ok(_), Some(o)) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "option {:?} takes text: answer with the text itself",
+                        o.label
+                    )));
+                }
+                (Err(_), Some(o)) if !a.is_empty() => (o, Some(answer.to_owned())),
+                (Err(e), _) => return Err(e),
+                (Ok(index), None) => (&prompt.options[index], None),
+            };
+            if text.is_some() {
+                return Ok(AnswerPlan {
+                    before: option.keys.clone(),
+                    text,
+                    keys: vec![Key::Enter],
+                    chosen: Some(option.label.clone()),
+                });
+            }
             Ok(AnswerPlan {
+                before: Vec::new(),
                 text: None,
                 keys: option.keys.clone(),
                 chosen: Some(option.label.clone()),

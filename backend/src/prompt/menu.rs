@@ -2,17 +2,33 @@
 //! above them, and the dialog's other lines as context.
 //!
 //! The options are the rows next to the cursor row whose text starts in the same column as
-//! the cursor row's text (rows indented further continue the option above them). The question
-//! is the nearest line above the options that contains a `?`, within the dialog (which ends
-//! at a horizontal rule).
+//! the cursor row's text (after the cursor and a selection mark such as `✔`). Rows indented
+//! further belong to the option above them: the first one continues its label when the
+//! label's row was full (the next word would not have fitted on it), the rest are its
+//! description. Indentation alone does not tell them apart on Claude Code's screens (both sit
+//! in the label's column); the width does, and the colour (dim descriptions) would. In
+//! a numbered menu the options count up from the first one, and blank lines or a horizontal
+//! rule between two options (Claude Code draws "Chat about this" below a rule) do not end it.
+//! The question is the nearest line above the options that contains a `?`, within the dialog
+//! (which ends at a horizontal rule).
 
 use super::{Prompt, PromptKind, PromptOption};
 use crate::keys::Key;
 
-/// How far above the footer the cursor row may be.
-const MAX_MENU_ROWS: usize = 20;
+/// How far above the footer (or the bottom of the screen) the cursor row may be.
+const MAX_MENU_ROWS: usize = 30;
 /// How many context lines are kept.
 const MAX_CONTEXT: usize = 12;
+/// How many lines may follow a menu that has no footer (a hint such as "ctrl+g to edit").
+const MAX_LINES_BELOW: usize = 2;
+/// Columns a program leaves free at the right edge when it wraps text.
+const WRAP_SLACK: usize = 2;
+/// How many screen rows a label may fill. Plain text cannot tell a third row of a label
+/// from a description that fills its row (only the description's dim colour could), so a
+/// label is taken to wrap at most once.
+const MAX_LABEL_ROWS: usize = 2;
+/// Marks drawn before the text of a selected (checked) row, e.g. the theme picker's `✔`.
+const MARKS: [char; 4] = ['✔', '✓', '◉', '☑'];
 
 /// A horizontal line: a solid one bounds a dialog, a dashed one separates parts inside it.
 fn is_rule_line(l: &str) -> bool {
@@ -40,92 +56,206 @@ fn split_number(text: &str) -> (Option<u32>, String) {
     (None, text.trim().to_owned())
 }
 
-/// Reads the menu whose footer is on line `footer`, with `cursor` as the cursor glyph.
-pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<Prompt> {
-    let top = footer.saturating_sub(MAX_MENU_ROWS);
-    let cursor_row = (top..footer)
+/// A row split into whether the cursor is on it, the column its text starts in (after the
+/// cursor and a selection mark) and that text.
+fn row_text<'a>(line: &'a str, cursor: &str) -> (bool, usize, &'a str) {
+    let mut rest = line.trim_start();
+    let mut selected = false;
+    if let Some(r) = rest.strip_prefix(cursor) {
+        selected = true;
+        rest = r.trim_start_matches([' ', '\u{a0}']);
+    }
+    let mut chars = rest.chars();
+    if let Some(mark) = chars.next()
+        && MARKS.contains(&mark)
+        && !cursor.starts_with(mark)
+        && chars.as_str().starts_with(' ')
+    {
+        rest = chars.as_str().trim_start_matches([' ', '\u{a0}']);
+    }
+    let col = line.chars().count() - rest.chars().count();
+    (selected, col, rest.trim_end())
+}
+
+/// Whether an option's label says that choosing it lets its owner type an answer (Claude
+/// Code's "Type something." under AskUserQuestion).
+fn takes_text(label: &str) -> bool {
+    let l = label.trim_start_matches("[ ] ").trim_end_matches('.');
+    l.eq_ignore_ascii_case("type something")
+}
+
+/// One option as it is read, before it becomes a [`PromptOption`].
+struct Row {
+    selected: bool,
+    number: Option<u32>,
+    label: String,
+    description: Option<String>,
+    /// The width of the option's last screen row, to tell a wrapped label from a description.
+    last_width: usize,
+    /// How many screen rows the label fills.
+    label_rows: usize,
+}
+
+/// Reads the menu whose footer is on line `footer` (or, without a footer, the menu at the
+/// bottom of the screen), with `cursor` as the cursor glyph.
+///
+/// A menu without a footer must be numbered, have a question above it and end at the bottom
+/// of the screen (at most a short hint below it), so that an old menu in the scrollback
+/// above an input box is not taken for a live one.
+pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> Option<Prompt> {
+    let limit = footer.unwrap_or(lines.len());
+    let top = limit.saturating_sub(MAX_MENU_ROWS);
+    let cursor_row = (top..limit)
         .rev()
         .find(|&i| lines[i].trim_start().starts_with(cursor))?;
-    let cursor_line = lines[cursor_row];
-    let after_cursor = cursor_line.trim_start()[cursor.len()..].trim_start_matches([' ', '\u{a0}']);
-    if after_cursor.is_empty() {
+    let (_, text_col, cursor_text) = row_text(lines[cursor_row], cursor);
+    if cursor_text.is_empty() {
         // An empty input line (e.g. Claude Code's `❯` input box), not a menu row.
         return None;
     }
-    let text_col = cursor_line.chars().count() - after_cursor.chars().count();
-    // In a numbered menu every option starts with its number, and options may be separated
-    // by blank lines or followed by indented descriptions (Codex draws them so).
-    let numbered_menu = split_number(after_cursor).0.is_some();
-    let is_option_row = |l: &str| {
-        !l.trim().is_empty()
-            && (l.trim_start().starts_with(cursor)
-                || (indent(l) == text_col
-                    && (!numbered_menu || split_number(l.trim_start()).0.is_some())))
-    };
-    let mut first = cursor_row;
-    loop {
-        let mut k = first;
-        while numbered_menu && k > top && lines[k - 1].trim().is_empty() {
-            k -= 1;
+    let numbered_menu = split_number(cursor_text).0.is_some();
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let blank = |i: usize| lines[i].trim().is_empty();
+    // An option row: its text in the options' column (and, in a numbered menu, a number).
+    let option_at = |i: usize| -> Option<(bool, Option<u32>, String)> {
+        let l = lines[i];
+        if l.trim().is_empty() || is_rule_line(l) {
+            return None;
         }
-        if k > top && is_option_row(lines[k - 1]) {
-            first = k - 1;
-        } else {
+        let (selected, col, text) = row_text(l, cursor);
+        if col != text_col {
+            return None;
+        }
+        let (number, label) = split_number(text);
+        if numbered_menu && number.is_none() {
+            return None;
+        }
+        Some((selected, number, label))
+    };
+    let continues = |i: usize| {
+        let l = lines[i];
+        !l.trim().is_empty() && !is_rule_line(l) && indent(l) > text_col && option_at(i).is_none()
+    };
+
+    // Up from the cursor row to the first option, over descriptions and, in a numbered menu,
+    // blank lines and separators; numbers count down by one.
+    let mut first = cursor_row;
+    let mut first_number = option_at(cursor_row).and_then(|o| o.1);
+    let mut i = cursor_row;
+    while i > top {
+        let k = i - 1;
+        if let Some((_, number, _)) = option_at(k) {
+            if numbered_menu && number.zip(first_number).is_none_or(|(n, f)| n + 1 != f) {
+                break;
+            }
+            first = k;
+            first_number = number;
+        } else if !(continues(k) || (numbered_menu && (blank(k) || is_rule_line(lines[k])))) {
             break;
         }
+        i = k;
     }
-    let mut rows: Vec<(bool, String)> = Vec::new();
+
+    // Down from the first option: options, their wrapped labels and descriptions.
+    let mut rows: Vec<Row> = Vec::new();
+    let mut end = first;
     let mut i = first;
-    while i < footer {
+    while i < limit {
         let l = lines[i];
-        if l.trim().is_empty() {
-            let next = (i + 1..footer).find(|&j| !lines[j].trim().is_empty());
-            match next {
-                Some(j) if numbered_menu && is_option_row(lines[j]) => {
+        if let Some((selected, number, label)) = option_at(i) {
+            let follows = match (rows.last(), number) {
+                (None, _) => true,
+                (Some(prev), Some(n)) => prev.number.is_some_and(|p| p + 1 == n),
+                (Some(_), None) => !numbered_menu,
+            };
+            if !follows {
+                break;
+            }
+            rows.push(Row {
+                selected,
+                number,
+                label,
+                description: None,
+                last_width: l.chars().count(),
+                label_rows: 1,
+            });
+        } else if blank(i) || is_rule_line(l) {
+            // A gap or a separator inside a numbered menu, when the next option follows it.
+            let next = (i + 1..limit).find(|&j| !blank(j) && !is_rule_line(lines[j]));
+            let next_number = rows.last().and_then(|r| r.number).map(|n| n + 1);
+            match next.map(|j| (j, option_at(j))) {
+                Some((j, Some((_, Some(n), _)))) if numbered_menu && Some(n) == next_number => {
                     i = j;
                     continue;
                 }
                 _ => break,
             }
-        }
-        if is_rule_line(l) {
-            break;
-        }
-        let t = l.trim_start();
-        if let Some(rest) = t.strip_prefix(cursor) {
-            rows.push((true, rest.trim_matches([' ', '\u{a0}']).to_owned()));
-        } else if is_option_row(l) {
-            rows.push((false, t.to_owned()));
-        } else if indent(l) > text_col && !rows.is_empty() {
-            if let Some(last) = rows.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(t);
+        } else if continues(i) {
+            let Some(row) = rows.last_mut() else { break };
+            let t = l.trim();
+            let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
+            let wrapped = row.last_width + 1 + word > width.saturating_sub(WRAP_SLACK);
+            match &mut row.description {
+                None if wrapped && row.label_rows < MAX_LABEL_ROWS => {
+                    row.label.push(' ');
+                    row.label.push_str(t);
+                    row.label_rows += 1;
+                }
+                None => row.description = Some(t.to_owned()),
+                Some(d) => {
+                    d.push(' ');
+                    d.push_str(t);
+                }
             }
+            row.last_width = l.chars().count();
         } else {
             break;
         }
+        end = i + 1;
         i += 1;
     }
     if rows.len() < 2 {
         return None;
     }
-    let cursor_index = rows.iter().position(|(sel, _)| *sel)?;
-    let parsed: Vec<(Option<u32>, String)> = rows.iter().map(|(_, t)| split_number(t)).collect();
-    let numbered = parsed.iter().all(|(n, _)| n.is_some());
-    let options: Vec<PromptOption> = parsed
+    split_columns(&mut rows);
+    let cursor_index = rows.iter().position(|r| r.selected)?;
+    let numbered = rows.iter().all(|r| r.number.is_some());
+    let options: Vec<PromptOption> = rows
         .iter()
         .enumerate()
-        .map(|(idx, (number, label))| PromptOption {
-            number: if numbered { *number } else { None },
-            label: if numbered {
-                label.clone()
-            } else {
-                rows[idx].1.trim().to_owned()
-            },
-            selected: idx == cursor_index,
-            keys: select_keys(numbered.then_some(*number).flatten(), idx, cursor_index),
+        .map(|(idx, r)| {
+            let text = takes_text(&r.label);
+            PromptOption {
+                number: if numbered { r.number } else { None },
+                label: r.label.clone(),
+                description: r.description.clone(),
+                selected: idx == cursor_index,
+                // An option that takes text is reached with arrows; its text and Enter follow.
+                keys: if text {
+                    arrows(idx, cursor_index)
+                } else {
+                    select_keys(numbered.then_some(r.number).flatten(), idx, cursor_index)
+                },
+                takes_text: text,
+            }
         })
         .collect();
+
+    // Without a footer, the menu must end the screen.
+    let below: Vec<&str> = lines[end..]
+        .iter()
+        .copied()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if footer.is_none()
+        && (!numbered
+            || below.len() > MAX_LINES_BELOW
+            || below
+                .iter()
+                .any(|l| is_rule_line(l) || l.trim_start().starts_with(cursor)))
+    {
+        return None;
+    }
 
     // The dialog: from the horizontal rule above the options down to them.
     let mut dialog_top = first;
@@ -134,10 +264,13 @@ pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<P
     }
     let dialog: Vec<&str> = lines[dialog_top..first]
         .iter()
-        .map(|l| l.trim())
+        .map(|l| l.trim().trim_start_matches('│').trim())
         .filter(|l| !l.is_empty() && !is_rule_line(l))
         .collect();
     let q_index = dialog.iter().rposition(|l| l.contains('?'));
+    if footer.is_none() && q_index.is_none() {
+        return None;
+    }
     let (question, context) = match q_index {
         Some(q) => {
             let line = dialog[q];
@@ -159,8 +292,15 @@ pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<P
             )
         }
     };
-    let footer_text = lines[footer].to_ascii_lowercase();
-    let cancel_keys = if footer_text.contains("esc") {
+    // Esc cancels when the footer says so, or when an option says that it is Esc's choice.
+    let says_esc = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        l.contains("esc to") || l.contains("(esc)")
+    };
+    let cancels = footer.is_some_and(|f| lines[f].to_ascii_lowercase().contains("esc"))
+        || rows.iter().any(|r| says_esc(&r.label))
+        || below.iter().any(|l| says_esc(l));
+    let cancel_keys = if cancels {
         vec![Key::Escape]
     } else {
         Vec::new()
@@ -173,6 +313,7 @@ pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<P
         .into_iter()
         .rev()
         .collect();
+    let accepts_text = options.iter().any(|o| o.takes_text);
     Some(Prompt {
         kind: PromptKind::Menu,
         question,
@@ -180,8 +321,45 @@ pub(super) fn read_menu(lines: &[&str], footer: usize, cursor: &str) -> Option<P
         options,
         cursor: Some(cursor_index),
         cancel_keys,
-        accepts_text: false,
+        accepts_text,
     })
+}
+
+/// Splits labels drawn in two columns (Claude Code's model picker: `Opus   Opus 5.5 · Best
+/// for …`) into label and description, when every option has a second column.
+fn split_columns(rows: &mut [Row]) {
+    let gap = |label: &str| {
+        label
+            .find("  ")
+            .map(|at| (at, label[at..].trim_start().to_owned()))
+            .filter(|(_, rest)| !rest.is_empty())
+    };
+    if !rows.iter().all(|r| gap(&r.label).is_some()) {
+        return;
+    }
+    for r in rows.iter_mut() {
+        if let Some((at, rest)) = gap(&r.label) {
+            let label = r.label[..at].trim_end();
+            let label = label
+                .strip_suffix(MARKS)
+                .map_or(label, str::trim_end)
+                .to_owned();
+            r.description = Some(match r.description.take() {
+                Some(more) => format!("{rest} {more}"),
+                None => rest,
+            });
+            r.label = label;
+        }
+    }
+}
+
+/// Arrow keys from option `cursor` to option `target`, without Enter.
+fn arrows(target: usize, cursor: usize) -> Vec<Key> {
+    if target > cursor {
+        std::iter::repeat_n(Key::Down, target - cursor).collect()
+    } else {
+        std::iter::repeat_n(Key::Up, cursor - target).collect()
+    }
 }
 
 /// The keys that select option `target` of a menu whose cursor is on `cursor`: its digit when
@@ -193,12 +371,7 @@ fn select_keys(number: Option<u32>, target: usize, cursor: usize) -> Vec<Key> {
     {
         return vec![Key::Char(c)];
     }
-    let mut keys = Vec::new();
-    if target > cursor {
-        keys.extend(std::iter::repeat_n(Key::Down, target - cursor));
-    } else {
-        keys.extend(std::iter::repeat_n(Key::Up, cursor - target));
-    }
+    let mut keys = arrows(target, cursor);
     keys.push(Key::Enter);
     keys
 }

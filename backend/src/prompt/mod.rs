@@ -148,7 +148,8 @@ pub struct Prompt {
     pub cursor: Option<usize>,
     /// The keys that dismiss the question without answering.
     pub cancel_keys: Vec<Key>,
-    /// Whether free text is an acceptable answer.
+    /// Whether free text is an acceptable answer (in a menu: it has an option that takes
+    /// text).
     pub accepts_text: bool,
 }
 
@@ -157,12 +158,21 @@ pub struct Prompt {
 pub struct PromptOption {
     /// The number shown before the option, if any.
     pub number: Option<u32>,
-    /// The option's text.
+    /// The option's text (a label wrapped over several rows is joined into one).
     pub label: String,
+    /// The explanation drawn with the option (under it, or in a column beside it); never
+    /// matched against an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Whether the cursor is on it.
     pub selected: bool,
-    /// Exactly the keys that select it, from the current cursor position.
+    /// Exactly the keys that select it, from the current cursor position. For an option
+    /// that takes text, the keys that move to it; the text and Enter follow.
     pub keys: Vec<Key>,
+    /// Whether choosing it means typing an answer (Claude Code's "Type something."): the only
+    /// way free text reaches a menu.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub takes_text: bool,
 }
 
 /// Looks at a screen (the visible screen as plain text) and says what the session is doing.

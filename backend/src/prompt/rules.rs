@@ -4,7 +4,9 @@
 //! an id, the state it reports (`working`, `idle`, `waiting`), a priority, a region (how many
 //! non-blank lines from the bottom it looks at) and either a `pattern` (a regular expression
 //! matched against each line of the region) or, for menus, a `footer` pattern and a `cursor`
-//! glyph. Waiting rules also name the prompt `kind`.
+//! glyph. Waiting rules also name the prompt `kind`. A menu's footer raises confidence but
+//! does not decide: a numbered menu at the bottom of the screen under a question matches
+//! without it (one step lower in priority, its id marked "(no footer)").
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -198,12 +200,21 @@ impl Rule {
             (State::Waiting, Some(Kind::Menu)) => {
                 let footer = self.footer.as_ref()?;
                 let cursor = self.cursor.as_deref()?;
-                let at = region
-                    .iter()
-                    .copied()
-                    .find(|&i| footer.is_match(lines[i]))?;
-                let prompt = menu::read_menu(lines, at, cursor)?;
-                found(Activity::WaitingForInput, Some(prompt))
+                // The footer raises confidence; a numbered menu at the bottom of the screen
+                // under a question is a prompt without one too (Claude Code's WebFetch
+                // permission, "Exit plan mode?"), one step lower in priority.
+                let at = region.iter().copied().find(|&i| footer.is_match(lines[i]));
+                if let Some(prompt) = at.and_then(|at| menu::read_menu(lines, Some(at), cursor)) {
+                    return found(Activity::WaitingForInput, Some(prompt));
+                }
+                let bottom = *region.first()?;
+                let prompt = menu::read_menu(&lines[..=bottom], None, cursor)?;
+                Some(Match {
+                    activity: Activity::WaitingForInput,
+                    prompt: Some(prompt),
+                    rule_id: format!("{} (no footer)", self.id),
+                    priority: self.priority - 1,
+                })
             }
             (State::Waiting, kind) => {
                 let last = *region.first()?;
@@ -254,14 +265,18 @@ fn line_prompt(lines: &[&str], at: usize, kind: PromptKind) -> Prompt {
             super::PromptOption {
                 number: None,
                 label: "yes".into(),
+                description: None,
                 selected: false,
                 keys: vec![Key::Char('y'), Key::Enter],
+                takes_text: false,
             },
             super::PromptOption {
                 number: None,
                 label: "no".into(),
+                description: None,
                 selected: false,
                 keys: vec![Key::Char('n'), Key::Enter],
+                takes_text: false,
             },
         ],
         _ => Vec::new(),

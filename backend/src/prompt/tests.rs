@@ -348,3 +348,401 @@ fn a_shell_the_rules_cannot_read_is_decided_by_its_foreground_process() {
     crate::prompt::refine_with_foreground(&mut d, Some("bash"));
     assert_eq!(d.activity, Activity::Unknown);
 }
+
+fn menu_of(name: &str) -> Prompt {
+    let d = detect(&fixture(name), Agent::ClaudeCode);
+    assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
+    let p = d.prompt.unwrap_or_else(|| panic!("{name}: no prompt"));
+    assert_eq!(p.kind, PromptKind::Menu, "{name}");
+    p
+}
+
+fn labels(p: &Prompt) -> Vec<&str> {
+    p.options.iter().map(|o| o.label.as_str()).collect()
+}
+
+fn descriptions(p: &Prompt) -> Vec<Option<&str>> {
+    p.options.iter().map(|o| o.description.as_deref()).collect()
+}
+
+#[test]
+fn ask_user_question_reads_labels_descriptions_and_the_option_below_the_rule() {
+    let want_labels = vec![
+        "PostgreSQL",
+        "Redis",
+        "SQLite",
+        "Type something.",
+        "Chat about this",
+    ];
+    let want_descriptions = vec![
+        Some("Relational, already used by the billing service; SKIP LOCKED makes it a fine queue"),
+        Some("In-memory, fast, but jobs are lost if it restarts without persistence"),
+        Some("One file, no server; enough for a single worker"),
+        None,
+        None,
+    ];
+    for (name, cursor) in [
+        ("ask-user-question", 0),
+        ("ask-user-question-cursor-second", 1),
+        ("ask-user-question-type-something", 3),
+        ("ask-user-question-chat-about-this", 4),
+    ] {
+        let p = menu_of(name);
+        assert_eq!(
+            p.question, "Which database should the service use for its job queue?",
+            "{name}"
+        );
+        assert_eq!(labels(&p), want_labels, "{name}");
+        assert_eq!(descriptions(&p), want_descriptions, "{name}");
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert!(p.options[cursor].selected, "{name}");
+        assert_eq!(
+            p.options.iter().map(|o| o.number).collect::<Vec<_>>(),
+            vec![Some(1), Some(2), Some(3), Some(4), Some(5)],
+            "{name}"
+        );
+        assert!(p.accepts_text, "{name}");
+        assert_eq!(
+            p.options.iter().map(|o| o.takes_text).collect::<Vec<_>>(),
+            vec![false, false, false, true, false],
+            "{name}"
+        );
+        assert_eq!(p.cancel_keys, vec![Key::Escape], "{name}");
+    }
+}
+
+#[test]
+fn a_wrapped_label_is_one_label_and_its_description_stays_apart() {
+    let p = menu_of("ask-user-question-wrapped");
+    assert_eq!(
+        p.question,
+        "How should the importer treat rows whose date column cannot be parsed in any of the configured formats?"
+    );
+    assert_eq!(
+        p.options[0].label,
+        "Skip the row and write it to a rejects file next to the input so that someone can fix it by hand later on, once the owner of the upstream export has been told about it"
+    );
+    assert_eq!(
+        p.options[0].description.as_deref(),
+        Some(
+            "Nothing is lost; the import finishes; the rejects file needs a person to look at it afterwards, which in practice may never happen unless somebody is told"
+        )
+    );
+    assert_eq!(
+        labels(&p)[1..],
+        [
+            "Stop the import",
+            "Use today's date",
+            "Type something.",
+            "Chat about this"
+        ]
+    );
+    // A permission option wrapped onto a second row is one label too.
+    let p = menu_of("write-permission");
+    assert_eq!(
+        p.options[1].label,
+        "Yes, and switch to accept edits (auto-approve file edits and common file commands) for this session (shift+tab)"
+    );
+    assert_eq!(p.options[1].description, None);
+}
+
+#[test]
+fn answers_select_labels_never_descriptions_and_text_goes_through_type_something() {
+    let p = menu_of("ask-user-question-cursor-second");
+    // A label selects its option by digit.
+    let plan = plan_answer(&p, "PostgreSQL").unwrap();
+    assert_eq!((plan.before.clone(), plan.text.clone()), (vec![], None));
+    assert_eq!(plan.keys, vec![Key::Char('1')]);
+    assert_eq!(plan_answer(&p, "5").unwrap().keys, vec![Key::Char('5')]);
+    // Words of a description select nothing: they are free text, typed into "Type something."
+    // (arrows to it from the cursor on option 2, the text, Enter).
+    for text in ["Relational", "In-memory, fast", "MySQL, please"] {
+        let plan = plan_answer(&p, text).unwrap();
+        assert_eq!(plan.before, vec![Key::Down, Key::Down], "{text}");
+        assert_eq!(plan.text.as_deref(), Some(text));
+        assert_eq!(plan.keys, vec![Key::Enter]);
+        assert_eq!(plan.chosen.as_deref(), Some("Type something."));
+    }
+    // Choosing "Type something." without text is refused.
+    for a in ["Type something.", "4"] {
+        let err = plan_answer(&p, a).unwrap_err().to_string();
+        assert!(err.contains("takes text"), "{a}: {err}");
+    }
+    // A menu without such an option takes no free text, and a description is no option.
+    let p = menu_of("plan-approval");
+    assert!(!p.accepts_text);
+    let err = plan_answer(&p, "shift+tab to approve")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no option matches"), "{err}");
+}
+
+#[test]
+fn dialogs_without_a_footer_are_prompts() {
+    let p = menu_of("webfetch-permission");
+    assert_eq!(
+        p.question,
+        "Do you want to allow Claude to fetch this content?"
+    );
+    assert_eq!(
+        labels(&p),
+        vec![
+            "Yes",
+            "Yes, and don't ask again for example.com",
+            "No, and tell Claude what to do differently (esc)"
+        ]
+    );
+    assert!(
+        p.context
+            .iter()
+            .any(|c| c == "url: https://example.com/docs/v2.1/guide.html"),
+        "{:?}",
+        p.context
+    );
+    assert_eq!(p.cancel_keys, vec![Key::Escape]);
+
+    let p = menu_of("plan-approval");
+    assert_eq!(p.question, "Would you like to proceed?");
+    assert_eq!(
+        labels(&p),
+        vec![
+            "Yes, and use auto mode",
+            "Yes, manually approve edits",
+            "Tell Claude what to change"
+        ]
+    );
+    assert_eq!(
+        p.options[2].description.as_deref(),
+        Some("shift+tab to approve with this feedback")
+    );
+    assert_eq!(plan_answer(&p, "2").unwrap().keys, vec![Key::Char('2')]);
+
+    let p = menu_of("exit-plan-mode");
+    assert_eq!(p.question, "Exit plan mode?");
+    assert_eq!(
+        labels(&p),
+        vec![
+            "Yes, and switch to default (ask each time) for this session",
+            "No"
+        ]
+    );
+    assert_eq!(p.cursor, Some(0));
+}
+
+#[test]
+fn permission_dialogs_of_write_and_edit() {
+    let p = menu_of("write-permission");
+    assert_eq!(p.question, "Do you want to create notes.md?");
+    assert_eq!(labels(&p)[0], "Yes");
+    assert_eq!(labels(&p)[2], "No");
+    let p = menu_of("edit-permission");
+    assert_eq!(p.question, "Do you want to make this edit to greet.py?");
+    assert!(
+        p.context
+            .iter()
+            .any(|c| c == "2 +    return f\"Hello, {name}!\""),
+        "the diff is context: {:?}",
+        p.context
+    );
+    assert_eq!(plan_answer(&p, "yes").unwrap().keys, vec![Key::Char('1')]);
+}
+
+#[test]
+fn pickers_with_a_mark_on_the_selected_row() {
+    let themes = vec![
+        "Auto (match terminal)",
+        "Dark mode",
+        "Light mode",
+        "Dark mode (colorblind-friendly)",
+        "Light mode (colorblind-friendly)",
+        "Dark mode (ANSI colors only)",
+        "Light mode (ANSI colors only)",
+        "New custom theme…",
+    ];
+    for (name, cursor) in [("theme-picker", 1), ("theme-picker-cursor-moved", 2)] {
+        let p = menu_of(name);
+        assert_eq!(labels(&p), themes, "{name}");
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(
+            p.question,
+            "Choose the text style that looks best with your terminal"
+        );
+    }
+    let p = menu_of("theme-picker");
+    assert_eq!(
+        plan_answer(&p, "light mode").unwrap().keys,
+        vec![Key::Down, Key::Enter]
+    );
+
+    // The model picker draws a description in a column beside each label.
+    let p = menu_of("model-picker");
+    assert_eq!(
+        labels(&p),
+        vec!["Default (recommended)", "Opus", "Fable", "Sonnet", "Haiku"]
+    );
+    assert_eq!(
+        p.options[2].description.as_deref(),
+        Some(
+            "Fable 5.2 · Most capable for your hardest and longest-running tasks · $8/$40 per Mtok"
+        )
+    );
+    assert_eq!(
+        plan_answer(&p, "sonnet").unwrap().keys,
+        vec![Key::Char('4')]
+    );
+
+    let p = menu_of("login-method-picker");
+    assert_eq!(p.question, "Select login method:");
+    assert_eq!(p.options.len(), 3);
+}
+
+#[test]
+fn screens_that_wait_for_nothing_are_not_prompts() {
+    // `/output-style` in 2.1.331 prints its styles and returns to the input box.
+    let d = detect(&fixture("output-style-list"), Agent::ClaudeCode);
+    assert_eq!(d.activity, Activity::Idle, "{d:?}");
+    assert!(d.prompt.is_none());
+}
+
+/// A small deterministic generator (xorshift), so that the property test needs no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random edit of a screen: a line removed, doubled, blanked, swapped with the next, or a
+/// word in it replaced.
+fn edit(rng: &mut Rng, lines: &mut Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    let i = rng.below(lines.len());
+    match rng.below(5) {
+        0 => {
+            lines.remove(i);
+        }
+        1 => {
+            let l = lines[i].clone();
+            lines.insert(i, l);
+        }
+        2 => lines[i].clear(),
+        3 if i + 1 < lines.len() => lines.swap(i, i + 1),
+        _ => {
+            const WORDS: [&str; 8] = [
+                "x.py",
+                "v2.1",
+                "?",
+                "1.",
+                "❯",
+                "Yes",
+                "──────",
+                "Esc to cancel",
+            ];
+            let words: Vec<&str> = lines[i].split(' ').collect();
+            let w = rng.below(words.len());
+            let mut words: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+            words[w] = WORDS[rng.below(WORDS.len())].to_owned();
+            lines[i] = words.join(" ");
+        }
+    }
+}
+
+/// The properties every detected menu has, whatever the screen.
+fn check_properties(screen: &str, p: &Prompt) -> Result<(), String> {
+    let rows: Vec<&str> = screen.lines().collect();
+    let fragment_free = |hay: &str, needle: &str| {
+        hay.match_indices(needle).any(|(at, _)| {
+            hay[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+        })
+    };
+    if !p.question.is_empty() && !rows.iter().any(|r| fragment_free(r, &p.question)) {
+        return Err(format!(
+            "question {:?} is not whole on the screen",
+            p.question
+        ));
+    }
+    let pairs: Vec<String> = rows
+        .windows(2)
+        .map(|w| format!("{} {}", w[0].trim_end(), w[1].trim()))
+        .collect();
+    let on_screen =
+        |s: &str| rows.iter().any(|r| r.contains(s)) || pairs.iter().any(|r| r.contains(s));
+    for o in &p.options {
+        if !on_screen(&o.label) {
+            return Err(format!("label {:?} is on no row", o.label));
+        }
+    }
+    if let Some(c) = p.cursor {
+        let o = p.options.get(c).ok_or("cursor past the options")?;
+        if !o.selected || p.options.iter().filter(|o| o.selected).count() != 1 {
+            return Err("the cursor option is not the one selected option".into());
+        }
+        let marked = rows.iter().enumerate().any(|(i, r)| {
+            r.trim_start()
+                .trim_start_matches('│')
+                .trim_start()
+                .starts_with(['❯', '›', '>', '●'])
+                && (r.contains(&o.label)
+                    || pairs.get(i).is_some_and(|pair| pair.contains(&o.label)))
+        });
+        if !marked {
+            return Err(format!(
+                "cursor option {:?} is not on the cursor row",
+                o.label
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn property_detected_menus_are_made_of_what_is_on_the_screen() {
+    let dir = format!("{}/rules/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut screens: Vec<(Agent, String)> = Vec::new();
+    for (agent, sub) in [
+        (Agent::ClaudeCode, "claude-code"),
+        (Agent::Codex, "codex"),
+        (Agent::Gemini, "gemini"),
+    ] {
+        for e in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.to_string_lossy().into_owned();
+            if name.ends_with(".txt") && !name.ends_with(".ansi.txt") {
+                screens.push((agent, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    assert!(screens.len() >= 20, "{}", screens.len());
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut menus = 0;
+    for (agent, screen) in &screens {
+        for round in 0..300 {
+            let mut lines: Vec<String> = screen.lines().map(str::to_owned).collect();
+            // Round 0 is the screen as captured.
+            for _ in 0..(round % 4) {
+                edit(&mut rng, &mut lines);
+            }
+            let edited = lines.join("\n");
+            let d = detect(&edited, *agent);
+            if let Some(p) = d.prompt.as_ref().filter(|p| p.kind == PromptKind::Menu) {
+                menus += 1;
+                if let Err(why) = check_properties(&edited, p) {
+                    panic!("{why}\n{p:#?}\non this screen:\n{edited}");
+                }
+            }
+        }
+    }
+    assert!(menus > 1000, "{menus}");
+}

@@ -163,13 +163,20 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
     };
     // Subscribed before the answer is sent, so that no output event of the answer is missed.
     let mut events = state.backend.events();
-    if let Some(text) = &plan.text {
-        if let Err(e) = state.policy.check_message(text) {
-            return reply::fail(&e);
-        }
-        if let Err(e) = state.backend.send_text(&name, text, false).await {
-            return reply::fail(&e);
-        }
+    if let Some(text) = &plan.text
+        && let Err(e) = state.policy.check_message(text)
+    {
+        return reply::fail(&e);
+    }
+    if !plan.before.is_empty()
+        && let Err(e) = state.backend.send_keys(&name, &plan.before).await
+    {
+        return reply::fail(&e);
+    }
+    if let Some(text) = &plan.text
+        && let Err(e) = state.backend.send_text(&name, text, false).await
+    {
+        return reply::fail(&e);
     }
     if !plan.keys.is_empty()
         && let Err(e) = state.backend.send_keys(&name, &plan.keys).await
@@ -204,7 +211,12 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
         .as_ref()
         .is_none_or(|d| d.prompt.as_ref().map(|q| &q.question) != Some(&p.question));
     let screen = screen_tail(state, &name).await;
-    let keys: Vec<String> = plan.keys.iter().map(|k| k.to_string()).collect();
+    let keys: Vec<String> = plan
+        .before
+        .iter()
+        .chain(&plan.keys)
+        .map(|k| k.to_string())
+        .collect();
     let head = if gone {
         format!(
             "Answered {:?} in {name}; the prompt is gone.",
