@@ -918,7 +918,9 @@ async fn password_checks_give_their_memory_back() {
     opts.extra_config.push_str(
         "[rate_limits]\n\
          authorize = { per_minute = 0, burst = 0 }\n\
-         register = { per_minute = 0, burst = 0 }\n",
+         register = { per_minute = 0, burst = 0 }\n\
+         token = { per_minute = 0, burst = 0 }\n\
+         oauth_per_client = { per_minute = 0, burst = 0 }\n",
     );
     let gw = TestGateway::start(opts);
     let flow = Flow::register(&gw.base_url).await;

@@ -1,7 +1,9 @@
-//! The authorization endpoint and its pages: `GET /authorize` checks the request and shows
-//! the login or consent page; `POST /authorize/login` checks the owner's password;
-//! `GET|POST /authorize/consent` asks for and records the owner's decision, then redirects
-//! back to the client with a code (or `access_denied`), its `state` and our `iss`.
+//! The authorization endpoint and its pages: `GET /authorize` checks the request, binds it to
+//! the browser (`browser`) and shows the login or consent page; `POST /authorize/login` checks
+//! the owner's password; `GET|POST /authorize/consent` asks for and records the owner's
+//! decision, then redirects back to the client with a code (or `access_denied`), its `state`
+//! and our `iss`. Every form and the consent page answer only the browser that opened the
+//! request, and the consent only a login made in that browser.
 
 use std::collections::HashMap;
 use std::sync::Arc;
