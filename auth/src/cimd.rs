@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use url::Url;
 
-use crate::redirect::check_registrable;
+use crate::redirect::{check_registrable, uri_chars_ok};
 use crate::server::AuthServer;
 use crate::store::Client;
+use crate::util::display_name;
 
 /// The largest document read.
 pub(crate) const MAX_DOCUMENT: usize = 5 * 1024;
@@ -82,6 +83,11 @@ pub(crate) async fn fetch_client(s: &Arc<AuthServer>, client_id: &str) -> Result
         return Ok(c.clone());
     }
     let allow_private = s.cfg.allow_private_cimd_hosts;
+    // The id is compared, cached and logged as written; URL parsing would drop tabs and line
+    // breaks from what is fetched, so such an id could differ from the document's location.
+    if !uri_chars_ok(client_id) {
+        return Err("a client_id URL may hold only the characters a URI can hold".into());
+    }
     let url = Url::parse(client_id).map_err(|e| format!("client_id is not a URL: {e}"))?;
     let scheme_ok = url.scheme() == "https" || (allow_private && url.scheme() == "http");
     if !scheme_ok {
@@ -169,13 +175,7 @@ pub(crate) async fn fetch_client(s: &Arc<AuthServer>, client_id: &str) -> Result
     let client = Client {
         client_id: client_id.to_owned(),
         secret_hash: None,
-        name: doc
-            .client_name
-            .unwrap_or_else(|| host.clone())
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect(),
+        name: display_name(doc.client_name.as_deref().unwrap_or(&host)),
         redirect_uris: doc.redirect_uris,
         auth_method: "none".into(),
     };

@@ -17,11 +17,12 @@
 //! - [`bearer`]: [`Principal`], [`BearerError`] and the `WWW-Authenticate` challenges.
 //! - `store`: the SQLite database (clients, codes, refresh-token families, consents, keys).
 //! - `keys`: Ed25519 signing keys, JWT minting and verification, the JWKS.
-//! - `password`: the owner's argon2id password.
+//! - `password`: the owner's argon2id password, and the one thread that checks it.
 //! - `pkce`, `redirect`: PKCE S256 and redirect-URI rules.
-//! - `limiter`: failed-login throttling.
+//! - `limiter`: login throttling (attempts are charged before they are checked).
 //! - `cimd`: fetching client ID metadata documents safely.
-//! - `endpoints`: the HTTP handlers; `pages`: the HTML pages.
+//! - `endpoints`: the HTTP handlers and the binding of a request to one browser; `pages`: the
+//!   HTML pages.
 //! - [`upstream`]: signing in through GitHub or an OpenID Connect provider, with an allowlist.
 //! - [`error`]: [`AuthError`] and the OAuth error responses.
 //! - `admin`: listing and revoking clients for the owner's CLI.

@@ -2,7 +2,10 @@
 //!
 //! Deny by default: a registered URI must be http on a loopback address (any port, RFC 8252)
 //! or match an allowlist pattern (pre-seeded with the ChatGPT and Claude callbacks, extended
-//! by the owner). No fragments, no user info.
+//! by the owner). No fragments, no user info, only the characters RFC 3986 allows (URL
+//! parsers silently drop tabs and line breaks, so `/c\tb` would otherwise come to mean
+//! `/cb`), and a loopback host written the one usual way (`127.0.0.1`, not `127.1` or
+//! `2130706433`). URIs are matched as text, never after parsing.
 
 use url::Url;
 
@@ -26,8 +29,26 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         }
 }
 
+/// Whether every character of `uri` is one RFC 3986 lets a URI hold as written: unreserved
+/// and reserved ASCII characters, and `%` followed by two hex digits. No control characters,
+/// no spaces, no backslashes, nothing beyond ASCII.
+pub(crate) fn uri_chars_ok(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| match c {
+        b'%' => b
+            .get(i + 1..i + 3)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+        c => c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c),
+    })
+}
+
 /// Checks a URI offered at registration. Returns the reason when it is refused.
 pub(crate) fn check_registrable(uri: &str, extra: &[String]) -> Result<(), String> {
+    if !uri_chars_ok(uri) {
+        return Err(format!(
+            "{uri:?} holds a character a URI cannot hold (a control character, a space, a \\ or a character beyond ASCII)"
+        ));
+    }
     let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not a URL: {e}"))?;
     if url.fragment().is_some() {
         return Err(format!("{uri:?} has a fragment"));
@@ -36,6 +57,12 @@ pub(crate) fn check_registrable(uri: &str, extra: &[String]) -> Result<(), Strin
         return Err(format!("{uri:?} carries user info"));
     }
     if is_loopback(&url) {
+        if !canonical_host(uri, &url) {
+            return Err(format!(
+                "{uri:?} writes its loopback host in an unusual way; write it as {}",
+                url.host_str().unwrap_or("127.0.0.1")
+            ));
+        }
         return Ok(());
     }
     let allowed = DEFAULT_PATTERNS
@@ -67,26 +94,58 @@ fn pattern_matches(pattern: &str, uri: &str) -> bool {
     }
 }
 
-/// Whether the `requested` redirect URI matches a `registered` one: exactly, or for loopback
-/// URIs, with any port (RFC 8252 §7.3). User info is never accepted in a request, as it is
-/// never accepted at registration (`http://evil.example@127.0.0.1/cb` reads as a foreign host
-/// to a person).
+/// Whether the `requested` redirect URI matches a `registered` one: the same text, or for a
+/// loopback URI, the same text apart from the port (RFC 8252 §7.3). Nothing is compared after
+/// parsing, so `127.1`, `0x7f.1` or a dropped tab never make two different texts match, and
+/// user info or a fragment in a request can only match a registration that had them (which
+/// registration refuses).
 pub(crate) fn matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
-    let (Ok(a), Ok(b)) = (Url::parse(registered), Url::parse(requested)) else {
+    let (Some((a_host, _, a_rest)), Some((b_host, _, b_rest))) =
+        (around_port(registered), around_port(requested))
+    else {
         return false;
     };
-    is_loopback(&a)
-        && is_loopback(&b)
-        && a.scheme() == b.scheme()
-        && a.host() == b.host()
-        && a.path() == b.path()
-        && a.query() == b.query()
-        && b.fragment().is_none()
-        && b.username().is_empty()
-        && b.password().is_none()
+    a_host == b_host
+        && a_rest == b_rest
+        && uri_chars_ok(registered)
+        && Url::parse(registered).is_ok_and(|u| is_loopback(&u) && canonical_host(registered, &u))
+}
+
+/// A URI split around its port as written: `(up to the end of the host, port, the rest)`.
+/// `None` without `://`, or when what follows the host is not a port of up to five digits
+/// (user info ends in `@` before the host, so it ends up in the host part).
+fn around_port(uri: &str) -> Option<(&str, &str, &str)> {
+    let start = uri.find("://")? + 3;
+    let end = uri[start..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |i| start + i);
+    let authority = &uri[start..end];
+    let host_len = match authority.strip_prefix('[') {
+        Some(v6) => v6.find(']')? + 2,
+        None => authority.find(':').unwrap_or(authority.len()),
+    };
+    let port = &authority[host_len..];
+    let port = match port {
+        "" => "",
+        p => p.strip_prefix(':')?,
+    };
+    if port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((&uri[..start + host_len], port, &uri[end..]))
+}
+
+/// Whether `uri` writes its host as its parsed form `url` does (lower case, IPv4 in dotted
+/// decimal without leading zeros, IPv6 compressed).
+fn canonical_host(uri: &str, url: &Url) -> bool {
+    let Some((before, _, _)) = around_port(uri) else {
+        return false;
+    };
+    let written = before.split_once("://").map_or("", |(_, host)| host);
+    url.host_str() == Some(written)
 }
 
 #[cfg(test)]
@@ -157,6 +216,88 @@ mod tests {
             assert!(
                 !matches("http://127.0.0.1:1000/cb", with_userinfo),
                 "{with_userinfo}"
+            );
+        }
+    }
+
+    #[test]
+    fn registration_refuses_characters_a_uri_cannot_hold() {
+        for bad in [
+            "http://127.0.0.1:1000/c\tb",
+            "http://127.0.0.1:1000/cb\r\nSet-Cookie: x=y",
+            "http://127.0.0.1:1000/cb\n",
+            "http://127.0.0.1:1000/c\0b",
+            "http://127.0.0.1:1000/c\x7fb",
+            "\thttp://127.0.0.1:1000/cb",
+            "http://127.0.0.1:1000/c b",
+            "http://127.0.0.1:1000/c\\b",
+            "http://127.0.0.1:1000/c\u{85}b",
+            "http://127.0.0.1:1000/caf\u{e9}",
+            "http://127.0.0.1:1000/c%zzb",
+            "http://127.0.0.1:1000/cb%",
+            "https://claude.ai/api/mcp/auth_callback\t",
+        ] {
+            let e = check_registrable(bad, &[]).unwrap_err();
+            assert!(e.contains("a character a URI cannot hold"), "{bad:?}: {e}");
+        }
+        assert!(check_registrable("http://127.0.0.1:1000/c%09b", &[]).is_ok());
+    }
+
+    #[test]
+    fn loopback_hosts_are_registered_only_as_usually_written() {
+        for bad in [
+            "http://127.1:1000/cb",
+            "http://2130706433:1000/cb",
+            "http://0x7f.1:1000/cb",
+            "http://0x7f000001/cb",
+            "http://127.000.000.001:1000/cb",
+            "http://0177.0.0.1/cb",
+            "http://LOCALHOST:1000/cb",
+            "http://[0:0:0:0:0:0:0:1]:1000/cb",
+            "http://@127.0.0.1:1000/cb",
+        ] {
+            assert!(check_registrable(bad, &[]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_uris_match_as_text_apart_from_the_port() {
+        for (registered, requested) in [
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:2000/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:2000/cb"),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1/cb"),
+            ("http://[::1]:1000/cb", "http://[::1]:2000/cb"),
+            ("http://localhost:1000/cb?x=1", "http://localhost:3/cb?x=1"),
+        ] {
+            assert!(matches(registered, requested), "{registered} {requested}");
+        }
+        for (registered, requested) in [
+            ("http://127.0.0.1:1000/cb", "http://127.1:1000/cb"),
+            ("http://127.0.0.1:1000/cb", "http://2130706433:1000/cb"),
+            ("http://127.0.0.1:1000/cb", "http://0x7f.1:1000/cb"),
+            ("http://127.0.0.1:1000/cb", "http://127.000.000.001:1000/cb"),
+            ("http://127.0.0.1:1000/cb", "HTTP://127.0.0.1:1000/cb"),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:1000/c\tb"),
+            ("http://127.0.0.1:1000/c\tb", "http://127.0.0.1:1000/cb"),
+            ("http://127.0.0.1:1000/c\tb", "http://127.0.0.1:2000/c\tb"),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:1000/%63b"),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:1000/cb/."),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:x/cb"),
+            ("http://127.0.0.1:1000/cb", "http://127.0.0.1:123456/cb"),
+            (
+                "http://127.0.0.1:1000/cb",
+                "http://127.0.0.1:1000@evil.example/cb",
+            ),
+            ("http://127.1:1000/cb", "http://127.1:2000/cb"),
+            ("http://[::1]:1000/cb", "http://[0::1]:1000/cb"),
+            (
+                "https://claude.ai/api/mcp/auth_callback",
+                "https://claude.ai:444/api/mcp/auth_callback",
+            ),
+        ] {
+            assert!(
+                !matches(registered, requested),
+                "{registered:?} {requested:?}"
             );
         }
     }

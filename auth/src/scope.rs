@@ -42,10 +42,11 @@ impl Scope {
     }
 
     /// Parses a space-separated scope string. Unknown scopes are an error; an empty string
-    /// gives an empty list.
+    /// gives an empty list. Only spaces separate (RFC 6749 §3.3): a tab, a line break or any
+    /// other character stays part of a word, which then names no scope.
     pub fn parse_list(s: &str) -> Result<Vec<Scope>, String> {
         let mut out = Vec::new();
-        for word in s.split_whitespace() {
+        for word in s.split(' ').filter(|w| !w.is_empty()) {
             let scope: Scope = word.parse()?;
             if !out.contains(&scope) {
                 out.push(scope);

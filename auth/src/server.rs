@@ -2,7 +2,6 @@
 //! the gateway calls on every `/mcp` request.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use crate::endpoints;
 use crate::error::AuthError;
 use crate::keys::{Claims, KeyRing};
 use crate::limiter::LoginLimiter;
+use crate::password::PasswordChecker;
 use crate::scope::Scope;
 use crate::store::Store;
 use crate::util::{now, random_token};
@@ -42,7 +42,20 @@ pub(crate) struct Pending {
     pub(crate) resource: String,
     /// Bound into every form of this request; compared in constant time.
     pub(crate) csrf: String,
+    /// SHA-256 of the browser cookie of the browser that opened the request: its forms, and
+    /// the login that approves it, must come from that browser.
+    pub(crate) browser: String,
     pub(crate) created: Instant,
+}
+
+/// A browser's login, under its login cookie.
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    /// Who signed in (`owner`, `github:LOGIN`, ...).
+    pub(crate) sub: String,
+    /// SHA-256 of the browser cookie of the browser that signed in.
+    pub(crate) browser: String,
+    pub(crate) expires: Instant,
 }
 
 /// The authorization server. Share it as `Arc<AuthServer>`.
@@ -52,9 +65,11 @@ pub struct AuthServer {
     pub(crate) store: Arc<Store>,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) pending: Mutex<HashMap<String, Pending>>,
-    /// Browser logins: cookie value → (subject, expiry).
-    pub(crate) logins: Mutex<HashMap<String, (String, Instant)>>,
+    /// Browser logins by login cookie value.
+    pub(crate) logins: Mutex<HashMap<String, Login>>,
     pub(crate) limiter: LoginLimiter,
+    /// Checks owner passwords on a thread of its own, a few at a time.
+    pub(crate) passwords: PasswordChecker,
     /// Grants whose tokens are refused (checked in memory on the hot path).
     pub(crate) revoked_families: RwLock<HashSet<String>>,
     /// Access tokens revoked one by one.
@@ -95,6 +110,7 @@ impl AuthServer {
             pending: Mutex::new(HashMap::new()),
             logins: Mutex::new(HashMap::new()),
             limiter,
+            passwords: PasswordChecker::new(&cfg.data_dir),
             revoked_families: RwLock::new(revoked_families),
             revoked_jtis: RwLock::new(revoked_jtis),
             cimd: crate::cimd::CimdCache::default(),
@@ -354,13 +370,13 @@ impl AuthServer {
         Ok(())
     }
 
-    /// The subject logged in with this cookie value, if the login is still valid.
-    pub(crate) fn logged_in(&self, cookie: Option<&str>) -> Option<String> {
+    /// The login behind this login cookie value, if it is still valid.
+    pub(crate) fn logged_in(&self, cookie: Option<&str>) -> Option<Login> {
         let cookie = cookie?;
         let mut logins = self.logins.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        logins.retain(|_, (_, exp)| *exp > now);
-        logins.get(cookie).map(|(sub, _)| sub.clone())
+        logins.retain(|_, l| l.expires > now);
+        logins.get(cookie).cloned()
     }
 
     pub(crate) fn remember_pending(&self, p: Pending) -> String {
@@ -395,10 +411,6 @@ impl AuthServer {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
             .filter(|p| p.created.elapsed() < PENDING_TTL)
-    }
-
-    pub(crate) fn login_blocked_for(&self, addr: IpAddr) -> Option<u64> {
-        self.limiter.blocked_for(addr)
     }
 }
 

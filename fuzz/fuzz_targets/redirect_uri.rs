@@ -1,6 +1,7 @@
 //! Redirect URIs: what registration accepts and how a requested URI is matched against a
 //! registered one. A match is exact, or loopback to loopback with no fragment and no user
-//! info; registration never accepts a fragment, user info or a foreign host.
+//! info, differing only in the port; registration never accepts a fragment, user info, a
+//! foreign host, or a character outside printable ASCII.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,9 +14,18 @@ fuzz_target!(|data: &[u8]| {
     if redirect_matches(registered, requested) && registered != requested {
         assert!(is_loopback(registered) && is_loopback(requested));
         assert!(!requested.contains('#'), "fragment matched: {requested:?}");
+        assert!(
+            registered.bytes().all(|b| b.is_ascii_graphic())
+                && requested.bytes().all(|b| b.is_ascii_graphic()),
+            "matched with a control character: {registered:?} {requested:?}"
+        );
     }
     if check_registrable(requested, &[]) {
         assert!(!requested.contains('#'));
+        assert!(
+            requested.bytes().all(|b| b.is_ascii_graphic()),
+            "registered a control character, a space or non-ASCII: {requested:?}"
+        );
         let allowed_host = is_loopback(requested)
             || requested.starts_with("https://chatgpt.com/")
             || requested.starts_with("https://chat.openai.com/")

@@ -38,20 +38,36 @@ function hidden(html) {
   return out;
 }
 
+// The browser's cookies for the gateway (every one is on Path=/): the authorization page sets a
+// browser cookie that its forms must come back with, the login adds the login cookie.
+class Jar {
+  constructor() { this.cookies = new Map(); }
+  keep(response) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair.indexOf("=");
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+  }
+  get header() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "); }
+}
+
 async function browse(authUrl) {
+  const jar = new Jar();
   const page = await fetch(authUrl, { redirect: "manual" });
   if (page.status !== 200) throw new Error(`authorize page ${page.status}`);
+  jar.keep(page);
   const base = new URL(authUrl).origin;
   const login = await fetch(`${base}/authorize/login`, {
-    method: "POST", redirect: "manual",
+    method: "POST", redirect: "manual", headers: { cookie: jar.header },
     body: new URLSearchParams({ ...hidden(await page.text()), password }),
   });
   if (login.status !== 303) throw new Error(`login ${login.status}`);
-  const cookie = login.headers.get("set-cookie").split(";")[0];
-  const consent = await fetch(new URL(login.headers.get("location"), base), { headers: { cookie } });
+  jar.keep(login);
+  const consent = await fetch(new URL(login.headers.get("location"), base), { headers: { cookie: jar.header } });
   const fields = hidden(await consent.text());
   const done = await fetch(`${base}/authorize/consent`, {
-    method: "POST", redirect: "manual", headers: { cookie },
+    method: "POST", redirect: "manual", headers: { cookie: jar.header },
     body: new URLSearchParams({ ...fields, decision: "approve" }),
   });
   const location = new URL(done.headers.get("location"));

@@ -896,3 +896,80 @@ async fn an_mcp_session_belongs_to_the_client_that_opened_it() {
     alice.call_ok("list_sessions", json!({})).await.unwrap();
     alice.call_ok("list_sessions", json!({})).await.unwrap();
 }
+
+/// The gateway's resident memory in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+/// Each argon2id password check works in 19 MiB; those must not pile up. Owner logins one
+/// after another, then guesses all at once from many addresses: afterwards the gateway's
+/// memory comes back near where it was before the first login (it used to stay ~19 MiB
+/// higher per login, and gigabytes higher after a burst).
+#[tokio::test]
+async fn password_checks_give_their_memory_back() {
+    let mut opts = Options::oauth("password-memory", 3600);
+    opts.extra_config.push_str(
+        "[rate_limits]\n\
+         authorize = { per_minute = 0, burst = 0 }\n\
+         register = { per_minute = 0, burst = 0 }\n\
+         token = { per_minute = 0, burst = 0 }\n\
+         oauth_per_client = { per_minute = 0, burst = 0 }\n",
+    );
+    let gw = TestGateway::start(opts);
+    let flow = Flow::register(&gw.base_url).await;
+    let idle = rss_mib(gw.pid());
+    for _ in 0..24 {
+        flow.code().await;
+    }
+    let after_logins = rss_mib(gw.pid());
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (url, base) = (flow.authorize_url(&[]), gw.base_url.clone());
+        guesses.spawn(async move {
+            let from: std::net::IpAddr = format!("127.0.2.{}", i + 1).parse().unwrap();
+            let c = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(from)
+                .build()
+                .unwrap();
+            let page = c.get(url).send().await.unwrap();
+            let mut cookies = sessiongate_tests::oauth::Cookies::default();
+            cookies.keep(page.headers());
+            let mut form = sessiongate_tests::oauth::hidden_fields(&page.text().await.unwrap());
+            form.push(("password".into(), format!("guess {i}")));
+            c.post(format!("{base}/authorize/login"))
+                .header("cookie", cookies.header())
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = guesses.join_all().await;
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
+    // Wait (without asserting how long it takes) for the memory to come back.
+    let mut now = rss_mib(gw.pid());
+    for _ in 0..120 {
+        if now < idle + 16.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        now = rss_mib(gw.pid());
+    }
+    panic!(
+        "the gateway kept its memory: {idle:.1} MiB idle, {after_logins:.1} MiB after 24 logins, \
+         {now:.1} MiB a minute after 40 guesses ({statuses:?})"
+    );
+}

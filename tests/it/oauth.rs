@@ -435,20 +435,18 @@ async fn a_wrong_password_is_refused_and_throttled() {
     let gw = TestGateway::start(Options::oauth("login", 3600));
     let flow = Flow::register(&gw.base_url).await;
     let c = http();
-    let page = c
-        .get(flow.authorize_url(&[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get(flow.authorize_url(&[])).send().await.unwrap();
+    // The browser cookie: the form is accepted only from the browser that opened it.
+    let mut cookies = sessiongate_tests::oauth::Cookies::default();
+    cookies.keep(page.headers());
+    let page = page.text().await.unwrap();
     let mut form = sessiongate_tests::oauth::hidden_fields(&page);
     form.push(("password".into(), "wrong password!".into()));
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let r = c
             .post(format!("{}/authorize/login", gw.base_url))
+            .header("cookie", cookies.header())
             .form(&form)
             .send()
             .await
@@ -461,6 +459,7 @@ async fn a_wrong_password_is_refused_and_throttled() {
     good.push(("password".into(), OWNER_PASSWORD.into()));
     let r = c
         .post(format!("{}/authorize/login", gw.base_url))
+        .header("cookie", cookies.header())
         .form(&good)
         .send()
         .await

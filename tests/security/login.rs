@@ -1,14 +1,14 @@
 //! Brute force on the owner's password. The authorization server runs in-process (real HTTP on
 //! loopback) with the test-only `login_window` shortened to a few seconds, so that the test
-//! can see the lockout end. Attackers come from other loopback addresses (127.0.0.x), which
-//! the server sees as different clients.
+//! can see the lockout end. Attackers come from other loopback addresses (127.0.x.y), which
+//! the server sees as different clients, one after the other or all at once.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use sessiongate_tests::oauth::{Flow, hidden_fields};
+use sessiongate_tests::oauth::{Cookies, Flow, hidden_fields};
 
 const PASSWORD: &str = "the owner's long passphrase";
 const WINDOW: Duration = Duration::from_secs(15);
@@ -38,6 +38,7 @@ struct Browser {
     http: reqwest::Client,
     base: String,
     fields: Vec<(String, String)>,
+    cookies: Cookies,
 }
 
 impl Browser {
@@ -49,11 +50,14 @@ impl Browser {
             .unwrap();
         let page = http.get(flow.authorize_url(&[])).send().await.unwrap();
         assert_eq!(page.status(), 200);
+        let mut cookies = Cookies::default();
+        cookies.keep(page.headers());
         let fields = hidden_fields(&page.text().await.unwrap());
         Browser {
             http,
             base: flow.base.clone(),
             fields,
+            cookies,
         }
     }
 
@@ -65,6 +69,7 @@ impl Browser {
         let r = self
             .http
             .post(format!("{}/authorize/login", self.base))
+            .header("cookie", self.cookies.header())
             .form(&form)
             .send()
             .await
@@ -139,5 +144,66 @@ async fn guessing_from_many_addresses_locks_the_account_until_the_window_ends() 
     let (status, retry, cookie, _) = owner.login(PASSWORD).await;
     assert_eq!((status, cookie), (429, false));
     assert!(retry.is_some());
+    owner.log_in_after_the_window().await;
+}
+
+/// Sends the wrong password from every browser at once; returns the statuses.
+async fn all_at_once(browsers: &[Browser]) -> Vec<u16> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, b) in browsers.iter().enumerate() {
+        let (http, base, cookies) = (b.http.clone(), b.base.clone(), b.cookies.header());
+        let mut form = b.fields.clone();
+        form.push(("password".into(), format!("guess {i}")));
+        tasks.spawn(async move {
+            let r = http
+                .post(format!("{base}/authorize/login"))
+                .header("cookie", cookies)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            if status == 429 {
+                assert!(r.headers().contains_key("retry-after"));
+            }
+            status
+        });
+    }
+    tasks.join_all().await
+}
+
+/// Whether a status is a real password check (a refusal before the check is a 429).
+fn checked(statuses: &[u16]) -> usize {
+    statuses.iter().filter(|&&s| s != 429).count()
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_are_counted_before_they_are_checked() {
+    let (base, _dir) = auth_server().await;
+    let flow = Flow::register(&base).await;
+    // Forty guesses at once from one address: at most five are checked.
+    let mut one_address = Vec::new();
+    for _ in 0..40 {
+        one_address.push(Browser::open(&flow, "127.0.0.2").await);
+    }
+    let statuses = all_at_once(&one_address).await;
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(checked(&statuses) <= 5, "{statuses:?}");
+    // Sixty at once from sixty addresses: at most twenty checks for the account in all.
+    let mut many = Vec::new();
+    for i in 0..60 {
+        many.push(Browser::open(&flow, &format!("127.0.1.{}", i + 1)).await);
+    }
+    let more = all_at_once(&many).await;
+    assert!(more.iter().all(|s| [401, 429].contains(s)), "{more:?}");
+    assert!(
+        checked(&statuses) + checked(&more) <= 20,
+        "{statuses:?} {more:?}"
+    );
+    // The owner, from an address of their own, gets in once the window has passed.
+    let owner = Browser::open(&flow, "127.0.0.1").await;
     owner.log_in_after_the_window().await;
 }

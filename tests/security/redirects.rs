@@ -161,6 +161,31 @@ async fn look_alike_redirect_uris_get_an_error_page() {
             &hosted,
             "https://app.example.evil.com/cb",
         ),
+        // Loopback hosts written another way, and characters URL parsers drop: equal once
+        // parsed, different as written.
+        ("127.1", &loopback, "http://127.1:45678/callback"),
+        (
+            "loopback as one number",
+            &loopback,
+            "http://2130706433:45678/callback",
+        ),
+        ("loopback in hex", &loopback, "http://0x7f.1:45678/callback"),
+        (
+            "loopback with zeros",
+            &loopback,
+            "http://127.000.000.001:45678/callback",
+        ),
+        (
+            "a tab in the path",
+            &loopback,
+            "http://127.0.0.1:45678/call\tback",
+        ),
+        (
+            "a line break in the path",
+            &loopback,
+            "http://127.0.0.1:45678/callback\n",
+        ),
+        ("a tab in the host", &hosted, "https://app.exa\tmple/cb"),
     ] {
         let r = c
             .get(flow.authorize_url(&[("redirect_uri", uri)]))
@@ -240,7 +265,40 @@ async fn registration_refuses_hostile_redirect_uris() {
         ("javascript:alert(1)", "is not an allowed redirect URI"),
         (
             "data:text/html,<script>alert(1)</script>",
-            "is not an allowed redirect URI",
+            "a character a URI cannot hold",
+        ),
+        // Characters a URI cannot hold, which URL parsers drop or keep as they are.
+        (
+            "http://127.0.0.1:45678/c\tb",
+            "a character a URI cannot hold",
+        ),
+        (
+            "http://127.0.0.1:45678/cb\r\nLocation: https://evil.example",
+            "a character a URI cannot hold",
+        ),
+        (
+            "http://127.0.0.1:45678/c\0b",
+            "a character a URI cannot hold",
+        ),
+        (
+            "http://127.0.0.1:45678/c\x7fb",
+            "a character a URI cannot hold",
+        ),
+        (
+            "http://127.0.0.1:45678/c b",
+            "a character a URI cannot hold",
+        ),
+        (
+            "https://claude.ai/api/mcp/auth_\tcallback",
+            "a character a URI cannot hold",
+        ),
+        // Loopback hosts written in ways that parse to 127.0.0.1.
+        ("http://127.1:45678/cb", "writes its loopback host"),
+        ("http://2130706433:45678/cb", "writes its loopback host"),
+        ("http://0x7f.1:45678/cb", "writes its loopback host"),
+        (
+            "http://127.000.000.001:45678/cb",
+            "writes its loopback host",
         ),
         ("file:///etc/passwd", "is not an allowed redirect URI"),
         ("com.evil.app:/cb", "is not an allowed redirect URI"),
@@ -287,4 +345,63 @@ async fn registration_refuses_hostile_redirect_uris() {
         before,
         "a refused registration stored a client"
     );
+}
+
+#[tokio::test]
+async fn control_characters_in_state_and_scope_are_refused() {
+    let gw = common::gateway("state-scope-chars");
+    let flow = Flow::register(&gw.base_url).await;
+    let before = counts(&gw);
+    let c = http();
+    // A state the client would get back with characters no state may hold (RFC 6749
+    // Appendix A.5): an error page, nothing sent back.
+    for state in [
+        "a\r\nSet-Cookie: x=y",
+        "a\tb",
+        "a\0b",
+        "a\u{7f}b",
+        "caf\u{e9}",
+    ] {
+        let r = c
+            .get(flow.authorize_url(&[("state", state)]))
+            .send()
+            .await
+            .unwrap();
+        assert_error_page(
+            r,
+            400,
+            "state may only hold printable ASCII characters",
+            &format!("{state:?}"),
+        )
+        .await;
+    }
+    // Scopes are separated by spaces only: a tab or a line break makes an unknown scope.
+    for scope in [
+        "sessions:read\tsessions:manage",
+        "sessions:read\nsessions:manage",
+        "sessions:read\u{3000}sessions:manage",
+    ] {
+        let r = c
+            .get(flow.authorize_url(&[("scope", scope)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{scope:?}");
+        let params = common::location_params(r.headers());
+        assert!(
+            params.contains(&("error".into(), "invalid_scope".into())),
+            "{scope:?}: {params:?}"
+        );
+    }
+    // Printable states, spaces included, and space-separated scopes still work.
+    let r = c
+        .get(flow.authorize_url(&[
+            ("state", "a b~!{}"),
+            ("scope", "sessions:read  sessions:write"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(counts(&gw), before);
 }

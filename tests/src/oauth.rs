@@ -28,6 +28,46 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// The cookies a browser keeps from the gateway: enough of a cookie jar for the authorization
+/// pages (one site, every cookie on `Path=/`), so that a test can say which browser sends what.
+#[derive(Debug, Clone, Default)]
+pub struct Cookies(Vec<(String, String)>);
+
+impl Cookies {
+    /// Keeps (or replaces) the cookies a response sets.
+    pub fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for sc in headers.get_all("set-cookie") {
+            let Some((name, value)) = sc
+                .to_str()
+                .ok()
+                .and_then(|sc| sc.split(';').next())
+                .and_then(|kv| kv.split_once('='))
+            else {
+                continue;
+            };
+            self.0.retain(|(k, _)| k != name.trim());
+            self.0.push((name.trim().to_owned(), value.to_owned()));
+        }
+    }
+
+    /// The value of one cookie.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Cookie` header this browser sends.
+    pub fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// The S256 challenge of a verifier.
 pub fn s256(verifier: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
@@ -161,6 +201,9 @@ impl Flow {
             .await
             .expect("authorize");
         assert_eq!(page.status(), 200, "authorize page");
+        // The browser cookie binds the request to this browser.
+        let mut jar = Cookies::default();
+        jar.keep(page.headers());
         let mut fields = hidden_fields(&page.text().await.expect("text"));
         // The login page repeats the request's fields in each of its forms.
         let mut seen = std::collections::HashSet::new();
@@ -169,18 +212,15 @@ impl Flow {
         form.push(("password".into(), password.into()));
         let login = c
             .post(format!("{}/authorize/login", self.base))
+            .header("cookie", jar.header())
             .form(&form)
             .send()
             .await
             .expect("login");
         assert_eq!(login.status(), 303, "login");
-        let cookie = login
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("login cookie")
-            .to_owned();
+        assert!(login.headers().contains_key("set-cookie"), "login cookie");
+        jar.keep(login.headers());
+        let cookie = jar.header();
         let location = login.headers()["location"]
             .to_str()
             .expect("location")

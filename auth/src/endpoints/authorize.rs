@@ -1,7 +1,9 @@
-//! The authorization endpoint and its pages: `GET /authorize` checks the request and shows
-//! the login or consent page; `POST /authorize/login` checks the owner's password;
-//! `GET|POST /authorize/consent` asks for and records the owner's decision, then redirects
-//! back to the client with a code (or `access_denied`), its `state` and our `iss`.
+//! The authorization endpoint and its pages: `GET /authorize` checks the request, binds it to
+//! the browser (`browser`) and shows the login or consent page; `POST /authorize/login` checks
+//! the owner's password; `GET|POST /authorize/consent` asks for and records the owner's
+//! decision, then redirects back to the client with a code (or `access_denied`), its `state`
+//! and our `iss`. Every form and the consent page answer only the browser that opened the
+//! request, and the consent only a login made in that browser.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,14 +15,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use url::Url;
 
-use super::{client_addr, cookie, parse_form};
+use super::{browser, client_addr, cookie, parse_form};
 use crate::pages;
+use crate::password::Busy;
 use crate::pkce::valid_challenge;
-use crate::redirect::{is_loopback, matches};
+use crate::redirect::{is_loopback, matches, uri_chars_ok};
 use crate::scope::Scope;
-use crate::server::{AuthServer, CODE_TTL_SECS, LOGIN_TTL, OWNER_SUB, Pending, db};
+use crate::server::{AuthServer, CODE_TTL_SECS, LOGIN_TTL, Login, OWNER_SUB, Pending, db};
 use crate::store::{Client, Code};
-use crate::util::{ct_eq, now, random_token, sha256_b64};
+use crate::util::{ct_eq, display_name, now, random_token, sha256_b64};
 
 fn login_cookie_name(s: &AuthServer) -> &'static str {
     if s.cfg.secure_cookies {
@@ -112,7 +115,24 @@ pub(crate) async fn start(
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return pages::error(StatusCode::BAD_REQUEST, "redirect_uri is missing"),
     };
+    // A URI registered before registration refused control characters is not used either.
+    if !uri_chars_ok(&redirect_uri) {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "the app registered a redirect URI with characters a URI cannot hold; reconnect it so that it registers again",
+        );
+    }
     let state = get("state").map(str::to_owned);
+    // RFC 6749 Appendix A.5: state is printable ASCII. Anything else is not sent back.
+    if state
+        .as_deref()
+        .is_some_and(|st| !st.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+    {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "state may only hold printable ASCII characters",
+        );
+    }
     let issuer = s.issuer().to_owned();
     let fail = |code: &str, desc: &str| {
         back_to_client(
@@ -156,23 +176,35 @@ pub(crate) async fn start(
         Some(Ok(list)) => list,
         Some(Err(e)) => return fail("invalid_scope", &e),
     };
+    let (browser_cookie, set_cookie) = browser::identify(&s, &headers);
     let pending = Pending {
         client_id: client.client_id.clone(),
-        client_name: client.name.clone(),
+        client_name: display_name(&client.name),
         redirect_uri,
         state,
         challenge: challenge.to_owned(),
         scopes,
         resource,
         csrf: random_token(24),
+        browser: browser::hash(&browser_cookie),
         created: Instant::now(),
     };
     let shown = pending.clone();
     let id = s.remember_pending(pending);
-    if let Some(sub) = s.logged_in(cookie(&headers, login_cookie_name(&s))) {
-        return consent_for(&s, &id, &sub);
+    let mut resp = match login_of(&s, &headers, &shown) {
+        Some(login) => consent_for(&s, &id, &login.sub),
+        None => login_page(&s, &id, &shown, None, StatusCode::OK),
+    };
+    if let Some(v) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    login_page(&s, &id, &shown, None, StatusCode::OK)
+    resp
+}
+
+/// The login of this browser, if it signed in and is the browser that opened `p`.
+fn login_of(s: &AuthServer, headers: &HeaderMap, p: &Pending) -> Option<Login> {
+    s.logged_in(cookie(headers, login_cookie_name(s)))
+        .filter(|login| ct_eq(&login.browser, &p.browser))
 }
 
 fn consent_for(s: &AuthServer, id: &str, sub: &str) -> Response {
@@ -205,10 +237,11 @@ pub(crate) async fn login(
     req: axum::extract::Request,
 ) -> Response {
     let addr = client_addr(req.extensions());
-    let Ok(body) = axum::body::to_bytes(req.into_body(), 16 * 1024).await else {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 16 * 1024).await else {
         return pages::error(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large");
     };
-    let (form, id, p) = match pending_form(&s, &body) {
+    let (form, id, p) = match pending_form(&s, &parts.headers, &body) {
         Ok(checked) => checked,
         Err(page) => return *page,
     };
@@ -218,50 +251,67 @@ pub(crate) async fn login(
             "signing in with the owner password is turned off; use one of the other ways",
         );
     }
-    if let Some(wait) = s.login_blocked_for(addr) {
-        let mut resp = login_page(
-            &s,
-            &id,
-            &p,
-            Some(&format!(
-                "Too many failed attempts. Try again in {} minutes.",
-                wait.div_ceil(60)
-            )),
-            StatusCode::TOO_MANY_REQUESTS,
+    // The attempt is charged before the password is checked, so that attempts sent at once
+    // cannot all pass while the first ones are being checked.
+    if let Err(wait) = s.limiter.begin(addr) {
+        let message = format!(
+            "Too many failed attempts. Try again in {} minutes.",
+            wait.div_ceil(60)
         );
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+        return too_many(&s, &id, &p, &message, wait);
     }
     let password = form.get("password").cloned().unwrap_or_default();
-    let dir = s.cfg.data_dir.clone();
-    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&dir, &password))
-        .await
-        .unwrap_or(false);
-    if !ok {
-        s.limiter.failed(addr);
-        tracing::warn!(%addr, "failed owner login");
-        return login_page(
-            &s,
-            &id,
-            &p,
-            Some("Wrong password."),
-            StatusCode::UNAUTHORIZED,
-        );
+    match s.passwords.check(password).await {
+        Ok(true) => {
+            s.limiter.succeeded(addr);
+            sign_in(&s, OWNER_SUB, &id, &p.browser)
+        }
+        Ok(false) => {
+            tracing::warn!(%addr, "failed owner login");
+            login_page(
+                &s,
+                &id,
+                &p,
+                Some("Wrong password."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Err(Busy) => {
+            s.limiter.refund(addr);
+            tracing::warn!(%addr, "refused an owner login: too many password checks at once");
+            too_many(
+                &s,
+                &id,
+                &p,
+                "Too many sign-ins at once. Try again in a moment.",
+                1,
+            )
+        }
     }
-    s.limiter.succeeded(addr);
-    sign_in(&s, OWNER_SUB, &id)
 }
 
-/// Signs the browser in as `sub` (a login cookie) and sends it to the consent page of the
-/// pending request `req`.
-pub(crate) fn sign_in(s: &AuthServer, sub: &str, req: &str) -> Response {
+/// The login page again with a 429 and `Retry-After: wait`.
+fn too_many(s: &AuthServer, id: &str, p: &Pending, message: &str, wait: u64) -> Response {
+    let mut resp = login_page(s, id, p, Some(message), StatusCode::TOO_MANY_REQUESTS);
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// Signs the browser in as `sub` (a login cookie, bound to the browser whose cookie hashes to
+/// `browser`) and sends it to the consent page of the pending request `req`.
+pub(crate) fn sign_in(s: &AuthServer, sub: &str, req: &str, browser: &str) -> Response {
     let token = random_token(32);
+    let login = Login {
+        sub: sub.to_owned(),
+        browser: browser.to_owned(),
+        expires: Instant::now() + LOGIN_TTL,
+    };
     s.logins
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), (sub.to_owned(), Instant::now() + LOGIN_TTL));
+        .insert(token.clone(), login);
     let secure = if s.cfg.secure_cookies { "; Secure" } else { "" };
     let set_cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
@@ -310,18 +360,25 @@ pub(crate) async fn consent_page(
             "this sign-in request has expired or is unknown; start again from your app",
         );
     };
-    match s.logged_in(cookie(&headers, login_cookie_name(&s))) {
-        Some(sub) => consent_for(&s, &id, &sub),
+    // A link to another browser's request shows nothing: not its login page, not its consent.
+    if !browser::opened(&s, &headers, &p) {
+        return browser::other_browser();
+    }
+    match login_of(&s, &headers, &p) {
+        Some(login) => consent_for(&s, &id, &login.sub),
         None => login_page(&s, &id, &p, None, StatusCode::OK),
     }
 }
 
-/// The form a login page posted, with the pending request it names, once its CSRF token
-/// (compared in constant time) matches: `(form, request id, request)`, or the error page.
+/// The form a login page posted, with the pending request it names, once it comes from our
+/// own origin, its CSRF token (compared in constant time) matches, and it comes from the
+/// browser that opened the request: `(form, request id, request)`, or the error page.
 pub(crate) fn pending_form(
     s: &AuthServer,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(HashMap<String, String>, String, Pending), Box<Response>> {
+    browser::check_origin(s, headers)?;
     let Ok(form) = parse_form(body) else {
         return Err(Box::new(pages::error(
             StatusCode::BAD_REQUEST,
@@ -341,6 +398,9 @@ pub(crate) fn pending_form(
             "the form's security token is wrong; start again from your app",
         )));
     }
+    if !browser::opened(s, headers, &p) {
+        return Err(Box::new(browser::other_browser()));
+    }
     Ok((form, id, p))
 }
 
@@ -350,11 +410,14 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(page) = browser::check_origin(&s, &headers) {
+        return *page;
+    }
     let Ok(form) = parse_form(&body) else {
         return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
     };
     let id = form.get("req").cloned().unwrap_or_default();
-    let Some(sub) = s.logged_in(cookie(&headers, login_cookie_name(&s))) else {
+    let Some(login) = s.logged_in(cookie(&headers, login_cookie_name(&s))) else {
         return pages::error(
             StatusCode::FORBIDDEN,
             "you are not signed in; start again from your app",
@@ -372,6 +435,12 @@ pub(crate) async fn decide(
             "the form's security token is wrong; start again from your app",
         );
     }
+    // The decision comes from the browser that opened the request, signed in there: another
+    // request's `req` and `csrf` are no use in the owner's browser.
+    if !browser::opened(&s, &headers, &p) || !ct_eq(&login.browser, &p.browser) {
+        return browser::other_browser();
+    }
+    let sub = login.sub;
     // Single use: a decision consumes the request.
     let Some(p) = s.take_pending(&id) else {
         return pages::error(

@@ -1,7 +1,8 @@
-//! The HTTP handlers of the authorization server, one file per endpoint, and the request
-//! helpers they share.
+//! The HTTP handlers of the authorization server, one file per endpoint, the binding of the
+//! authorization pages to one browser (`browser`), and the request helpers they share.
 
 pub(crate) mod authorize;
+pub(crate) mod browser;
 pub(crate) mod metadata;
 pub(crate) mod register;
 pub(crate) mod revoke;
@@ -48,14 +49,18 @@ pub(crate) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, AuthErr
     Ok(out)
 }
 
-/// The value of one cookie.
+/// The value of one cookie. A name sent twice counts as absent: a page on a sibling origin
+/// (another port of the same host shares its cookies) could have planted the second one
+/// under a longer path, so which one is ours cannot be told.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }

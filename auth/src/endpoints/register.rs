@@ -14,7 +14,7 @@ use crate::error::AuthError;
 use crate::redirect::check_registrable;
 use crate::server::{AuthServer, db};
 use crate::store::Client;
-use crate::util::{now, random_token, sha256_b64};
+use crate::util::{display_name, now, random_token, sha256_b64};
 
 /// The largest registration document accepted.
 const MAX_BODY: usize = 16 * 1024;
@@ -99,13 +99,7 @@ pub(crate) async fn register(
         crate::scope::Scope::parse_list(scope)
             .map_err(|e| invalid("invalid_client_metadata", e))?;
     }
-    let name: String = req
-        .client_name
-        .unwrap_or_else(|| "An unnamed MCP client".into())
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
+    let name = display_name(req.client_name.as_deref().unwrap_or(""));
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
     let client = Client {

@@ -44,7 +44,7 @@ pub(crate) async fn begin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (form, id, p) = match pending_form(&s, &body) {
+    let (form, id, p) = match pending_form(&s, &headers, &body) {
         Ok(checked) => checked,
         Err(page) => return *page,
     };
@@ -97,12 +97,14 @@ pub(crate) async fn callback(
             return error_page(&e);
         }
     };
-    if s.pending(&attempt.req).is_none() {
+    // The attempt was begun by the browser that opened this request (its form was checked
+    // then), and the login goes to that browser.
+    let Some(pending) = s.pending(&attempt.req) else {
         return pages::error(
             StatusCode::BAD_REQUEST,
             "this sign-in request has expired; start again from your app",
         );
-    }
+    };
     match s
         .upstream
         .finish(&attempt, &q, &callback_url(&s, &name))
@@ -110,7 +112,7 @@ pub(crate) async fn callback(
     {
         Ok((who, rule)) => {
             tracing::info!(provider = %name, subject = %who.subject, upstream_id = %who.id, %rule, "signed in through an identity provider");
-            sign_in(&s, &who.subject, &attempt.req)
+            sign_in(&s, &who.subject, &attempt.req, &pending.browser)
         }
         Err(e) => {
             tracing::warn!(provider = %name, error = %e, "upstream sign-in failed");

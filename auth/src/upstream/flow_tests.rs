@@ -78,9 +78,11 @@ fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
     b.body(Body::empty()).expect("request")
 }
 
-fn post(uri: &str, form: &str) -> Request<Body> {
+/// A form post from the browser holding `cookie` (the browser cookie the login page set).
+fn post(uri: &str, form: &str, cookie: &str) -> Request<Body> {
     Request::post(uri)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
         .body(Body::from(form.to_owned()))
         .expect("request")
 }
@@ -131,6 +133,7 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
             .contains("value=\"github\">Sign in with GitHub</button>")
     );
     let (req, csrf) = (field(&page.body, "req"), field(&page.body, "csrf"));
+    let browser = page.cookie.split(';').next().expect("browser cookie");
 
     // A wrong form token, an unknown provider.
     let r = send(
@@ -138,6 +141,7 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
         post(
             "/authorize/upstream",
             &format!("req={req}&csrf=nope&provider=github"),
+            browser,
         ),
     )
     .await;
@@ -147,6 +151,7 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
         post(
             "/authorize/upstream",
             &format!("req={req}&csrf={csrf}&provider=gitlab"),
+            browser,
         ),
     )
     .await;
@@ -158,12 +163,30 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
         r.body
     );
 
+    // The right form from another browser, or posted by a page of another origin (another
+    // port of this machine is the same site for cookies, not the same origin).
+    let form = format!("req={req}&csrf={csrf}&provider=github");
+    let other = format!("sessiongate_browser={}", "A".repeat(43));
+    let r = send(&s, post("/authorize/upstream", &form, &other)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("started in another browser"), "{}", r.body);
+    for origin in ["http://127.0.0.1:1", "http://localhost:8000", "null"] {
+        let mut foreign = post("/authorize/upstream", &form, browser);
+        foreign
+            .headers_mut()
+            .insert(header::ORIGIN, header::HeaderValue::from_static(origin));
+        let r = send(&s, foreign).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+        assert!(r.body.contains("sent from another site"), "{}", r.body);
+    }
+
     // To the provider: state, PKCE S256, the callback, and the browser cookie.
     let go = send(
         &s,
         post(
             "/authorize/upstream",
             &format!("req={req}&csrf={csrf}&provider=github"),
+            browser,
         ),
     )
     .await;
@@ -221,6 +244,7 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
         post(
             "/authorize/upstream",
             &format!("req={req}&csrf={csrf}&provider=github"),
+            browser,
         ),
     )
     .await;
@@ -246,6 +270,7 @@ async fn the_provider_redirect_is_bound_and_every_bad_callback_gets_a_page() {
         post(
             "/authorize/upstream",
             &format!("req={req}&csrf={csrf}&provider=github"),
+            browser,
         ),
     )
     .await;
@@ -283,11 +308,13 @@ async fn with_the_password_off_only_the_providers_are_offered() {
         page.csp
     );
     let (req, csrf) = (field(&page.body, "req"), field(&page.body, "csrf"));
+    let browser = page.cookie.split(';').next().expect("browser cookie");
     let r = send(
         &s,
         post(
             "/authorize/login",
             &format!("req={req}&csrf={csrf}&password=x"),
+            browser,
         ),
     )
     .await;
