@@ -15,6 +15,8 @@ mod csrf;
 mod redirects;
 // PKCE downgrade and replay.
 mod pkce;
+// Scopes of every MCP method: resources, completions, prompts, unknown methods, batches.
+mod scopes;
 // Code and refresh-token reuse, cross-client use, scope escalation on refresh.
 mod grants;
 // Token substitution: audience, issuer, lifetime, algorithm and key confusion, tampering.
