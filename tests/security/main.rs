@@ -9,6 +9,8 @@
 mod common;
 // DNS rebinding on /mcp: foreign Origin and Host.
 mod rebinding;
+// Ambiguous requests: repeated headers, absolute-form targets, hosts that look like loopback.
+mod ambiguous;
 // CSRF on the login and consent forms.
 mod csrf;
 // Open redirects and redirect-URI tricks, at /authorize, /token and /register.
