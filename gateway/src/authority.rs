@@ -50,6 +50,19 @@ impl Authority {
         Some(Authority { host, port })
     }
 
+    /// Parses a host as the owner writes it in `allowed_hosts`: an authority as
+    /// [`Authority::parse`] takes it, or a bare IPv6 address (`::1`).
+    pub fn parse_configured(s: &str) -> Option<Authority> {
+        let s = s.trim();
+        match s.parse::<Ipv6Addr>() {
+            Ok(addr) => Some(Authority {
+                host: addr.to_string(),
+                port: None,
+            }),
+            Err(_) => Authority::parse(s),
+        }
+    }
+
     /// Whether the host is a loopback name or address: `localhost`, `127.0.0.0/8` or `::1`.
     pub fn is_loopback(&self) -> bool {
         is_loopback_host(&self.host)
@@ -150,6 +163,13 @@ mod tests {
             assert_eq!(Authority::parse(bad), None, "{bad:?}");
         }
         assert!(Authority::parse(&"a".repeat(254)).is_none());
+        let configured = Authority::parse_configured(" 0:0::1 ").unwrap();
+        assert_eq!((configured.host.as_str(), configured.port), ("::1", None));
+        assert_eq!(
+            Authority::parse_configured("Lan-Box:80").unwrap().host,
+            "lan-box"
+        );
+        assert!(Authority::parse_configured("::1]").is_none());
     }
 
     #[test]

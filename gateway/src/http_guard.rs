@@ -66,7 +66,7 @@ impl OriginPolicy {
         hosts.extend(
             extra_hosts
                 .iter()
-                .filter_map(|h| Authority::parse(h.trim()).map(|a| a.host)),
+                .filter_map(|h| Authority::parse_configured(h).map(|a| a.host)),
         );
         origins.extend(
             extra_origins
@@ -335,7 +335,7 @@ mod tests {
     fn policy() -> OriginPolicy {
         OriginPolicy::new(
             "https://gw.example.com/prefix",
-            &["lan-box".into()],
+            &["lan-box".into(), "FE80::1".into()],
             &[
                 "https://app.example.org".into(),
                 "http://dev.example.net:*".into(),
@@ -353,6 +353,8 @@ mod tests {
             "127.0.0.1",
             "[::1]:9",
             "lan-box:8000",
+            "[fe80::1]:8000",
+            "[fe80:0::1]",
         ] {
             assert!(p.host_allowed(ok), "{ok}");
         }
