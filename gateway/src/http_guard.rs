@@ -109,7 +109,7 @@ impl OriginPolicy {
     }
 
     fn authority_allowed(&self, a: &Authority) -> bool {
-        self.hosts.iter().any(|h| *h == a.host)
+        self.hosts.contains(&a.host)
     }
 
     /// Whether an `Origin` header value is acceptable: it must parse strictly, then be a
