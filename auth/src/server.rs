@@ -236,11 +236,16 @@ impl AuthServer {
                 "tokens in the query string are refused; use the Authorization header",
             ));
         }
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
             return Err(BearerError::Missing {
                 resource_metadata: self.resource_metadata_url(),
             });
         };
+        // Two credentials are ambiguous (which one would a later reader take?): neither counts.
+        if values.next().is_some() {
+            return Err(invalid("more than one Authorization header"));
+        }
         if value.len() > MAX_TOKEN_LEN {
             return Err(invalid("the Authorization header is too long"));
         }

@@ -190,6 +190,20 @@ async fn forged_and_foreign_tokens_are_refused() {
         .mint_token("owner", &[Scope::SessionsRead], Duration::from_secs(60))
         .unwrap();
     assert!(s.verify_bearer(&bearer(&good), &mcp_uri()).is_ok());
+    // A second Authorization header, bogus or good, makes the request ambiguous.
+    for second in ["Bearer bogus".to_owned(), format!("Bearer {good}")] {
+        let mut h = bearer(&good);
+        h.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&second).unwrap(),
+        );
+        match s.verify_bearer(&h, &mcp_uri()) {
+            Err(BearerError::Invalid { reason, .. }) => {
+                assert_eq!(reason, "more than one Authorization header");
+            }
+            other => panic!("{second}: {other:?}"),
+        }
+    }
     let kid = jsonwebtoken::decode_header(&good).unwrap().kid.unwrap();
 
     // alg: none.

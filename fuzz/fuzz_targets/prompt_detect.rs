@@ -31,6 +31,11 @@ fuzz_target!(|data: &[u8]| {
                         plan.before.len() + plan.keys.len() <= p.options.len() + 2,
                         "{plan:?} for {p:?}"
                     );
+                    // An answer is one line: nothing typed holds a line break or control.
+                    assert!(
+                        !plan.text.as_deref().unwrap_or("").chars().any(char::is_control),
+                        "{plan:?}"
+                    );
                 }
             }
             for o in &p.options {

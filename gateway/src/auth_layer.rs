@@ -1,5 +1,6 @@
 //! The resource-server side of `/mcp`: every request needs a valid bearer token from our own
-//! authorization server, and every tool call needs the scope of its tool.
+//! authorization server, and every JSON-RPC method the scope `mcp/scopes.rs` gives it (a tool
+//! call its tool's).
 //!
 //! The bearer check runs first (so a request without a token gets 401 with the discovery
 //! challenge whatever its body); the scope check runs after the JSON-RPC guard has decoded the
@@ -15,7 +16,7 @@ use serde_json::Value;
 use sessiongate_auth::{AuthServer, BearerError, Principal, Scope};
 
 use crate::jsonrpc_guard::RpcMessage;
-use crate::mcp::scopes::scope_for_tool;
+use crate::mcp::scopes::scope_for_method;
 
 /// What the bearer check needs: the authorization server, and the metrics that count its
 /// refusals.
@@ -52,17 +53,21 @@ pub async fn require_bearer(
     }
 }
 
-/// The scopes the tool calls in a message need.
+/// The scopes a message needs: each request and notification in it needs its method's scope
+/// (a tool call its tool's), from the one table in [`crate::mcp::scopes`]. Answers to the
+/// server's own requests need none.
 pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
     let one = |m: &Value| -> Option<Scope> {
-        if m.get("method")?.as_str()? != "tools/call" {
-            return None;
-        }
-        let tool = m.get("params")?.get("name")?.as_str().unwrap_or("");
-        scope_for_tool(tool)
-            .parse()
-            .ok()
-            .or(Some(Scope::SessionsManage))
+        // A "method" that is not a string is no method the table knows.
+        let method = match m.get("method")? {
+            Value::String(s) => s.as_str(),
+            _ => return Some(Scope::SessionsManage),
+        };
+        let tool = m
+            .get("params")
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str);
+        scope_for_method(method, tool)
     };
     match msg {
         Value::Array(items) => items.iter().filter_map(one).collect(),
@@ -70,7 +75,8 @@ pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
     }
 }
 
-/// Refuses tool calls above the token's scopes. Runs after the JSON-RPC guard.
+/// Refuses requests above the token's scopes (every method, not only tool calls). Runs after
+/// the JSON-RPC guard.
 pub async fn require_scope(
     auth: &AuthServer,
     req: Request,
@@ -83,7 +89,7 @@ pub async fn require_scope(
         return next(req).await;
     };
     if let Some(missing) = needed_scopes(msg).into_iter().find(|s| !principal.has(*s)) {
-        tracing::info!(client_id = %principal.client_id, needed = %missing, "tool call above the token's scopes");
+        tracing::info!(client_id = %principal.client_id, needed = %missing, "request above the token's scopes");
         return auth.insufficient_scope(missing).into_response();
     }
     next(req).await
@@ -95,7 +101,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn tool_calls_need_their_tools_scope() {
+    fn every_method_needs_its_scope_and_tool_calls_their_tools() {
         let call = |name: &str| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
         assert_eq!(needed_scopes(&call("get_logs")), vec![Scope::SessionsRead]);
         assert_eq!(
@@ -106,7 +112,31 @@ mod tests {
             needed_scopes(&call("nonsense")),
             vec![Scope::SessionsManage]
         );
-        assert!(needed_scopes(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).is_empty());
+        let req = |method: &str| json!({"jsonrpc":"2.0","id":1,"method":method,"params":{"uri":"sessions://x"}});
+        assert!(needed_scopes(&req("tools/list")).is_empty());
+        assert!(needed_scopes(&req("initialize")).is_empty());
+        assert_eq!(
+            needed_scopes(&req("resources/read")),
+            vec![Scope::SessionsRead]
+        );
+        assert_eq!(
+            needed_scopes(&req("resources/subscribe")),
+            vec![Scope::SessionsRead]
+        );
+        assert_eq!(
+            needed_scopes(&req("no/such/method")),
+            vec![Scope::SessionsManage]
+        );
+        assert_eq!(
+            needed_scopes(&json!({"jsonrpc":"2.0","id":1,"method":7,"result":{}})),
+            vec![Scope::SessionsManage]
+        );
+        // The client's answers to the server's requests need nothing.
+        assert!(needed_scopes(&json!({"jsonrpc":"2.0","id":1,"result":{}})).is_empty());
+        assert_eq!(
+            needed_scopes(&json!([req("ping"), req("resources/list")])),
+            vec![Scope::SessionsRead]
+        );
         let batch = json!([call("send_message"), call("list_sessions")]);
         assert_eq!(
             needed_scopes(&batch),

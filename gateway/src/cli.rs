@@ -17,6 +17,7 @@ use sessiongate_backend::{SessionBackend, SessionPolicy};
 use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
+use crate::authority::{Authority, Origin};
 use crate::config::{FileConfig, default_data_dir, expand_home};
 use crate::error::Error;
 use crate::state::AppState;
@@ -100,7 +101,8 @@ pub enum BackendKind {
 /// How MCP clients authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMode {
-    /// No authentication: only allowed when listening on a loopback address.
+    /// No authentication: only allowed when every way in is loopback (the bind address, the
+    /// public URL, allowed hosts and origins; no trusted proxies).
     None,
     /// OAuth 2.1 with sessiongate's own authorization server.
     Oauth,
@@ -128,7 +130,8 @@ pub struct ServeArgs {
     /// TOML configuration file (profiles, allowed roots, ...).
     #[arg(long, env = "SESSIONGATE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Authentication of MCP clients [default: oauth]. `none` is accepted only on loopback.
+    /// Authentication of MCP clients [default: oauth]. `none` is accepted only on loopback
+    /// (bind address and public URL), without trusted proxies.
     #[arg(long, env = "SESSIONGATE_AUTH", value_enum)]
     pub auth: Option<AuthMode>,
     /// Public base URL (e.g. https://gw.example.com) when reached through a proxy or tunnel.
@@ -348,6 +351,49 @@ pub fn resolve_bind(bind: &str) -> Result<(Vec<SocketAddr>, bool), Error> {
     Ok((addrs, loopback))
 }
 
+/// With `--auth none`, refuses every setting that lets anything but loopback traffic in: a
+/// public URL, `allowed_hosts` or `allowed_origins` that are not loopback (a proxy or tunnel
+/// forwards strangers under such names; a page of such an origin runs in the owner's
+/// browser), and trusted proxies (requests come through a proxy). Binding a loopback address
+/// alone does not make a gateway private: a tunnel on the same machine connects from
+/// loopback.
+fn refuse_open_gateway(settings: &Settings) -> Result<(), Error> {
+    let refuse = |what: String| {
+        Err(Error::Refused(format!(
+            "refusing to serve without authentication: {what}, so requests from other machines \
+             would reach the gateway through a proxy, a tunnel or a browser; --auth none is only \
+             allowed when every way in is loopback. Use --auth oauth"
+        )))
+    };
+    if let Some(url) = &settings.public_url
+        && !Origin::of_url(url).is_some_and(|o| o.authority.is_loopback())
+    {
+        return refuse(format!("the public URL {url} is not a loopback address"));
+    }
+    if let Some(host) = settings
+        .allowed_hosts
+        .iter()
+        .find(|h| !Authority::parse_configured(h).is_some_and(|a| a.is_loopback()))
+    {
+        return refuse(format!(
+            "allowed_hosts names {host:?}, which is not loopback"
+        ));
+    }
+    if let Some(origin) = settings.allowed_origins.iter().find(|o| {
+        let o = o.trim().trim_end_matches('/');
+        let o = o.strip_suffix(":*").unwrap_or(o);
+        !Origin::parse(o).is_some_and(|o| o.authority.is_loopback())
+    }) {
+        return refuse(format!(
+            "allowed_origins names {origin:?}, which is not loopback"
+        ));
+    }
+    if !settings.trusted_proxies.is_empty() {
+        return refuse("trusted proxies are configured".into());
+    }
+    Ok(())
+}
+
 /// The binary's entry point.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -396,6 +442,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.bind
         ))
         .into());
+    }
+    if let Some(url) = &settings.public_url
+        && Origin::of_url(url).is_none()
+    {
+        return Err(Error::Refused(format!(
+            "--public-url {url:?} is not an http or https URL with a valid host, e.g. \
+             https://gw.example.com"
+        ))
+        .into());
+    }
+    if settings.auth == AuthMode::None {
+        refuse_open_gateway(&settings)?;
     }
     if settings.auth == AuthMode::Oauth && !loopback && settings.public_url.is_none() {
         return Err(Error::Refused(format!(

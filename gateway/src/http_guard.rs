@@ -1,8 +1,12 @@
 //! Checks and headers that apply to every route: `Host` and `Origin` validation against DNS
 //! rebinding and cross-site requests, and the security headers of every response.
 //!
-//! - `Host` must name the public URL's host or a loopback name (plus configured extras);
-//!   anything else is a rebinding attempt or a misrouted request and gets 403.
+//! - A header that may appear once ([`SINGLE_HEADERS`]: `Host`, `Authorization`, `Origin`,
+//!   ...) and appears twice gets 400: each layer could read a different copy.
+//! - `Host`, and the authority of an absolute-form target (or HTTP/2's `:authority`), must
+//!   parse strictly ([`crate::authority`]; 400 otherwise) and name the public URL's host or a
+//!   loopback name (plus configured extras); anything else is a rebinding attempt or a
+//!   misrouted request and gets 403.
 //! - `Origin`, when a browser sends one, must be the public URL's origin, a loopback origin,
 //!   or a configured extra; anything else (including `null`) gets 403. Requests without
 //!   `Origin` come from non-browser clients (ChatGPT's and Claude's servers, SDKs).
@@ -15,13 +19,31 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use crate::authority::{Authority, Origin};
+
 /// The longest request URL accepted (an authorization request with a long `state` and a
 /// client metadata URL fits comfortably).
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
+/// The headers a request may carry at most once. A second copy is ambiguous (which one does
+/// each layer read?), so it is refused with 400 before anything reads either (RFC 9112 §3.2
+/// requires it for `Host`). `Cookie` is not among them (HTTP/2 splits it into several
+/// fields), nor list headers such as `X-Forwarded-For` (read as one list by `client_addr`).
+pub const SINGLE_HEADERS: &[&str] = &[
+    "host",
+    "authorization",
+    "origin",
+    "content-type",
+    "content-length",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+
 /// The hosts and origins a request may name.
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
+    /// Allowed hosts as [`Authority::host`] gives them (any port).
     hosts: Vec<String>,
     origins: Vec<String>,
     https: bool,
@@ -35,11 +57,17 @@ impl OriginPolicy {
             .map(|s| s.to_string())
             .collect();
         let mut origins = Vec::new();
-        if let Ok(url) = url_parts(public_url) {
-            hosts.push(url.host.clone());
-            origins.push(url.origin);
+        if let Some(url) = Origin::of_url(public_url) {
+            hosts.push(url.authority.host.clone());
+            origins.push(public_url_origin(public_url));
         }
-        hosts.extend(extra_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        // A configured host is compared as it parses (a port in it is ignored, as it always
+        // was); one that does not parse can never match.
+        hosts.extend(
+            extra_hosts
+                .iter()
+                .filter_map(|h| Authority::parse_configured(h).map(|a| a.host)),
+        );
         origins.extend(
             extra_origins
                 .iter()
@@ -74,25 +102,29 @@ impl OriginPolicy {
         origins
     }
 
-    /// Whether a `Host` header value (or HTTP/2 authority) is acceptable.
+    /// Whether a `Host` header value (or a request target's authority) is well formed and
+    /// names an allowed host.
     pub fn host_allowed(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let name = strip_port(&host);
-        self.hosts.iter().any(|h| h == name)
+        Authority::parse(host).is_some_and(|a| self.authority_allowed(&a))
     }
 
-    /// Whether an `Origin` header value is acceptable.
+    fn authority_allowed(&self, a: &Authority) -> bool {
+        self.hosts.contains(&a.host)
+    }
+
+    /// Whether an `Origin` header value is acceptable: it must parse strictly, then be a
+    /// loopback origin or one of the allowed ones.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        let origin = origin.to_ascii_lowercase();
-        let Some((scheme, authority)) = origin.split_once("://") else {
+        let Some(parsed) = Origin::parse(origin) else {
             return false;
         };
-        if (scheme == "http" || scheme == "https")
-            && !authority.contains('/')
-            && matches!(strip_port(authority), "localhost" | "127.0.0.1" | "::1")
-        {
+        if matches!(
+            parsed.authority.host.as_str(),
+            "localhost" | "127.0.0.1" | "::1"
+        ) {
             return true;
         }
+        let origin = origin.to_ascii_lowercase();
         self.origins.iter().any(|o| {
             o == &origin
                 || o.strip_suffix(":*").is_some_and(|base| {
@@ -109,32 +141,73 @@ fn port_suffix(rest: &str) -> bool {
         .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// `host:port` → `host`; `[v6]:port` and `[v6]` → `v6`.
-fn strip_port(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
+/// The public URL's origin as browsers write it: `scheme://authority`, lower case.
+fn public_url_origin(public_url: &str) -> String {
+    let (scheme, rest) = public_url.split_once("://").unwrap_or(("", public_url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{authority}").to_ascii_lowercase()
+}
+
+/// The first header of [`SINGLE_HEADERS`] that `headers` carries more than once.
+fn repeated_header(headers: &http::HeaderMap) -> Option<&'static str> {
+    SINGLE_HEADERS
+        .iter()
+        .copied()
+        .find(|name| headers.get_all(*name).iter().nth(1).is_some())
+}
+
+/// Why a request's authority is refused.
+enum AuthorityRefusal {
+    /// Malformed: 400.
+    Malformed(&'static str),
+    /// Well formed but not served here: 403.
+    Foreign(String),
+    /// No authority at all: 403.
+    Missing,
+}
+
+/// Checks every authority a request names: its `Host` and, for an absolute-form target (or
+/// HTTP/2's `:authority`), the target's. Each must parse strictly and be allowed; checking
+/// only one would let the other reach whatever reads it.
+fn check_authority(policy: &OriginPolicy, req: &Request) -> Result<(), AuthorityRefusal> {
+    let mut named = false;
+    if let Some(value) = req.headers().get(header::HOST) {
+        let host =
+            value
+                .to_str()
+                .ok()
+                .and_then(Authority::parse)
+                .ok_or(AuthorityRefusal::Malformed(
+                    "the Host header is not a valid host",
+                ))?;
+        if !policy.authority_allowed(&host) {
+            return Err(AuthorityRefusal::Foreign(host.host));
+        }
+        named = true;
     }
-    match authority.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => authority,
+    if let Some(target) = req.uri().authority() {
+        let host = Authority::parse(target.as_str()).ok_or(AuthorityRefusal::Malformed(
+            "the request target's authority is not a valid host",
+        ))?;
+        if !policy.authority_allowed(&host) {
+            return Err(AuthorityRefusal::Foreign(host.host));
+        }
+        named = true;
+    }
+    if named {
+        Ok(())
+    } else {
+        Err(AuthorityRefusal::Missing)
     }
 }
 
-struct UrlParts {
-    host: String,
-    origin: String,
-}
-
-fn url_parts(public_url: &str) -> Result<UrlParts, ()> {
-    let (scheme, rest) = public_url.split_once("://").ok_or(())?;
-    let authority = rest.split('/').next().ok_or(())?.to_ascii_lowercase();
-    if authority.is_empty() {
-        return Err(());
-    }
-    Ok(UrlParts {
-        host: strip_port(&authority).to_owned(),
-        origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
-    })
+fn bad_request(msg: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("bad request: {msg}\n"),
+    )
+        .into_response()
 }
 
 fn forbidden(msg: &str) -> Response {
@@ -154,7 +227,8 @@ fn uri_len(uri: &http::Uri) -> usize {
         + uri.query().map_or(0, |q| q.len() + 1)
 }
 
-/// The middleware: refuses foreign `Host` and `Origin` values, then adds security headers.
+/// The middleware: refuses repeated single headers, malformed or foreign authorities and
+/// foreign `Origin` values, then adds security headers.
 pub async fn guard(
     policy: &OriginPolicy,
     req: Request,
@@ -168,21 +242,26 @@ pub async fn guard(
         )
             .into_response();
     }
+    if let Some(name) = repeated_header(req.headers()) {
+        tracing::info!(header = name, "refused a request with a repeated header");
+        return bad_request(&format!("more than one {name} header"));
+    }
     let path = req.uri().path();
     // Health checks come from load balancers that address the gateway by IP.
     if path != "/healthz" {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()));
-        match host {
-            Some(h) if policy.host_allowed(h) => {}
-            Some(h) => {
-                tracing::info!(host = %h.chars().take(100).collect::<String>(), path, "refused a foreign Host");
+        match check_authority(policy, &req) {
+            Ok(()) => {}
+            Err(AuthorityRefusal::Malformed(why)) => {
+                tracing::info!(path, why, "refused a malformed authority");
+                return bad_request(why);
+            }
+            Err(AuthorityRefusal::Foreign(host)) => {
+                tracing::info!(host = %host.chars().take(100).collect::<String>(), path, "refused a foreign Host");
                 return forbidden("forbidden: this Host is not served here");
             }
-            None => return forbidden("forbidden: the request names no Host"),
+            Err(AuthorityRefusal::Missing) => {
+                return forbidden("forbidden: the request names no Host");
+            }
         }
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let ok = origin.to_str().is_ok_and(|o| policy.origin_allowed(o));
@@ -256,7 +335,7 @@ mod tests {
     fn policy() -> OriginPolicy {
         OriginPolicy::new(
             "https://gw.example.com/prefix",
-            &["lan-box".into()],
+            &["lan-box".into(), "FE80::1".into()],
             &[
                 "https://app.example.org".into(),
                 "http://dev.example.net:*".into(),
@@ -274,6 +353,8 @@ mod tests {
             "127.0.0.1",
             "[::1]:9",
             "lan-box:8000",
+            "[fe80::1]:8000",
+            "[fe80:0::1]",
         ] {
             assert!(p.host_allowed(ok), "{ok}");
         }
@@ -285,6 +366,12 @@ mod tests {
             "",
             "[::2]",
             "gw.example.com@evil.com",
+            "[::1].evil.example",
+            "[::1]:x",
+            "[::1]evil",
+            "localhost:x",
+            "localhost:80/",
+            "[::1]:80:80",
         ] {
             assert!(!p.host_allowed(bad), "{bad}");
         }
@@ -315,6 +402,10 @@ mod tests {
             "http://dev.example.net.evil:1",
             "file://",
             "http://localhost/path",
+            "http://[::1].evil.example",
+            "http://[::1]:x",
+            "http://localhost@evil.example",
+            "http://127.0.0.1.evil.example:80",
         ] {
             assert!(!p.origin_allowed(bad), "{bad}");
         }

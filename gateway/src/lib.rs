@@ -22,7 +22,8 @@
 //! - [`listen`]: the accept loop (plain HTTP or [`tls`]), connection limits, graceful
 //!   shutdown.
 //! - [`client_addr`]: the client's address behind trusted proxies.
-//! - [`http_guard`]: Host/Origin checks and security headers on every route.
+//! - [`http_guard`]: Host/Origin checks, repeated headers and security headers on every route.
+//! - [`authority`]: strict parsing of the hosts and origins a request names.
 //! - [`limits`]: body size and time caps, request deadlines.
 //! - [`ratelimit`]: token-bucket rate limits with 429 and `Retry-After`.
 //! - [`mcp_sessions`]: caps on MCP sessions per client and overall.
@@ -37,6 +38,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth_layer;
+pub mod authority;
 pub mod chain;
 pub mod cli;
 pub mod client_addr;

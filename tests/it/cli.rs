@@ -35,6 +35,117 @@ fn auth_none_is_refused_off_loopback() {
     }
 }
 
+/// Starts `serve` with `args` and a config file holding `config`; returns whether it came up
+/// (it is stopped at once then) and what it wrote to stderr.
+fn serve_with_config(args: &[&str], config: &str) -> (bool, String) {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .args(args)
+        .args(["--backend", "pty", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--allowed-root")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A line on stdout says it listens; a refusal closes stdout without one.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut started = false;
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        if line.contains("listening") {
+            started = true;
+            child.kill().unwrap();
+            break;
+        }
+        line.clear();
+    }
+    child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (started, err)
+}
+
+#[test]
+fn auth_none_is_refused_when_anything_but_loopback_can_get_in() {
+    // (what, flags, config file)
+    let refused: [(&str, &[&str], &str); 6] = [
+        (
+            "a public URL behind a tunnel",
+            &["--public-url", "https://gw.example.com"],
+            "",
+        ),
+        (
+            "a public URL on a LAN address",
+            &["--public-url", "http://192.168.1.5:8000"],
+            "",
+        ),
+        (
+            "a public URL that only looks like loopback",
+            &["--public-url", "http://127.0.0.1.evil.example"],
+            "",
+        ),
+        (
+            "a non-loopback allowed host",
+            &[],
+            "allowed_hosts = [\"gw.example.com\"]\n",
+        ),
+        (
+            "a non-loopback allowed origin",
+            &[],
+            "allowed_origins = [\"https://app.example.org:*\"]\n",
+        ),
+        ("a trusted proxy", &["--trusted-proxy", "127.0.0.1"], ""),
+    ];
+    for (what, flags, config) in refused {
+        let mut args = vec!["--auth", "none"];
+        args.extend_from_slice(flags);
+        let (started, err) = serve_with_config(&args, config);
+        assert!(!started, "{what}: started");
+        assert!(
+            err.contains("refusing to serve without authentication")
+                && err.contains("--auth none is only allowed when every way in is loopback"),
+            "{what}: {err}"
+        );
+    }
+    // Loopback everywhere is still fine, and OAuth may have all of the above.
+    let (started, err) = serve_with_config(
+        &["--auth", "none", "--public-url", "http://localhost:8000"],
+        "allowed_hosts = [\"localhost\", \"::1\"]\nallowed_origins = [\"http://127.0.0.1:*\"]\n",
+    );
+    assert!(started, "{err}");
+    let (started, err) = serve_with_config(
+        &[
+            "--auth",
+            "oauth",
+            "--public-url",
+            "https://gw.example.com",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+        "allowed_hosts = [\"gw.example.com\"]\nallowed_origins = [\"https://app.example.org\"]\n",
+    );
+    assert!(started, "{err}");
+    // A public URL without a valid host is refused whatever the auth mode.
+    let (started, err) = serve_with_config(&["--public-url", "https://user@gw.example.com"], "");
+    assert!(
+        !started && err.contains("is not an http or https URL with a valid host"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_broken_config_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -109,6 +109,12 @@ async fn plain_calls_come_back_as_json_with_rmcps_result() {
     let (r, m) = call_raw(&c, 15, wait).await;
     assert!(content_type(&r).starts_with("text/event-stream"), "{r:?}");
     assert!(m["result"].to_string().contains("condition_met"), "{m}");
+    // Its headline says what matched, not the session's state.
+    let head = m["result"]["content"][0]["text"].as_str().unwrap_or("");
+    assert!(
+        head.starts_with("lane's screen matched \"lane-marker\" with \"lane-marker\" (after "),
+        "{m}"
+    );
 
     // A session rmcp does not know: its 404, not an answer.
     let mut stranger = McpClient::new(&gw.mcp_url());

@@ -156,3 +156,23 @@ pub(crate) fn rpc_error(r: &RawResponse) -> (i64, String) {
         msg["error"]["message"].as_str().unwrap().to_owned(),
     )
 }
+
+/// The gateway's `host:port`.
+pub(crate) fn authority(gw: &TestGateway) -> String {
+    gw.base_url.trim_start_matches("http://").to_owned()
+}
+
+/// Sends `request` exactly as written (request line, headers, blank line, body) on a
+/// connection of its own and returns the whole answer as text. The request should say
+/// `connection: close`; the read stops at the server's close (60 s guard against a hang).
+pub(crate) async fn raw_http(gw: &TestGateway, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(authority(gw)).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut buf))
+        .await
+        .expect("the server neither answered nor closed")
+        .unwrap();
+    String::from_utf8_lossy(&buf).into_owned()
+}

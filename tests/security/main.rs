@@ -9,12 +9,16 @@
 mod common;
 // DNS rebinding on /mcp: foreign Origin and Host.
 mod rebinding;
+// Ambiguous requests: repeated headers, absolute-form targets, hosts that look like loopback.
+mod ambiguous;
 // CSRF on the login and consent forms.
 mod csrf;
 // Open redirects and redirect-URI tricks, at /authorize, /token and /register.
 mod redirects;
 // PKCE downgrade and replay.
 mod pkce;
+// Scopes of every MCP method: resources, completions, prompts, unknown methods, batches.
+mod scopes;
 // Code and refresh-token reuse, cross-client use, scope escalation on refresh.
 mod grants;
 // Token substitution: audience, issuer, lifetime, algorithm and key confusion, tampering.

@@ -374,3 +374,89 @@ async fn paste_breakouts_are_inert_on_tmux() {
 async fn paste_breakouts_are_inert_on_pty() {
     paste_breakouts_are_inert("pty").await;
 }
+
+/// An answer to a text question is one line: `"main\ntouch …"` to a shell's `read -p` would
+/// answer `main` and then run the rest as a command. Every line break or control character is
+/// refused, nothing is typed, and the question still waits for a proper answer.
+async fn free_text_answers_are_one_line(backend: &str) {
+    let mut opts = sessiongate_tests::gateway::Options::oauth(&format!("answer-{backend}"), 3600);
+    opts.backend = backend.into();
+    let gw = TestGateway::start(opts);
+    let mut c = common::admin(&gw).await;
+    c.call_ok("create_session", json!({"name": "q", "profile": "bash"}))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({"session": "q", "message": "read -p 'Branch name: ' b; echo \"got:$b\""}),
+    )
+    .await
+    .unwrap();
+    let r = c
+        .call(
+            "wait_for",
+            json!({"session": "q", "until": "waiting_for_input", "timeout_s": 30}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["structuredContent"]["condition_met"], true, "{r}");
+    let pwned = gw.root.join("pwned");
+    let p = pwned.display();
+    for (evil, shown) in [
+        (format!("main\ntouch {p}"), "\\n"),
+        (format!("main\rtouch {p}"), "\\r"),
+        (format!("main\r\ntouch {p}\n"), "\\r"),
+        (format!("main\u{2028}touch {p}"), "\\u{2028}"),
+        (format!("main\u{85}touch {p}"), "\\u{85}"),
+        ("main\x1b[A".to_owned(), "\\u{1b}"),
+        ("main\ttab".to_owned(), "\\t"),
+    ] {
+        let err = refused(
+            &mut c,
+            "respond_to_prompt",
+            json!({"session": "q", "answer": evil}),
+        )
+        .await;
+        assert!(
+            err.starts_with(&format!(
+                "the answer holds the control character {shown} at byte 4; an answer is one line"
+            )),
+            "{evil:?}: {err}"
+        );
+    }
+    // Nothing was typed: the question still waits on an empty input line.
+    let screen = c
+        .call_ok("get_logs", json!({"session": "q", "lines": 5}))
+        .await
+        .unwrap();
+    assert!(
+        screen.trim_end().ends_with("Branch name:"),
+        "a refused answer was typed: {screen}"
+    );
+    // A one-line answer is typed and submitted once; what followed never ran.
+    c.call_ok(
+        "respond_to_prompt",
+        json!({"session": "q", "answer": "main"}),
+    )
+    .await
+    .unwrap();
+    wait_screen(&mut c, "q", "got:main").await;
+    c.call_ok(
+        "send_message",
+        json!({"session": "q", "message": "echo end-$((40+2))"}),
+    )
+    .await
+    .unwrap();
+    wait_screen(&mut c, "q", "end-42").await;
+    assert!(!pwned.exists(), "{backend}: a second line of an answer ran");
+}
+
+#[tokio::test]
+async fn free_text_answers_are_one_line_on_tmux() {
+    free_text_answers_are_one_line("tmux").await;
+}
+
+#[tokio::test]
+async fn free_text_answers_are_one_line_on_pty() {
+    free_text_answers_are_one_line("pty").await;
+}

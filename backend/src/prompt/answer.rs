@@ -28,7 +28,13 @@ pub struct AnswerPlan {
 /// text only through its option that takes text (Claude Code's "Type something."): an answer
 /// that is no option's number or label goes there (arrows to it, the text, Enter). Descriptions
 /// are never matched.
+///
+/// An answer is one line: a line break or any other control character (and the Unicode
+/// line and paragraph separators) is refused whatever the question, before anything is
+/// typed. Typed into a text question, a line break would submit the answer and run what
+/// follows it as the next command (`"main\ntouch x"` to a shell's `read -p`).
 pub fn plan_answer(prompt: &Prompt, answer: &str) -> Result<AnswerPlan, Error> {
+    check_one_line(answer)?;
     let a = answer.trim();
     match prompt.kind {
         PromptKind::PressEnter => Ok(AnswerPlan {
@@ -95,6 +101,22 @@ pub fn plan_answer(prompt: &Prompt, answer: &str) -> Result<AnswerPlan, Error> {
             })
         }
     }
+}
+
+/// Refuses an answer that is not a single line of text.
+fn check_one_line(answer: &str) -> Result<(), Error> {
+    let Some((offset, c)) = answer
+        .char_indices()
+        .find(|(_, c)| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    else {
+        return Ok(());
+    };
+    Err(Error::InvalidArgument(format!(
+        "the answer holds the control character {} at byte {offset}; an answer is one line \
+         without line breaks or control characters, and nothing was typed. Type several lines \
+         with send_message and press keys with send_keys",
+        c.escape_default()
+    )))
 }
 
 fn valid_answers(prompt: &Prompt) -> String {

@@ -205,6 +205,48 @@ fn generic_press_enter_and_text_prompts() {
 }
 
 #[test]
+fn an_answer_is_one_line_whatever_the_question() {
+    let text = detect(">>> name = input(\"Name: \")\nName:", Agent::Unknown)
+        .prompt
+        .unwrap();
+    let enter = detect("Installed.\nPress Enter to continue...", Agent::Unknown)
+        .prompt
+        .unwrap();
+    let yes_no = detect("Overwrite the file? [y/N] ", Agent::Unknown)
+        .prompt
+        .unwrap();
+    for p in [&text, &enter, &yes_no] {
+        for bad in [
+            "main\ntouch /tmp/pwned",
+            "main\r",
+            "y\n",
+            "a\tb",
+            "\x1b[A",
+            "a\x03",
+            "a\x7f",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "\0",
+        ] {
+            let err = plan_answer(p, bad).unwrap_err().to_string();
+            assert!(
+                err.contains("an answer is one line") && err.contains("nothing was typed"),
+                "{:?} {bad:?}: {err}",
+                p.kind
+            );
+        }
+    }
+    assert_eq!(
+        plan_answer(&text, "main  branch ✓")
+            .unwrap()
+            .text
+            .as_deref(),
+        Some("main  branch ✓")
+    );
+}
+
+#[test]
 fn shell_prompt_is_idle_and_output_is_not_a_question() {
     let d = detect("$ ls\na b c\nuser@host:~/proj$", Agent::Shell);
     assert_eq!(d.activity, Activity::Idle, "{d:?}");

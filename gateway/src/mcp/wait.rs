@@ -176,11 +176,11 @@ pub(crate) async fn wait_for(
         }
         // An exited program will not reach any other state.
         if met || exited {
-            return finish(state, &name, met, detection, start.elapsed()).await;
+            return finish(state, &name, &until, met, detection, start.elapsed()).await;
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            return finish(state, &name, false, detection, start.elapsed()).await;
+            return finish(state, &name, &until, false, detection, start.elapsed()).await;
         }
         if now >= next_progress {
             next_progress = now + PROGRESS_INTERVAL;
@@ -265,6 +265,7 @@ pub(crate) async fn next_event_for(
 async fn finish(
     state: &AppState,
     name: &SessionName,
+    until: &Until,
     met: bool,
     detection: Option<sessiongate_backend::prompt::Detection>,
     waited: Duration,
@@ -287,17 +288,7 @@ async fn finish(
         (_, Some(d)) => state_line(d),
         _ => "unknown".to_owned(),
     };
-    let head = if met {
-        format!(
-            "{name} is now {state_text} (after {:.1} s).",
-            waited.as_secs_f64()
-        )
-    } else {
-        format!(
-            "Timed out after {:.1} s; {name} is {state_text}. Call wait_for again to keep waiting.",
-            waited.as_secs_f64()
-        )
-    };
+    let head = headline(name, until, met, &state_text, &screen, waited);
     reply::ok_json(
         format!("{head}\n{screen}"),
         json!({
@@ -311,4 +302,61 @@ async fn finish(
             "screen": screen,
         }),
     )
+}
+
+/// The first line of the result: what was met (for a pattern, what matched), or the timeout.
+fn headline(
+    name: &SessionName,
+    until: &Until,
+    met: bool,
+    state_text: &str,
+    screen: &str,
+    waited: Duration,
+) -> String {
+    let secs = waited.as_secs_f64();
+    match (met, until) {
+        (true, Until::Matches(re)) => {
+            // The match as it stands on the screen returned (it may have scrolled off since).
+            let matched = re
+                .find(screen)
+                .map(|m| {
+                    let text: String = m.as_str().chars().take(200).collect();
+                    format!(" with {text:?}")
+                })
+                .unwrap_or_default();
+            format!(
+                "{name}'s screen matched {:?}{matched} (after {secs:.1} s); it is {state_text}.",
+                re.as_str()
+            )
+        }
+        (true, _) => format!("{name} is now {state_text} (after {secs:.1} s)."),
+        (false, _) => format!(
+            "Timed out after {secs:.1} s; {name} is {state_text}. Call wait_for again to keep waiting."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_match_headline_says_what_matched() {
+        let name = SessionName::new("s").expect("name");
+        let until = Until::parse("match", Some(r"build (ok|failed)")).expect("pattern");
+        let screen = "$ make\nbuild failed\n$ ";
+        let head = headline(&name, &until, true, "idle", screen, Duration::from_secs(2));
+        assert_eq!(
+            head,
+            "s's screen matched \"build (ok|failed)\" with \"build failed\" (after 2.0 s); it is idle."
+        );
+        let idle = Until::parse("idle", None).expect("idle");
+        let head = headline(&name, &idle, true, "idle", screen, Duration::from_secs(2));
+        assert_eq!(head, "s is now idle (after 2.0 s).");
+        let head = headline(&name, &until, false, "working", "", Duration::from_secs(5));
+        assert!(
+            head.starts_with("Timed out after 5.0 s; s is working."),
+            "{head}"
+        );
+    }
 }
