@@ -225,26 +225,20 @@ impl ServeArgs {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
+        let config_error = |reason| Error::Config {
+            path: self
+                .config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            reason,
+        };
         let login = match &file.login {
-            Some(l) => l.resolve().map_err(|reason| Error::Config {
-                path: self
-                    .config
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                reason,
-            })?,
+            Some(l) => l.resolve().map_err(config_error)?,
             None => sessiongate_auth::LoginConfig::default(),
         };
         let notify = match &file.notify {
-            Some(n) => n.resolve().map_err(|reason| Error::Config {
-                path: self
-                    .config
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                reason,
-            })?,
+            Some(n) => n.resolve().map_err(config_error)?,
             None => crate::notify::config::NotifyConfig::disabled(),
         };
         let roots: Vec<PathBuf> = if !self.allowed_roots.is_empty() {

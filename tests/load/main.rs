@@ -228,6 +228,39 @@ async fn floor_conn(url: &str, token: &str, c: usize) -> anyhow::Result<(Conn, s
     Ok((conn, params))
 }
 
+/// Starts a gateway on `backend` with OAuth and the per-client limits lifted, and returns
+/// it with a token of every scope and an initialized MCP client that uses the token.
+async fn start_gateway(backend: &str, tag: &str) -> (TestGateway, String, McpClient) {
+    let mut opts = Options {
+        backend: backend.to_owned(),
+        ..Options::oauth(&format!("{tag}-{backend}"), 3600)
+    };
+    // The benchmark is one client hammering from one address: the limits that stop such a
+    // client in production are lifted, so that the cost of the work is measured.
+    opts.extra_config.push_str(LIFTED_LIMITS);
+    let gw = TestGateway::start(opts);
+    let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
+    let mut setup = McpClient::new(&gw.mcp_url());
+    setup
+        .headers
+        .push(("authorization".into(), format!("Bearer {token}")));
+    setup.initialize().await.expect("initialize");
+    (gw, token, setup)
+}
+
+/// Creates bash sessions `s0` .. `s<n-1>`.
+async fn create_sessions(setup: &mut McpClient, n: usize) {
+    for i in 0..n {
+        setup
+            .call_ok(
+                "create_session",
+                json!({ "name": format!("s{i}"), "profile": "bash" }),
+            )
+            .await
+            .expect("create");
+    }
+}
+
 /// Starts the HTTP floor's server process (`load --floor-server`): the process, its pid and
 /// its URL.
 async fn start_floor_server() -> (tokio::process::Child, u32, String) {
@@ -256,27 +289,8 @@ async fn paced_main(args: &Args) {
     let mut highest = Vec::new();
     for backend in &args.backends {
         let sessions = args.sessions.first().copied().unwrap_or(10);
-        let mut opts = Options {
-            backend: backend.clone(),
-            ..Options::oauth(&format!("paced-{backend}"), 3600)
-        };
-        opts.extra_config.push_str(LIFTED_LIMITS);
-        let gw = TestGateway::start(opts);
-        let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
-        let mut setup = McpClient::new(&gw.mcp_url());
-        setup
-            .headers
-            .push(("authorization".into(), format!("Bearer {token}")));
-        setup.initialize().await.expect("initialize");
-        for i in 0..sessions {
-            setup
-                .call_ok(
-                    "create_session",
-                    json!({ "name": format!("s{i}"), "profile": "bash" }),
-                )
-                .await
-                .expect("create");
-        }
+        let (gw, token, mut setup) = start_gateway(backend, "paced").await;
+        create_sessions(&mut setup, sessions).await;
         let (mut floor_server, floor_pid, floor_url) = start_floor_server().await;
         let mcp = gw.mcp_url();
         let floor = paced::Target::Floor(&floor_url);
@@ -632,31 +646,10 @@ async fn main() {
     let mut prompts = Vec::new();
     for backend in &args.backends {
         for &sessions in &args.sessions {
-            let mut opts = Options {
-                backend: backend.clone(),
-                ..Options::oauth(&format!("load-{backend}"), 3600)
-            };
-            // The benchmark is one client hammering from one address: the limits that stop
-            // such a client in production are lifted, so that the cost of the work is measured.
-            opts.extra_config.push_str(LIFTED_LIMITS);
-            let gw = TestGateway::start(opts);
-            let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
+            let (gw, token, mut setup) = start_gateway(backend, "load").await;
             let pid = gw.pid();
             let idle_rss = rss_mb(pid);
-            let mut setup = McpClient::new(&gw.mcp_url());
-            setup
-                .headers
-                .push(("authorization".into(), format!("Bearer {token}")));
-            setup.initialize().await.expect("initialize");
-            for i in 0..sessions {
-                setup
-                    .call_ok(
-                        "create_session",
-                        json!({ "name": format!("s{i}"), "profile": "bash" }),
-                    )
-                    .await
-                    .expect("create");
-            }
+            create_sessions(&mut setup, sessions).await;
             let sessions_rss = rss_mb(pid);
             let bare = backend_floor(backend, &gw.socket, args.seconds.min(2.0)).await;
             let url = gw.mcp_url();
