@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use sessiongate_backend::{SessionEvent, SessionName};
 
 use crate::command::{Tmux, TmuxFailure};
-use crate::control::Control;
+use crate::control::{Control, Notice};
 use crate::format::{PANE_FORMAT, PaneLine, parse_line};
 
 /// The shortest time between two attempts to start the control client.
@@ -34,7 +34,31 @@ impl Shared {
         // Nobody listening is fine.
         let _ = self.events.send(ev);
     }
+
+    /// Records what the `pane_dead` subscription said of `pane`: a managed pane seen
+    /// running that is now dead has exited (an `Exited` event, as when `list-panes` shows it).
+    fn pane_died(&self, pane: &str, dead: bool) {
+        let exited = {
+            let mut map = self.panes.write().unwrap_or_else(|e| e.into_inner());
+            match map.get_mut(pane) {
+                Some((name, was_dead)) if dead && !*was_dead => {
+                    *was_dead = true;
+                    Some(name.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(name) = exited {
+            self.emit(SessionEvent::Exited(name));
+        }
+    }
 }
+
+/// The name of the control client's subscription to every pane's `pane_dead`.
+const DEAD_SUBSCRIPTION: &str = "sg-dead";
+/// `refresh-client -B`'s argument: that subscription, for all panes of the control session
+/// (every managed window is linked into it).
+const DEAD_FORMAT: &str = "sg-dead:%*:#{pane_dead}";
 
 /// Runs tmux commands for the backend.
 #[derive(Debug)]
@@ -273,19 +297,25 @@ impl Driver {
         }
         *last = Some(Instant::now());
         let shared = self.shared.clone();
-        let on_output = move |pane: &str| {
-            let name = shared
-                .panes
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(pane)
-                .map(|(n, _)| n.clone());
-            if let Some(name) = name {
-                shared.emit(SessionEvent::Output(name));
+        let on_notice = move |notice: Notice<'_>| match notice {
+            Notice::Output(pane) => {
+                let name = shared
+                    .panes
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(pane)
+                    .map(|(n, _)| n.clone());
+                if let Some(name) = name {
+                    shared.emit(SessionEvent::Output(name));
+                }
             }
+            Notice::Subscription { name, pane, value } if name == DEAD_SUBSCRIPTION => {
+                shared.pane_died(pane, value == "1");
+            }
+            Notice::Subscription { .. } => {}
         };
         self.end_stale_clients().await;
-        let ctl = match Control::spawn(&self.tmux, &self.control_session, on_output) {
+        let ctl = match Control::spawn(&self.tmux, &self.control_session, on_notice) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::warn!(
@@ -319,6 +349,12 @@ impl Driver {
             }
         }
         self.link(&ctl, &panes).await;
+        // Deaths are reported too (tmux looks at subscribed formats once a second), so an
+        // exit without a last word of output is an event as well, not something to poll for.
+        let subscribe = ["refresh-client", "-B", DEAD_FORMAT];
+        if let Err(e) = ctl.run(&subscribe).await {
+            tracing::debug!(?e, "tmux did not take the pane_dead subscription");
+        }
         self.epoch.fetch_add(1, Ordering::SeqCst);
         tracing::info!(session = %self.control_session, "tmux control mode connected");
         *self.control.write().unwrap_or_else(|e| e.into_inner()) = Some(ctl.clone());

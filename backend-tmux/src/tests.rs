@@ -613,3 +613,44 @@ async fn stale_control_clients_are_ended_when_a_client_starts() {
     // The first backend's own client was ended too: a socket has one gateway at a time.
     assert_eq!(clients(), 1, "only the new gateway's client stays attached");
 }
+
+#[tokio::test]
+async fn a_silent_exit_is_an_event_without_anyone_asking() {
+    let s = Server::new("silent");
+    let mut profiles = sessiongate_backend::policy::default_profiles();
+    profiles.insert(
+        "quiet".into(),
+        LaunchProfile::Argv(vec!["sleep".into(), "2".into()]),
+    );
+    profiles.insert(
+        "bash".into(),
+        LaunchProfile::Argv(vec!["bash".into(), "--norc".into(), "--noprofile".into()]),
+    );
+    let p = SessionPolicy::new(&[s.root.path().to_path_buf()], profiles).unwrap();
+    // A first session brings the control client up; the second exits without a word.
+    s.backend
+        .create(p.prepare("first", None, "bash").unwrap())
+        .await
+        .unwrap();
+    s.backend.list().await.unwrap();
+    assert!(s.backend.driver.control_is_up());
+    let mut events = s.backend.events();
+    let name = s
+        .backend
+        .create(p.prepare("quiet", None, "quiet").unwrap())
+        .await
+        .unwrap()
+        .name;
+    // Nothing reads the session from here on: only the backend can say it exited.
+    let exited = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match events.recv().await {
+                Ok(SessionEvent::Exited(n)) if n == name => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(exited.ok(), Some(true), "no Exited event for {name}");
+}

@@ -29,6 +29,22 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Waiter = oneshot::Sender<Result<String, String>>;
 
+/// A notification the client passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice<'a> {
+    /// A pane showed output (its id, `%3`).
+    Output(&'a str),
+    /// A format subscribed to with `refresh-client -B` has a new value for a pane.
+    Subscription {
+        /// The subscription's name.
+        name: &'a str,
+        /// The pane id.
+        pane: &'a str,
+        /// The new value.
+        value: &'a str,
+    },
+}
+
 /// A running control-mode client.
 #[derive(Debug)]
 pub(crate) struct Control {
@@ -42,12 +58,12 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    /// Starts a client attached to `session` (created if missing), calling `on_output` with
-    /// the pane id of every `%output` notification.
+    /// Starts a client attached to `session` (created if missing), calling `on_notice` for
+    /// every `%output` and `%subscription-changed` notification.
     pub(crate) fn spawn(
         tmux: &Tmux,
         session: &str,
-        on_output: impl Fn(&str) + Send + 'static,
+        on_notice: impl Fn(Notice<'_>) + Send + 'static,
     ) -> Result<Control, TmuxFailure> {
         let mut cmd = Command::new(&tmux.program);
         cmd.arg("-L")
@@ -108,7 +124,12 @@ impl Control {
                             }
                         }
                     }
-                    Item::Output { pane, .. } => on_output(&pane),
+                    Item::Output { pane, .. } => on_notice(Notice::Output(&pane)),
+                    Item::Subscription { name, pane, value } => on_notice(Notice::Subscription {
+                        name: &name,
+                        pane: &pane,
+                        value: &value,
+                    }),
                     // The start-up command (creating or attaching the session) is answered
                     // with flags 0, before anything written to standard input.
                     Item::Reply {

@@ -1,6 +1,7 @@
 //! The control-mode protocol, line by line: `%begin`/`%end`/`%error` blocks that answer
 //! commands, and `%`-notifications in between (`%output` carries a pane's output with
-//! bytes below space and `\` written as three-digit octal escapes).
+//! bytes below space and `\` written as three-digit octal escapes; `%subscription-changed`
+//! carries the new value of a format the client subscribed to with `refresh-client -B`).
 //!
 //! A block ends only at an `%end` or `%error` line whose time, command number and flags are
 //! exactly those of its `%begin`, so a screen line that merely looks like `%end ...` (a
@@ -23,6 +24,16 @@ pub(crate) enum Item {
         pane: String,
         /// The bytes the pane's program wrote.
         data: Vec<u8>,
+    },
+    /// A subscribed format changed for a pane
+    /// (`%subscription-changed <name> $S @W <index> %P ... : <value>`).
+    Subscription {
+        /// The subscription's name.
+        name: String,
+        /// The pane id, `%` included.
+        pane: String,
+        /// The format's new value.
+        value: String,
     },
     /// The client is leaving (`%exit`).
     Exit,
@@ -85,6 +96,10 @@ impl Parser {
                 data: decode_output(&data[1..]),
             };
         }
+        if let Some(rest) = line.strip_prefix(b"%subscription-changed ") {
+            // A notification of a shape we do not know is no reason to drop the client.
+            return subscription(rest).unwrap_or(Item::Other);
+        }
         if line == b"%exit" || line.starts_with(b"%exit ") {
             return Item::Exit;
         }
@@ -93,6 +108,25 @@ impl Parser {
         }
         Item::Garbled
     }
+}
+
+/// Reads `<name> $S @W <index> %P ... : <value>`: the value follows the first ` : ` (the
+/// fields before it never hold one). A subscription not about a pane (`-` for its pane)
+/// counts as nothing sessiongate acts on.
+fn subscription(rest: &[u8]) -> Option<Item> {
+    let text = String::from_utf8_lossy(rest);
+    let (fields, value) = text.split_once(" : ")?;
+    let mut fields = fields.split(' ');
+    let name = fields.next()?.to_owned();
+    let pane = fields.nth(3)?;
+    if !pane.starts_with('%') {
+        return Some(Item::Other);
+    }
+    Some(Item::Subscription {
+        name,
+        pane: pane.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// Decodes the octal escapes of a `%output` payload (`\ooo` is one byte).
@@ -189,6 +223,19 @@ mod tests {
             }
         );
         assert_eq!(p.feed(b"%window-add @3"), Item::Other);
+        assert_eq!(
+            p.feed(b"%subscription-changed dead $0 @1 1 %1 : 1"),
+            Item::Subscription {
+                name: "dead".into(),
+                pane: "%1".into(),
+                value: "1".into()
+            }
+        );
+        assert_eq!(
+            p.feed(b"%subscription-changed dead $0 @1 1 - : 0"),
+            Item::Other
+        );
+        assert_eq!(p.feed(b"%subscription-changed dead"), Item::Other);
         assert_eq!(p.feed(b"%exit"), Item::Exit);
         assert_eq!(p.feed(b"%exit detached"), Item::Exit);
         assert_eq!(p.feed(b"stray text"), Item::Garbled);

@@ -57,6 +57,7 @@ const HOSTILE: &[&str] = &[
 async fn quoted_arguments_reach_tmux_unchanged() {
     let s = Server::new("quote");
     let ctl = Control::spawn(&s.tmux, "ctl", |_| {}).unwrap();
+    assert!(ctl.started().await);
     for (i, arg) in HOSTILE.iter().enumerate() {
         let file = s.dir.path().join(format!("b{i}"));
         let file = file.to_str().unwrap();
@@ -67,7 +68,16 @@ async fn quoted_arguments_reach_tmux_unchanged() {
         ctl.run(&["save-buffer", "-b", &buffer, file])
             .await
             .unwrap();
-        let got = std::fs::read_to_string(file).unwrap();
+        // tmux writes the file through its client after answering the command: wait for it.
+        let mut got = None;
+        for _ in 0..200 {
+            got = std::fs::read_to_string(file).ok().filter(|g| g == arg);
+            if got.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let got = got.unwrap_or_else(|| std::fs::read_to_string(file).unwrap_or_default());
         assert_eq!(got, *arg, "argument {arg:?} changed on its way");
     }
     // A line break cannot be carried: the caller is told to fork instead.
@@ -87,6 +97,7 @@ async fn quoted_arguments_reach_tmux_unchanged() {
 async fn replies_meet_their_commands_under_concurrency() {
     let s = Server::new("order");
     let ctl = Arc::new(Control::spawn(&s.tmux, "ctl", |_| {}).unwrap());
+    assert!(ctl.started().await);
     let mut tasks = Vec::new();
     for i in 0..50 {
         let ctl = ctl.clone();
@@ -106,10 +117,14 @@ async fn output_is_heard_and_a_killed_server_ends_the_client() {
     let s = Server::new("output");
     let heard: Arc<Mutex<Vec<String>>> = Arc::default();
     let h = heard.clone();
-    let ctl = Control::spawn(&s.tmux, "ctl", move |pane| {
-        h.lock().unwrap().push(pane.to_owned());
+    let ctl = Control::spawn(&s.tmux, "ctl", move |notice| {
+        if let Notice::Output(pane) = notice {
+            h.lock().unwrap().push(pane.to_owned());
+        }
     })
     .unwrap();
+    // Commands written before the start-up answer may run before the session exists.
+    assert!(ctl.started().await);
     let pane = ctl
         .run(&["display-message", "-p", "-t", "=ctl:", "#{pane_id}"])
         .await
