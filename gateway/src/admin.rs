@@ -178,7 +178,7 @@ fn safe(s: &str) -> String {
 
 fn open_auth(data_dir: &Path) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
     // The public URL only shapes tokens, which these commands do not mint.
-    crate::cli::open_auth(data_dir, "http://127.0.0.1:8000")
+    crate::cli::open_auth(data_dir, &crate::cli::default_public_url())
 }
 
 /// `sessiongate clients ...`.

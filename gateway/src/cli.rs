@@ -22,6 +22,22 @@ use crate::config::{FileConfig, default_data_dir, expand_home};
 use crate::error::Error;
 use crate::state::AppState;
 
+/// The default listening address as a literal, so that help texts can name it too.
+macro_rules! default_bind {
+    () => {
+        "127.0.0.1:8000"
+    };
+}
+
+/// Where `serve` listens unless told otherwise.
+pub const DEFAULT_BIND: &str = default_bind!();
+
+/// The public URL of a gateway on [`DEFAULT_BIND`]: what the owner's commands that open the
+/// authorization server but mint no token give it.
+pub fn default_public_url() -> String {
+    format!("http://{DEFAULT_BIND}")
+}
+
 /// sessiongate: drive AI coding-agent terminal sessions from any MCP client.
 #[derive(Debug, Parser)]
 #[command(name = "sessiongate", version, about, long_about = None)]
@@ -74,9 +90,12 @@ pub struct TokenArgs {
     /// [default: http://<bind>].
     #[arg(long, env = "SESSIONGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The address the gateway listens on, used for the default public URL
-    /// [default: 127.0.0.1:8000].
-    #[arg(long, env = "SESSIONGATE_BIND")]
+    /// The address the gateway listens on, used for the default public URL.
+    #[arg(long, env = "SESSIONGATE_BIND", help = concat!(
+        "The address the gateway listens on, used for the default public URL [default: ",
+        default_bind!(),
+        "]"
+    ))]
     pub bind: Option<String>,
     /// Space- or comma-separated scopes [default: sessions:read sessions:write sessions:manage].
     #[arg(long)]
@@ -111,8 +130,8 @@ pub enum AuthMode {
 /// Options of `sessiongate serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8000].
-    #[arg(long, env = "SESSIONGATE_BIND")]
+    /// Address to listen on.
+    #[arg(long, env = "SESSIONGATE_BIND", help = concat!("Address to listen on [default: ", default_bind!(), "]"))]
     pub bind: Option<String>,
     /// Session backend [default: tmux].
     #[arg(long, env = "SESSIONGATE_BACKEND", value_enum)]
@@ -298,7 +317,7 @@ impl ServeArgs {
             bind: self
                 .bind
                 .or(file.bind)
-                .unwrap_or_else(|| "127.0.0.1:8000".into()),
+                .unwrap_or_else(|| DEFAULT_BIND.into()),
             backend,
             tmux_socket: self
                 .tmux_socket
@@ -396,7 +415,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Token(args) => token(args),
         Command::RotateKeys(args) => {
             let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-            let auth = open_auth(&data_dir, "http://127.0.0.1:8000")?;
+            let auth = open_auth(&data_dir, &default_public_url())?;
             auth.rotate_keys()?;
             eprintln!("A new signing key was generated in {}.", data_dir.display());
             Ok(())
@@ -684,7 +703,7 @@ fn passwd(args: PasswdArgs) -> anyhow::Result<()> {
         stdin.lock().read_line(&mut line)?;
         line.trim_end_matches(['\n', '\r']).to_owned()
     };
-    let cfg = sessiongate_auth::AuthConfig::new(data_dir.clone(), "http://127.0.0.1:8000");
+    let cfg = sessiongate_auth::AuthConfig::new(data_dir.clone(), &default_public_url());
     let auth = sessiongate_auth::AuthServer::open(cfg)?;
     auth.set_password(&password)?;
     eprintln!(
@@ -717,10 +736,7 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     let public_url = match args.public_url {
         Some(u) => u.trim_end_matches('/').to_owned(),
-        None => format!(
-            "http://{}",
-            args.bind.as_deref().unwrap_or("127.0.0.1:8000")
-        ),
+        None => format!("http://{}", args.bind.as_deref().unwrap_or(DEFAULT_BIND)),
     };
     let scopes = match &args.scope {
         Some(s) => {
