@@ -392,6 +392,25 @@ async fn a_paste_end_marker_in_text_cannot_submit_commands() {
     assert!(!pwned.exists(), "text broke out of the bracketed paste");
 }
 
+/// Whether an event that `wanted` accepts arrives within `secs` seconds (a liveness
+/// deadline, not a timing assertion).
+async fn event_within(
+    events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
+    secs: u64,
+    wanted: impl Fn(&SessionEvent) -> bool,
+) -> bool {
+    let found = tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match events.recv().await {
+                Ok(e) if wanted(&e) => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    });
+    found.await.unwrap_or(false)
+}
+
 /// Runs a forked tmux command on the test server and returns its output.
 fn tmux_out(socket: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("tmux")
@@ -418,17 +437,13 @@ async fn output_events_come_from_control_mode() {
         .send_text(&name, "echo marker", true)
         .await
         .unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match events.recv().await {
-                Ok(SessionEvent::Output(n)) if n == name => return true,
-                Ok(_) => continue,
-                Err(_) => return false,
-            }
-        }
-    })
+    let got = event_within(
+        &mut events,
+        10,
+        |e| matches!(e, SessionEvent::Output(n) if *n == name),
+    )
     .await;
-    assert_eq!(got.ok(), Some(true), "no Output event for {name}");
+    assert!(got, "no Output event for {name}");
     // The control session is never listed as a session.
     let names: Vec<String> = s
         .backend
@@ -642,15 +657,11 @@ async fn a_silent_exit_is_an_event_without_anyone_asking() {
         .unwrap()
         .name;
     // Nothing reads the session from here on: only the backend can say it exited.
-    let exited = tokio::time::timeout(Duration::from_secs(15), async {
-        loop {
-            match events.recv().await {
-                Ok(SessionEvent::Exited(n)) if n == name => return true,
-                Ok(_) => continue,
-                Err(_) => return false,
-            }
-        }
-    })
+    let exited = event_within(
+        &mut events,
+        15,
+        |e| matches!(e, SessionEvent::Exited(n) if *n == name),
+    )
     .await;
-    assert_eq!(exited.ok(), Some(true), "no Exited event for {name}");
+    assert!(exited, "no Exited event for {name}");
 }

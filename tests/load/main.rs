@@ -298,9 +298,12 @@ async fn paced_main(args: &Args) {
         let n = args.connections;
         let secs = args.seconds;
         let mut best = (0.0f64, 0.0f64);
-        let mut last = None;
-        for &rate in &args.rates {
-            let rate = rate as f64;
+        // The listed rates, then the last one raised by half while either still keeps up
+        // (six steps at most).
+        let mut rates: std::collections::VecDeque<f64> =
+            args.rates.iter().map(|&r| r as f64).collect();
+        let mut ramp = 0;
+        while let Some(rate) = rates.pop_front() {
             let f = paced::run(floor, floor_pid, &token, rate, n, secs).await;
             let g = paced::run(gateway, gw.pid(), &token, rate, n, secs).await;
             paced::row(&format!("HTTP floor, {n} connections"), &f, None);
@@ -311,24 +314,9 @@ async fn paced_main(args: &Args) {
             if g.sustained() {
                 best.1 = best.1.max(rate);
             }
-            last = Some(rate);
-        }
-        // Raise the offered rate by half while either still keeps up (six steps at most).
-        let mut rate = last.unwrap_or(1_000.0);
-        for _ in 0..6 {
-            if best.0 < rate && best.1 < rate {
-                break;
-            }
-            rate *= 1.5;
-            let f = paced::run(floor, floor_pid, &token, rate, n, secs).await;
-            let g = paced::run(gateway, gw.pid(), &token, rate, n, secs).await;
-            paced::row(&format!("HTTP floor, {n} connections"), &f, None);
-            paced::row(&format!("{backend}: get_session_status"), &g, Some(&f));
-            if f.sustained() {
-                best.0 = best.0.max(rate);
-            }
-            if g.sustained() {
-                best.1 = best.1.max(rate);
+            if rates.is_empty() && ramp < 6 && (f.sustained() || g.sustained()) {
+                ramp += 1;
+                rates.push_back(rate * 1.5);
             }
         }
         highest.push(format!(
