@@ -22,9 +22,9 @@ pub struct Decoded {
 /// Decodes a body as the JSON-RPC guard does, and reads the scopes it needs as the scope
 /// check does.
 pub fn decode_body(bytes: &[u8]) -> Decoded {
-    let message = crate::jsonrpc_guard::decode(bytes);
+    let message = crate::checks::rpc::decode(bytes);
     let scopes = match &message {
-        Ok(v) => crate::auth_layer::needed_scopes(v),
+        Ok(v) => crate::checks::auth::needed_scopes(v),
         Err(_) => Vec::new(),
     };
     Decoded { message, scopes }

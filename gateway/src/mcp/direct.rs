@@ -1,4 +1,4 @@
-//! Tool calls that [`crate::direct_calls`] answers without rmcp's session machinery: the
+//! Tool calls that [`crate::checks::fast_lane`] answers without rmcp's session machinery: the
 //! dispatch from a tool's name and JSON arguments to the same tool functions rmcp's router
 //! calls, for the tools that need nothing from the MCP session (no request context, no
 //! progress, no cancellation).

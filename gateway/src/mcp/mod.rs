@@ -7,7 +7,7 @@
 //! # Layout
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
-//! - `direct`: tool calls answered without rmcp's session task ([`crate::direct_calls`]);
+//! - `direct`: tool calls answered without rmcp's session task ([`crate::checks::fast_lane`]);
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use sessiongate_auth::{AuthServer, BearerError, Principal, Scope};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 use crate::mcp::scopes::scope_for_method;
 
 /// What the bearer check needs: the authorization server, and the metrics that count its
@@ -25,7 +25,7 @@ pub struct BearerState {
     /// Verifies the tokens.
     pub auth: Arc<AuthServer>,
     /// Counts refusals, when given.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    pub metrics: Option<Arc<crate::http::metrics::Metrics>>,
 }
 
 /// Checks the bearer token and records the [`Principal`] in the request's extensions.

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sessiongate_auth::{ClientIp, Principal};
 
 use crate::error::Error;
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 use crate::mcp::scopes::scope_for_tool;
 
 pub use writer::Unwritable;

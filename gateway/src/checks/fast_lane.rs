@@ -37,9 +37,9 @@ use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 use crate::mcp::SessionTools;
-use crate::mcp_sessions::SESSION_HEADER;
+use crate::checks::session_caps::SESSION_HEADER;
 
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -56,7 +56,7 @@ const PRUNE_ABOVE: usize = 4096;
 pub struct DirectCalls {
     tools: SessionTools,
     /// Where the calls this lane answers are counted.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<crate::http::metrics::Metrics>>,
     manager: Arc<LocalSessionManager>,
     through_rmcp: Mutex<HashMap<String, Instant>>,
     idle: Duration,
@@ -69,7 +69,7 @@ impl DirectCalls {
         tools: SessionTools,
         manager: Arc<LocalSessionManager>,
         idle: Duration,
-        metrics: Option<Arc<crate::metrics::Metrics>>,
+        metrics: Option<Arc<crate::http::metrics::Metrics>>,
     ) -> Self {
         DirectCalls {
             tools,

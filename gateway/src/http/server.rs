@@ -6,12 +6,12 @@
 //! - `/mcp`: CORS → per-address rate limit → bearer token → body size and time caps →
 //!   JSON-RPC guard → MCP-session caps → scope check → per-client tool-call rate limit →
 //!   audit log → tool metrics → deadline → the fast lane for plain tool calls
-//!   ([`crate::direct_calls`]) → rmcp;
+//!   ([`crate::checks::fast_lane`]) → rmcp;
 //! - the authorization server: body size and time caps → rate limits (per address, per
 //!   client) → request timeout → the `auth` crate.
 //!
-//! The checks around every route and those of `/mcp` are chains ([`crate::chain`]):
-//! [`crate::front_stack`] and [`crate::mcp_stack`] fix their order.
+//! The checks around every route and those of `/mcp` are chains ([`crate::http::chain`]):
+//! [`crate::http::front`] and [`crate::checks`] fix their order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,20 +28,20 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
-use crate::chain::Chained;
-use crate::client_addr::TrustedProxies;
-use crate::direct_calls::DirectCalls;
-use crate::front_stack::FrontStack;
-use crate::http_guard::OriginPolicy;
-use crate::limits::MAX_MCP_BODY_BYTES;
-use crate::listen::ListenLimits;
+use crate::http::chain::Chained;
+use crate::http::client_addr::TrustedProxies;
+use crate::checks::fast_lane::DirectCalls;
+use crate::http::front::FrontStack;
+use crate::http::guard::OriginPolicy;
+use crate::http::limits::MAX_MCP_BODY_BYTES;
+use crate::http::listen::ListenLimits;
 use crate::mcp::SessionTools;
-use crate::mcp_sessions::SessionCaps;
-use crate::mcp_stack::McpStack;
-use crate::metrics::{Metrics, MetricsState};
-use crate::ratelimit::{Limiters, RateLimits};
+use crate::checks::session_caps::SessionCaps;
+use crate::checks::McpStack;
+use crate::http::metrics::{Metrics, MetricsState};
+use crate::http::ratelimit::{Limiters, RateLimits};
 use crate::state::AppState;
-use crate::tls::TlsReloader;
+use crate::http::tls::TlsReloader;
 
 /// How long an idle MCP session is kept. Phone clients pause for minutes between calls.
 pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
@@ -164,7 +164,7 @@ pub fn router(
         mcp_config,
     );
 
-    // One chain of checks, one boxed future per request (see `crate::chain`); CORS in front.
+    // One chain of checks, one boxed future per request (see `crate::http::chain`); CORS in front.
     let stack = ServiceBuilder::new()
         .layer(mcp_cors(&policy))
         .service(Chained(Arc::new(McpStack {
@@ -172,7 +172,7 @@ pub fn router(
             bearer: svc
                 .auth
                 .as_ref()
-                .map(|auth| crate::auth_layer::BearerState {
+                .map(|auth| crate::checks::auth::BearerState {
                     auth: auth.clone(),
                     metrics: Some(svc.metrics.clone()),
                 }),
@@ -193,7 +193,7 @@ pub fn router(
     let mut app = Router::new()
         .route(
             "/healthz",
-            get(crate::health::healthz).with_state(svc.audit.clone()),
+            get(crate::http::health::healthz).with_state(svc.audit.clone()),
         )
         .merge(mcp_routes);
     if http.metrics_on_main {
@@ -202,13 +202,13 @@ pub fn router(
     if let Some(auth) = &svc.auth {
         app = app.merge(
             auth.router()
-                .route_layer(axum::middleware::from_fn(crate::limits::request_timeout))
+                .route_layer(axum::middleware::from_fn(crate::http::limits::request_timeout))
                 .route_layer(axum::middleware::from_fn_with_state(
                     limiters,
-                    crate::ratelimit::limit_auth_routes,
+                    crate::http::ratelimit::limit_auth_routes,
                 ))
                 .route_layer(from_fn(|req, next: Next| {
-                    crate::limits::read_body(req, |r| next.run(r))
+                    crate::http::limits::read_body(req, |r| next.run(r))
                 })),
         );
     }
@@ -219,7 +219,7 @@ pub fn router(
         app = app.clone().nest(&prefix, app);
     }
     // Around the whole router: credentials marked sensitive before the trace sees them,
-    // then the checks of every route as one chain (see `crate::chain`).
+    // then the checks of every route as one chain (see `crate::http::chain`).
     let everything = ServiceBuilder::new()
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
@@ -240,19 +240,19 @@ pub fn router(
 /// `/metrics` for the main router: behind a bearer token when OAuth is on.
 fn metrics_router(svc: &Services) -> Router {
     let r = Router::new()
-        .route("/metrics", get(crate::metrics::serve_metrics))
+        .route("/metrics", get(crate::http::metrics::serve_metrics))
         .with_state(MetricsState {
             metrics: svc.metrics.clone(),
             backend: svc.state.backend.clone(),
         });
     match &svc.auth {
         Some(auth) => r.route_layer(from_fn_with_state(
-            crate::auth_layer::BearerState {
+            crate::checks::auth::BearerState {
                 auth: auth.clone(),
                 metrics: None,
             },
-            |State(bearer): State<crate::auth_layer::BearerState>, req, next: Next| async move {
-                crate::auth_layer::require_bearer(&bearer, req, |r| next.run(r)).await
+            |State(bearer): State<crate::checks::auth::BearerState>, req, next: Next| async move {
+                crate::checks::auth::require_bearer(&bearer, req, |r| next.run(r)).await
             },
         )),
         None => r,
@@ -265,9 +265,9 @@ pub fn admin_router(svc: &Services) -> Router {
     Router::new()
         .route(
             "/healthz",
-            get(crate::health::healthz).with_state(svc.audit.clone()),
+            get(crate::http::health::healthz).with_state(svc.audit.clone()),
         )
-        .route("/metrics", get(crate::metrics::serve_metrics))
+        .route("/metrics", get(crate::http::metrics::serve_metrics))
         .with_state(MetricsState {
             metrics: svc.metrics.clone(),
             backend: svc.state.backend.clone(),
@@ -318,7 +318,7 @@ pub async fn run(
         max_connections_per_ip: http.max_connections_per_address,
         ..ListenLimits::standard()
     };
-    let served = crate::listen::serve(listener, app, tls, limits, exempt, ct).await;
+    let served = crate::http::listen::serve(listener, app, tls, limits, exempt, ct).await;
     sessions_ct.cancel();
     served
 }

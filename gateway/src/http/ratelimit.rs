@@ -22,7 +22,7 @@ use serde_json::json;
 
 use sessiongate_auth::{ClientIp, Principal};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 
 /// How many keys a limiter tracks before it sweeps out full buckets.
 const SWEEP_AT: usize = 10_000;
@@ -134,12 +134,12 @@ pub struct Limiters {
     tool_calls: Limiter<String>,
     mcp: Limiter<IpAddr>,
     /// Counts refusals, for the metrics.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<crate::http::metrics::Metrics>>,
 }
 
 impl Limiters {
     /// Limiters for the configured rates.
-    pub fn new(limits: &RateLimits, metrics: Option<Arc<crate::metrics::Metrics>>) -> Self {
+    pub fn new(limits: &RateLimits, metrics: Option<Arc<crate::http::metrics::Metrics>>) -> Self {
         Limiters {
             register: Limiter::new(limits.register),
             authorize: Limiter::new(limits.authorize),
@@ -154,7 +154,7 @@ impl Limiters {
 
 /// The middleware for the authorization server's routes: per-address limits by path, and a
 /// per-client limit on `/authorize` and `/token` (keyed on the `client_id` the request names;
-/// the body was already read into memory by [`crate::limits::read_body`]).
+/// the body was already read into memory by [`crate::http::limits::read_body`]).
 pub async fn limit_auth_routes(
     State(limiters): State<Arc<Limiters>>,
     req: Request,
@@ -251,7 +251,7 @@ async fn client_id_of(req: Request) -> (Request, Option<String>) {
         return (req, None);
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::limits::MAX_AUTH_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, crate::http::limits::MAX_AUTH_BODY_BYTES)
         .await
         .unwrap_or_default();
     let id = find(&bytes);

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 
 use sessiongate_auth::{ClientIp, Principal};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 
 /// The header that names an MCP session.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";

@@ -5,7 +5,7 @@
 //!
 //! Bodies are read here once, in full, under both caps; the handlers behind get them from
 //! memory. Header sizes and the time to send headers are limited per connection (see
-//! [`crate::listen`]).
+//! [`crate::http::listen`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,7 +19,7 @@ use http::{Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 
 /// The largest JSON-RPC request body accepted on `/mcp`. A message is capped well below this
 /// by the session policy; JSON escaping can double its size.

@@ -18,7 +18,7 @@ use http::header;
 
 use sessiongate_backend::{ProcessStatus, SessionBackend};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [

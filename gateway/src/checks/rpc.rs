@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::limits::MAX_MCP_BODY_BYTES;
+use crate::http::limits::MAX_MCP_BODY_BYTES;
 
 /// The parsed JSON-RPC message of a request, put into the request's extensions for the
 /// layers behind this guard.
