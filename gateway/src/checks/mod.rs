@@ -19,16 +19,17 @@ use sessiongate_auth::AuthServer;
 
 use crate::audit::AuditLog;
 use crate::checks::auth::BearerState;
-use crate::http::chain::Serve;
 use crate::checks::fast_lane::DirectCalls;
-use crate::mcp::SessionTools;
 use crate::checks::session_caps::SessionCaps;
+use crate::http::chain::Serve;
 use crate::http::metrics::Metrics;
 use crate::http::ratelimit::Limiters;
-use crate::audit;
 use crate::http::{limits, metrics, ratelimit};
+use crate::mcp::SessionTools;
 
+pub mod audit;
 pub mod auth;
+pub mod deadline;
 pub mod fast_lane;
 pub mod rpc;
 pub mod session_caps;
@@ -119,7 +120,7 @@ impl McpStack {
     }
 
     async fn timed(&self, req: Request) -> Response {
-        limits::mcp_deadline(&self.shutdown, req, |r| self.answered(r)).await
+        deadline::mcp_deadline(&self.shutdown, req, |r| self.answered(r)).await
     }
 
     async fn answered(&self, req: Request) -> Response {

@@ -20,9 +20,9 @@ use sessiongate_backend::{SessionBackend, SessionPolicy};
 use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
-use crate::http::authority::{Authority, Origin};
 use crate::cli::config::{FileConfig, default_data_dir, expand_home};
 use crate::error::Error;
+use crate::http::authority::{Authority, Origin};
 use crate::state::AppState;
 
 /// The default listening address as a literal, so that help texts can name it too.
@@ -545,9 +545,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.data_dir,
         settings.audit_record_text,
     )?);
-    let metrics = Arc::new(crate::http::metrics::Metrics::new(
-        crate::mcp::SessionTools::tool_names(),
-    ));
+    let metrics = Arc::new(crate::http::metrics::Metrics::new());
     let notifier = crate::notify::Notifier::open(
         settings.notify.clone(),
         &settings.data_dir,

@@ -65,8 +65,8 @@ impl Histogram {
 struct Series {
     requests: BTreeMap<(&'static str, u16), u64>,
     request_latency: BTreeMap<&'static str, Histogram>,
-    tool_calls: BTreeMap<String, u64>,
-    tool_latency: BTreeMap<String, Histogram>,
+    tool_calls: BTreeMap<&'static str, u64>,
+    tool_latency: BTreeMap<&'static str, Histogram>,
     auth_failures: BTreeMap<&'static str, u64>,
     rate_limited: BTreeMap<&'static str, u64>,
     notifications: BTreeMap<(String, &'static str), u64>,
@@ -77,18 +77,17 @@ struct Series {
 pub struct Metrics {
     series: Mutex<Series>,
     started: std::time::SystemTime,
-    tools: Vec<String>,
     /// Tool calls the fast lane answered: on an MCP session, and stateless.
     fast_lane: [std::sync::atomic::AtomicU64; 2],
 }
 
 impl Metrics {
-    /// Empty metrics; `tools` are the tool names that get their own label.
-    pub fn new(tools: Vec<String>) -> Self {
+    /// Empty metrics.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Metrics {
             series: Mutex::new(Series::default()),
             started: std::time::SystemTime::now(),
-            tools,
             fast_lane: Default::default(),
         }
     }
@@ -131,14 +130,6 @@ impl Metrics {
             .unwrap_or("other")
     }
 
-    fn tool_label(&self, name: &str) -> String {
-        if self.tools.iter().any(|t| t == name) {
-            name.to_owned()
-        } else {
-            "unknown".to_owned()
-        }
-    }
-
     /// The Prometheus text exposition, with the sessions counted now.
     pub async fn render(&self, backend: &dyn SessionBackend) -> String {
         let sessions = backend.list().await;
@@ -175,7 +166,7 @@ impl Metrics {
             "sessiongate_tool_call_duration_seconds",
             "MCP tool-call latency by tool, until the result was sent.",
             "tool",
-            s.tool_latency.iter().map(|(k, h)| (k.clone(), h)),
+            s.tool_latency.iter().map(|(k, h)| ((*k).to_owned(), h)),
         );
         let _ = writeln!(
             out,
@@ -398,12 +389,14 @@ pub async fn record_tool_calls(
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
-    let tool = req.extensions().get::<RpcMessage>().and_then(|m| {
-        (m.0.get("method")?.as_str()? == "tools/call")
-            .then(|| m.0.get("params")?.get("name")?.as_str())
-            .flatten()
-            .map(|name| metrics.tool_label(name))
-    });
+    // Labels come from the tool catalogue: a name it does not know is "unknown".
+    let tool = req
+        .extensions()
+        .get::<RpcMessage>()
+        .and_then(RpcMessage::single)
+        .and_then(|m| m.tool.as_ref())
+        .filter(|t| t.name.is_some())
+        .map(|t| t.entry.map_or("unknown", |e| e.name));
     let Some(tool) = tool else {
         return next(req).await;
     };
@@ -411,7 +404,7 @@ pub async fn record_tool_calls(
     let started = Instant::now();
     let resp = next(req).await;
     let to_headers = started.elapsed().as_secs_f64();
-    *metrics.series().tool_calls.entry(tool.clone()).or_default() += 1;
+    *metrics.series().tool_calls.entry(tool).or_default() += 1;
     on_body_end(resp, move |body_secs| {
         metrics
             .series()
@@ -461,9 +454,6 @@ mod tests {
         );
         assert_eq!(Metrics::route_label("/../../etc/passwd"), "other");
         assert_eq!(Metrics::route_label("/mcpx"), "other");
-        let m = Metrics::new(vec!["get_logs".into()]);
-        assert_eq!(m.tool_label("get_logs"), "get_logs");
-        assert_eq!(m.tool_label("\"}evil{"), "unknown");
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub async fn limit_tool_calls(
     let calls = req
         .extensions()
         .get::<RpcMessage>()
-        .map(|m| count_tool_calls(&m.0))
+        .map(|m| m.tool_calls().count())
         .unwrap_or(0);
     if calls > 0
         && let Some(principal) = req.extensions().get::<Principal>()
@@ -264,15 +264,6 @@ async fn client_id_of(req: Request) -> (Request, Option<String>) {
 fn count_refusal(limiters: &Limiters, which: &'static str) {
     if let Some(m) = &limiters.metrics {
         m.rate_limited(which);
-    }
-}
-
-fn count_tool_calls(msg: &serde_json::Value) -> usize {
-    let is_call =
-        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("tools/call");
-    match msg {
-        serde_json::Value::Array(items) => items.iter().filter(|m| is_call(m)).count(),
-        m => usize::from(is_call(m)),
     }
 }
 
@@ -369,6 +360,8 @@ mod tests {
     fn tool_calls_are_counted_in_batches() {
         let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}});
         let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
+        let count_tool_calls =
+            |v: &serde_json::Value| RpcMessage::new(v.clone()).tool_calls().count();
         assert_eq!(count_tool_calls(&call), 1);
         assert_eq!(count_tool_calls(&list), 0);
         assert_eq!(count_tool_calls(&json!([call, list, call])), 2);

@@ -28,20 +28,20 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
+use crate::checks::McpStack;
+use crate::checks::fast_lane::DirectCalls;
+use crate::checks::session_caps::SessionCaps;
 use crate::http::chain::Chained;
 use crate::http::client_addr::TrustedProxies;
-use crate::checks::fast_lane::DirectCalls;
 use crate::http::front::FrontStack;
 use crate::http::guard::OriginPolicy;
 use crate::http::limits::MAX_MCP_BODY_BYTES;
 use crate::http::listen::ListenLimits;
-use crate::mcp::SessionTools;
-use crate::checks::session_caps::SessionCaps;
-use crate::checks::McpStack;
 use crate::http::metrics::{Metrics, MetricsState};
 use crate::http::ratelimit::{Limiters, RateLimits};
-use crate::state::AppState;
 use crate::http::tls::TlsReloader;
+use crate::mcp::SessionTools;
+use crate::state::AppState;
 
 /// How long an idle MCP session is kept. Phone clients pause for minutes between calls.
 pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
@@ -202,7 +202,9 @@ pub fn router(
     if let Some(auth) = &svc.auth {
         app = app.merge(
             auth.router()
-                .route_layer(axum::middleware::from_fn(crate::http::limits::request_timeout))
+                .route_layer(axum::middleware::from_fn(
+                    crate::http::limits::request_timeout,
+                ))
                 .route_layer(axum::middleware::from_fn_with_state(
                     limiters,
                     crate::http::ratelimit::limit_auth_routes,

@@ -18,7 +18,7 @@
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
 pub(crate) mod args;
-mod direct;
+pub mod catalog;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;
@@ -70,13 +70,9 @@ impl SessionTools {
         }
     }
 
-    /// The names of the tools, for metrics labels.
-    pub fn tool_names() -> Vec<String> {
-        (Self::tool_router() + Self::notify_router())
-            .list_all()
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect()
+    /// The tools as rmcp's router lists them (the catalogue's test compares the two).
+    pub fn router_tools() -> Vec<rmcp::model::Tool> {
+        (Self::tool_router() + Self::notify_router()).list_all()
     }
 
     async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {
