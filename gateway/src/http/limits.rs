@@ -16,6 +16,8 @@ use http::{Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::json;
 
+use crate::http::routes::Route;
+
 /// The largest JSON-RPC request body accepted on `/mcp`. A message is capped well below this
 /// by the session policy; JSON escaping can double its size.
 pub const MAX_MCP_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -30,30 +32,23 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a tool call may run; `wait_for` gets its own timeout plus this margin.
 pub const TOOL_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The body cap for a path.
-pub fn body_cap(path: &str) -> usize {
-    if path.trim_end_matches('/').ends_with("/mcp") {
-        MAX_MCP_BODY_BYTES
-    } else {
-        MAX_AUTH_BODY_BYTES
-    }
-}
-
 /// Reads the request body under the route's size cap and [`BODY_READ_TIMEOUT`].
 pub async fn read_body(req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next(req).await;
     }
-    let cap = body_cap(req.uri().path());
+    // Every route is tagged where it is mounted; an untagged one gets the smallest cap.
+    let route = req.extensions().get::<Route>().copied();
+    let cap = route.map_or(MAX_AUTH_BODY_BYTES, Route::body_cap);
+    let json_rpc = route.is_some_and(Route::speaks_json_rpc);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > cap as u64) {
-        let path = req.uri().path().to_owned();
         linger(req.into_body(), 2 * cap).await;
-        return too_large(&path, cap);
+        return too_large(json_rpc, cap);
     }
     let (parts, body) = req.into_parts();
     let limited = http_body_util::Limited::new(body, cap);
@@ -61,7 +56,7 @@ pub async fn read_body(req: Request, next: impl AsyncFnOnce(Request) -> Response
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(err)) => {
             if err.is::<http_body_util::LengthLimitError>() {
-                return too_large(parts.uri.path(), cap);
+                return too_large(json_rpc, cap);
             }
             return plain(
                 StatusCode::BAD_REQUEST,
@@ -99,8 +94,8 @@ async fn linger(body: Body, max: usize) {
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
-fn too_large(path: &str, cap: usize) -> Response {
-    if path.trim_end_matches('/').ends_with("/mcp") {
+fn too_large(json_rpc: bool, cap: usize) -> Response {
+    if json_rpc {
         let body = json!({"jsonrpc":"2.0","id":null,"error":{"code":-32600,
             "message":format!("request body is larger than {cap} bytes")}});
         (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
@@ -126,18 +121,5 @@ pub async fn request_timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "the request timed out"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caps_by_route() {
-        assert_eq!(body_cap("/mcp"), MAX_MCP_BODY_BYTES);
-        assert_eq!(body_cap("/gw/mcp"), MAX_MCP_BODY_BYTES);
-        assert_eq!(body_cap("/token"), MAX_AUTH_BODY_BYTES);
-        assert_eq!(body_cap("/register"), MAX_AUTH_BODY_BYTES);
     }
 }

@@ -19,27 +19,11 @@ use http::header;
 use sessiongate_backend::{ProcessStatus, SessionBackend};
 
 use crate::checks::rpc::RpcMessage;
+use crate::http::routes::Route;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
-];
-
-/// Routes with their own label; any other path is counted as `other`.
-const ROUTES: [&str; 13] = [
-    "/mcp",
-    "/healthz",
-    "/metrics",
-    "/register",
-    "/token",
-    "/revoke",
-    "/authorize",
-    "/authorize/login",
-    "/authorize/consent",
-    "/jwks.json",
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration",
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -119,15 +103,6 @@ impl Metrics {
             .notifications
             .entry((channel.to_owned(), outcome))
             .or_default() += 1;
-    }
-
-    fn route_label(path: &str) -> &'static str {
-        let path = path.trim_end_matches('/');
-        ROUTES
-            .iter()
-            .copied()
-            .find(|r| path == *r || (r.starts_with("/.well-known/") && path.starts_with(r)))
-            .unwrap_or("other")
     }
 
     /// The Prometheus text exposition, with the sessions counted now.
@@ -363,9 +338,14 @@ pub async fn record_http(
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let metrics = metrics.clone();
-    let route = Metrics::route_label(req.uri().path());
     let started = Instant::now();
     let resp = next(req).await;
+    // The route the router tagged the response with; "other" for a request that reached no
+    // route (an unknown path, or one refused before routing).
+    let route = resp
+        .extensions()
+        .get::<Route>()
+        .map_or("other", |r| r.label());
     let status = resp.status().as_u16();
     *metrics
         .series()
@@ -443,18 +423,6 @@ pub struct MetricsState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_and_tools_have_bounded_labels() {
-        assert_eq!(Metrics::route_label("/mcp"), "/mcp");
-        assert_eq!(Metrics::route_label("/mcp/"), "/mcp");
-        assert_eq!(
-            Metrics::route_label("/.well-known/oauth-protected-resource/mcp"),
-            "/.well-known/oauth-protected-resource"
-        );
-        assert_eq!(Metrics::route_label("/../../etc/passwd"), "other");
-        assert_eq!(Metrics::route_label("/mcpx"), "other");
-    }
 
     #[test]
     fn histograms_are_cumulative() {

@@ -17,5 +17,6 @@ pub mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod ratelimit;
+pub mod routes;
 pub mod server;
 pub mod tls;

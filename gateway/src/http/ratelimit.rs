@@ -20,9 +20,10 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
-use sessiongate_auth::{ClientIp, Principal};
+use sessiongate_auth::{ClientIp, Endpoint, Principal};
 
 use crate::checks::rpc::RpcMessage;
+use crate::http::routes::{AuthLimit, Route};
 
 /// How many keys a limiter tracks before it sweeps out full buckets.
 const SWEEP_AT: usize = 10_000;
@@ -152,7 +153,8 @@ impl Limiters {
     }
 }
 
-/// The middleware for the authorization server's routes: per-address limits by path, and a
+/// The middleware for the authorization server's routes: per-address limits by the route's
+/// class ([`Route::auth_limit`]), and a
 /// per-client limit on `/authorize` and `/token` (keyed on the `client_id` the request names;
 /// the body was already read into memory by [`crate::http::limits::read_body`]).
 pub async fn limit_auth_routes(
@@ -162,17 +164,16 @@ pub async fn limit_auth_routes(
 ) -> Response {
     let ip = client_ip(&req);
     let path = req.uri().path();
-    let limiter = if path.ends_with("/register") && req.method() == Method::POST {
-        Some(&limiters.register)
-    } else if path.contains("/authorize") {
-        Some(&limiters.authorize)
-    } else if (path.ends_with("/token") || path.ends_with("/revoke"))
-        && req.method() == Method::POST
-    {
-        Some(&limiters.token)
-    } else {
-        None
+    // The class the route was mounted with; an untagged request draws from the strictest.
+    let class = match req.extensions().get::<Route>() {
+        Some(route) => route.auth_limit(req.method()),
+        None => Some(AuthLimit::Register),
     };
+    let limiter = class.map(|c| match c {
+        AuthLimit::Register => &limiters.register,
+        AuthLimit::Authorize => &limiters.authorize,
+        AuthLimit::Token => &limiters.token,
+    });
     if let Some(limiter) = limiter
         && let Err(retry) = limiter.check(&ip)
     {
@@ -237,17 +238,17 @@ pub async fn limit_tool_calls(
 
 /// The `client_id` an `/authorize` query or a `/token` form names, with the request rebuilt.
 async fn client_id_of(req: Request) -> (Request, Option<String>) {
-    let path = req.uri().path();
+    let route = req.extensions().get::<Route>().copied();
     let find = |query: &[u8]| {
         form_urlencoded::parse(query)
             .find(|(k, _)| k == "client_id")
             .map(|(_, v)| v.chars().take(512).collect::<String>())
     };
-    if path.ends_with("/authorize") {
+    if route == Some(Route::Auth(Endpoint::Authorize)) {
         let id = req.uri().query().and_then(|q| find(q.as_bytes()));
         return (req, id);
     }
-    if !(path.ends_with("/token") && req.method() == Method::POST) {
+    if !(route == Some(Route::Auth(Endpoint::Token)) && req.method() == Method::POST) {
         return (req, None);
     }
     let (parts, body) = req.into_parts();

@@ -2,7 +2,8 @@
 //! behind the gateway's checks, and [`run`], which serves it until shutdown.
 //!
 //! A request passes, outermost first: tracing (credentials marked sensitive) → metrics →
-//! client address (trusted proxies) → Host/Origin checks and security headers → per route:
+//! client address (trusted proxies) → Host/Origin checks and security headers → per route, its
+//! class ([`crate::http::routes::Route`], which the checks behind read instead of the path):
 //! - `/mcp`: CORS → per-address rate limit → bearer token → body size and time caps →
 //!   JSON-RPC guard → MCP-session caps → scope check → per-client tool-call rate limit →
 //!   audit log → tool metrics → deadline → the fast lane for plain tool calls
@@ -39,6 +40,7 @@ use crate::http::limits::MAX_MCP_BODY_BYTES;
 use crate::http::listen::ListenLimits;
 use crate::http::metrics::{Metrics, MetricsState};
 use crate::http::ratelimit::{Limiters, RateLimits};
+use crate::http::routes::{Route, tag};
 use crate::http::tls::TlsReloader;
 use crate::mcp::SessionTools;
 use crate::state::AppState;
@@ -184,35 +186,41 @@ pub fn router(
             direct,
             rmcp: mcp,
         })));
+    // Every route is mounted with its class (`tag`): the checks read it, not the path.
+    let stack = ServiceBuilder::new()
+        .layer(from_fn_with_state(Route::Mcp, tag))
+        .service(stack);
     // The paths `nest_service("/mcp", ..)` would match; rmcp does not look at the path.
-    let mcp_routes = Router::new()
+    let mut app = Router::new()
         .route_service("/mcp", stack.clone())
         .route_service("/mcp/", stack.clone())
-        .route_service("/mcp/{*rest}", stack);
-
-    let mut app = Router::new()
+        .route_service("/mcp/{*rest}", stack)
         .route(
             "/healthz",
-            get(crate::http::health::healthz).with_state(svc.audit.clone()),
-        )
-        .merge(mcp_routes);
+            get(crate::http::health::healthz)
+                .with_state(svc.audit.clone())
+                .layer(from_fn_with_state(Route::Healthz, tag)),
+        );
     if http.metrics_on_main {
         app = app.merge(metrics_router(svc));
     }
     if let Some(auth) = &svc.auth {
-        app = app.merge(
-            auth.router()
-                .route_layer(axum::middleware::from_fn(
-                    crate::http::limits::request_timeout,
-                ))
-                .route_layer(axum::middleware::from_fn_with_state(
-                    limiters,
+        for r in auth.routes() {
+            // Innermost first: the request's time cap, the route's rate limit, the body cap,
+            // and outermost the route's class, which the other three read.
+            let service = r
+                .service
+                .layer(from_fn(crate::http::limits::request_timeout))
+                .layer(from_fn_with_state(
+                    limiters.clone(),
                     crate::http::ratelimit::limit_auth_routes,
                 ))
-                .route_layer(from_fn(|req, next: Next| {
+                .layer(from_fn(|req, next: Next| {
                     crate::http::limits::read_body(req, |r| next.run(r))
-                })),
-        );
+                }))
+                .layer(from_fn_with_state(Route::Auth(r.endpoint), tag));
+            app = app.route(&r.path, service);
+        }
     }
     let prefix = http.path_prefix();
     if !prefix.is_empty() {
@@ -247,7 +255,7 @@ fn metrics_router(svc: &Services) -> Router {
             metrics: svc.metrics.clone(),
             backend: svc.state.backend.clone(),
         });
-    match &svc.auth {
+    let r = match &svc.auth {
         Some(auth) => r.route_layer(from_fn_with_state(
             crate::checks::auth::BearerState {
                 auth: auth.clone(),
@@ -258,7 +266,8 @@ fn metrics_router(svc: &Services) -> Router {
             },
         )),
         None => r,
-    }
+    };
+    r.route_layer(from_fn_with_state(Route::Metrics, tag))
 }
 
 /// The admin router (`--admin-bind`): `/healthz` and `/metrics`, no authentication; bind it
@@ -345,4 +354,73 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::{Request, header};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Routes carry their class where they are mounted: under a path prefix, `/gw/mcp` is
+    /// still `/mcp` in the metrics and gets `/mcp`'s body cap; a path no route serves is
+    /// `other`.
+    #[tokio::test]
+    async fn routes_keep_their_class_under_a_path_prefix() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let backend = Arc::new(sessiongate_backend_pty::PtyBackend::new(Default::default()));
+        let policy =
+            sessiongate_backend::SessionPolicy::new(&[root.path().to_owned()], Default::default())
+                .expect("policy");
+        let svc = Services {
+            state: AppState::new(backend, Arc::new(policy)),
+            auth: None,
+            audit: None,
+            metrics: Arc::new(Metrics::new()),
+        };
+        let http = HttpConfig::new("http://127.0.0.1:8000/gw");
+        let app = router(
+            &svc,
+            &http,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let post =
+            |path: &str, body: Vec<u8>| {
+                let mut req = Request::post(path)
+                    .header(header::HOST, "127.0.0.1:8000")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream")
+                    .body(Body::from(body))
+                    .expect("request");
+                req.extensions_mut().insert(axum::extract::ConnectInfo(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+                ));
+                req
+            };
+        // Over the auth routes' 16 KiB, under /mcp's 2 MiB: refused as malformed JSON, not
+        // as too large.
+        let big = [b"x".repeat(100 * 1024)].concat();
+        let resp = app
+            .clone()
+            .oneshot(post("/gw/mcp", big))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), 400);
+        let resp = app
+            .clone()
+            .oneshot(post("/gw/nowhere", b"{}".to_vec()))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), 404);
+        let text = svc.metrics.render(svc.state.backend.as_ref()).await;
+        for needle in [
+            "sessiongate_http_requests_total{route=\"/mcp\",status=\"400\"} 1",
+            "sessiongate_http_requests_total{route=\"other\",status=\"404\"} 1",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+    }
 }
