@@ -55,6 +55,11 @@ const PANE_STATUS_RETRIES: usize = 10;
 /// text goes to a forked tmux on standard input.
 const CONTROL_TEXT_MAX: usize = 16 * 1024;
 
+/// The tmux socket name (`tmux -L`) sessiongate uses unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "sessiongate";
+/// The prefix of managed session names unless told otherwise.
+pub const DEFAULT_PREFIX: &str = "claude-";
+
 /// How the tmux backend reaches its server and names its sessions.
 #[derive(Debug, Clone)]
 pub struct TmuxConfig {

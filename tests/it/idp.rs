@@ -611,7 +611,7 @@ fn settings_that_would_let_nobody_in_stop_the_gateway_with_the_reason() {
             "[login.providers.corp]\nkind = \"oidc\"\nissuer = \"https://sso.example\"\nclient_id = \"c\"\n\
              client_secret_env = \"SESSIONGATE_TEST_UNSET_VARIABLE\"\nallow_subs = [\"1\"]\n"
                 .to_owned(),
-            "the environment variable SESSIONGATE_TEST_UNSET_VARIABLE (client_secret_env) is not set",
+            "client_secret_env: the environment variable SESSIONGATE_TEST_UNSET_VARIABLE is not set",
         ),
     ];
     for (config, reason) in cases {

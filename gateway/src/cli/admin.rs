@@ -16,7 +16,7 @@ use sessiongate_backend::SessionBackend;
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
 use crate::audit::{AuditQuery, read};
-use crate::cli::config::default_data_dir;
+use crate::cli::config::{default_data_dir, default_public_url};
 
 /// Options of `sessiongate audit`.
 #[derive(Debug, clap::Args)]
@@ -82,10 +82,10 @@ pub enum SessionsCommand {
 #[derive(Debug, clap::Args)]
 pub struct SessionsListArgs {
     /// tmux socket name (tmux -L) [default: sessiongate].
-    #[arg(long, env = "SESSIONGATE_TMUX_SOCKET", default_value = "sessiongate")]
+    #[arg(long, env = "SESSIONGATE_TMUX_SOCKET", default_value = sessiongate_backend_tmux::DEFAULT_SOCKET)]
     pub tmux_socket: String,
     /// Prefix of the tmux session names sessiongate manages [default: claude-].
-    #[arg(long, env = "SESSIONGATE_TMUX_PREFIX", default_value = "claude-")]
+    #[arg(long, env = "SESSIONGATE_TMUX_PREFIX", default_value = sessiongate_backend_tmux::DEFAULT_PREFIX)]
     pub tmux_prefix: String,
     /// One JSON object per line instead of a table.
     #[arg(long)]
@@ -176,9 +176,9 @@ fn safe(s: &str) -> String {
         .collect()
 }
 
-fn open_auth(data_dir: &Path) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
+fn open_own_auth(data_dir: &Path) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
     // The public URL only shapes tokens, which these commands do not mint.
-    crate::cli::open_auth(data_dir, &crate::cli::default_public_url())
+    open_auth(data_dir, &default_public_url())
 }
 
 /// `sessiongate clients ...`.
@@ -186,7 +186,7 @@ pub fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
     match cmd {
         ClientsCommand::List(args) => {
             let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-            let clients = open_auth(&data_dir)?.list_clients()?;
+            let clients = open_own_auth(&data_dir)?.list_clients()?;
             let mut out = std::io::stdout().lock();
             if args.json {
                 for c in &clients {
@@ -222,7 +222,7 @@ pub fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
         }
         ClientsCommand::Revoke(args) => {
             let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-            let auth = open_auth(&data_dir)?;
+            let auth = open_own_auth(&data_dir)?;
             if !auth.revoke_client(&args.id)? {
                 anyhow::bail!(
                     "no client with id {:?}; `sessiongate clients list` shows the clients",
@@ -313,4 +313,13 @@ pub fn sessions(cmd: SessionsCommand) -> anyhow::Result<()> {
         writeln!(out, "{}", crate::mcp::describe(s))?;
     }
     Ok(())
+}
+
+/// Opens the authorization server's state in `data_dir` for a command at the terminal.
+pub(crate) fn open_auth(
+    data_dir: &std::path::Path,
+    public_url: &str,
+) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
+    let cfg = sessiongate_auth::AuthConfig::new(data_dir.to_path_buf(), public_url);
+    sessiongate_auth::AuthServer::open(cfg).context("opening the authorization server's state")
 }

@@ -73,9 +73,9 @@ pub struct FileConfig {
     /// Redirect URIs (or prefixes ending in `*`) that OAuth clients may register besides
     /// loopback and the ChatGPT and Claude callbacks.
     pub redirect_uri_allowlist: Option<Vec<String>>,
-    /// Lifetime of access tokens, in seconds (default 3600).
+    /// Lifetime of access tokens, in seconds (default: [`sessiongate_auth::AuthConfig`]'s).
     pub access_token_ttl_secs: Option<u64>,
-    /// Lifetime of refresh tokens, in seconds (default 30 days).
+    /// Lifetime of refresh tokens, in seconds (default: [`sessiongate_auth::AuthConfig`]'s).
     pub refresh_token_ttl_secs: Option<u64>,
     /// Extra `Host` names accepted besides the public URL's host and loopback names.
     pub allowed_hosts: Option<Vec<String>>,
@@ -91,11 +91,14 @@ pub struct FileConfig {
     pub admin_bind: Option<String>,
     /// Rate limits per kind of request.
     pub rate_limits: Option<crate::http::ratelimit::RateLimits>,
-    /// MCP sessions one client may hold at once (default 32).
+    /// MCP sessions one client may hold at once (default
+    /// [`crate::http::server::DEFAULT_MAX_MCP_SESSIONS_PER_CLIENT`]).
     pub max_mcp_sessions_per_client: Option<usize>,
-    /// MCP sessions the gateway holds at once (default 512).
+    /// MCP sessions the gateway holds at once (default
+    /// [`crate::http::server::DEFAULT_MAX_MCP_SESSIONS`]).
     pub max_mcp_sessions: Option<usize>,
-    /// Connections one client address may hold at once (default 64; trusted proxies exempt).
+    /// Connections one client address may hold at once (default
+    /// [`crate::http::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`]; trusted proxies exempt).
     pub max_connections_per_address: Option<usize>,
     /// Keep the full text sent to sessions in the audit log, not only its hash and length.
     pub audit_record_text: Option<bool>,
@@ -181,27 +184,12 @@ impl LoginSection {
 impl ProviderSection {
     fn resolve(&self, name: &str) -> Result<ProviderConfig, String> {
         let what = format!("[login.providers.{name}]");
-        let client_secret = match (&self.client_secret_file, &self.client_secret_env) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{what}: set client_secret_file or client_secret_env, not both"
-                ));
-            }
-            (Some(file), None) => {
-                let path = expand_home(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    format!("{what}: reading client_secret_file {}: {e}", path.display())
-                })?;
-                Some(text.trim().to_owned())
-            }
-            (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
-                format!("{what}: the environment variable {var} (client_secret_env) is not set")
-            })?),
-            (None, None) => None,
-        };
-        if client_secret.as_deref() == Some("") {
-            return Err(format!("{what}: the client secret is empty"));
-        }
+        let client_secret = read_secret(
+            &what,
+            "client_secret",
+            &self.client_secret_file,
+            &self.client_secret_env,
+        )?;
         let github_only = [&self.authorize_url, &self.token_url, &self.api_url];
         let kind = match self.kind.as_str() {
             "github" => {
@@ -276,6 +264,58 @@ impl FileConfig {
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         toml::from_str(&text).map_err(|e| err(e.to_string()))
     }
+}
+
+/// A secret the configuration names by `{base}_file` (a file, `~` expanded, surrounding
+/// whitespace ignored) or `{base}_env` (an environment variable), never inline: `None` when
+/// neither is set; an error naming the key `{what} {base}_…` when both are, when it cannot be
+/// read, or when it is empty. The secret itself is never in a message.
+pub fn read_secret(
+    what: &str,
+    base: &str,
+    file: &Option<String>,
+    env: &Option<String>,
+) -> Result<Option<String>, String> {
+    let value = match (file, env) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{what} {base}_file: set {base}_file or {base}_env, not both"
+            ));
+        }
+        (Some(file), None) => {
+            let path = expand_home(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{what} {base}_file: reading {}: {e}", path.display()))?;
+            text.trim().to_owned()
+        }
+        (None, Some(var)) => std::env::var(var)
+            .map_err(|_| format!("{what} {base}_env: the environment variable {var} is not set"))?,
+        (None, None) => return Ok(None),
+    };
+    if value.is_empty() {
+        return Err(format!(
+            "{what} {base}_{}: it is empty",
+            if file.is_some() { "file" } else { "env" }
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// The default listening address as a literal, so that help texts can name it too.
+macro_rules! default_bind {
+    () => {
+        "127.0.0.1:8000"
+    };
+}
+pub(crate) use default_bind;
+
+/// Where `serve` listens unless told otherwise.
+pub const DEFAULT_BIND: &str = default_bind!();
+
+/// The public URL of a gateway on [`DEFAULT_BIND`]: what the owner's commands that open the
+/// authorization server but mint no token give it.
+pub fn default_public_url() -> String {
+    format!("http://{DEFAULT_BIND}")
 }
 
 /// Expands a leading `~` to the home directory.
@@ -362,11 +402,11 @@ mod tests {
             ),
             (
                 "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_env = \"SESSIONGATE_TEST_UNSET_VARIABLE\"\n",
-                "is not set",
+                "[login.providers.x] client_secret_env: the environment variable SESSIONGATE_TEST_UNSET_VARIABLE is not set",
             ),
             (
                 "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_file = \"/nonexistent/secret\"\n",
-                "reading client_secret_file",
+                "[login.providers.x] client_secret_file: reading /nonexistent/secret",
             ),
             (
                 "[login.providers.x]\nkind = \"github\"\nclient_id = \"c\"\nclient_secret_file = \"/a\"\nclient_secret_env = \"B\"\n",

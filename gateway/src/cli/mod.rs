@@ -20,26 +20,13 @@ use sessiongate_backend::{SessionBackend, SessionPolicy};
 use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
-use crate::cli::config::{FileConfig, default_data_dir, expand_home};
+use crate::cli::admin::open_auth;
+use crate::cli::config::{
+    DEFAULT_BIND, FileConfig, default_bind, default_data_dir, default_public_url, expand_home,
+};
 use crate::error::Error;
 use crate::http::authority::{Authority, Origin};
 use crate::state::AppState;
-
-/// The default listening address as a literal, so that help texts can name it too.
-macro_rules! default_bind {
-    () => {
-        "127.0.0.1:8000"
-    };
-}
-
-/// Where `serve` listens unless told otherwise.
-pub const DEFAULT_BIND: &str = default_bind!();
-
-/// The public URL of a gateway on [`DEFAULT_BIND`]: what the owner's commands that open the
-/// authorization server but mint no token give it.
-pub fn default_public_url() -> String {
-    format!("http://{DEFAULT_BIND}")
-}
 
 /// sessiongate: drive AI coding-agent terminal sessions from any MCP client.
 #[derive(Debug, Parser)]
@@ -325,11 +312,11 @@ impl ServeArgs {
             tmux_socket: self
                 .tmux_socket
                 .or(file.tmux_socket)
-                .unwrap_or_else(|| "sessiongate".into()),
+                .unwrap_or_else(|| sessiongate_backend_tmux::DEFAULT_SOCKET.into()),
             tmux_prefix: self
                 .tmux_prefix
                 .or(file.tmux_prefix)
-                .unwrap_or_else(|| "claude-".into()),
+                .unwrap_or_else(|| sessiongate_backend_tmux::DEFAULT_PREFIX.into()),
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -664,15 +651,6 @@ async fn reload_on_sighup(
             }
         }
     }
-}
-
-/// Opens the authorization server's state in `data_dir` for a command at the terminal.
-pub(crate) fn open_auth(
-    data_dir: &std::path::Path,
-    public_url: &str,
-) -> anyhow::Result<Arc<sessiongate_auth::AuthServer>> {
-    let cfg = sessiongate_auth::AuthConfig::new(data_dir.to_path_buf(), public_url);
-    sessiongate_auth::AuthServer::open(cfg).context("opening the authorization server's state")
 }
 
 fn passwd(args: PasswdArgs) -> anyhow::Result<()> {

@@ -48,6 +48,13 @@ use crate::state::AppState;
 /// How long an idle MCP session is kept. Phone clients pause for minutes between calls.
 pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
 
+/// MCP sessions one client may hold at once, unless configured.
+pub const DEFAULT_MAX_MCP_SESSIONS_PER_CLIENT: usize = 32;
+/// MCP sessions the gateway holds at once, unless configured.
+pub const DEFAULT_MAX_MCP_SESSIONS: usize = 512;
+/// Connections one client address may hold at once, unless configured.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -82,9 +89,9 @@ impl HttpConfig {
             allowed_hosts: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             rate_limits: RateLimits::default(),
-            max_mcp_sessions_per_client: 32,
-            max_mcp_sessions: 512,
-            max_connections_per_address: 64,
+            max_mcp_sessions_per_client: DEFAULT_MAX_MCP_SESSIONS_PER_CLIENT,
+            max_mcp_sessions: DEFAULT_MAX_MCP_SESSIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             metrics_on_main: true,
         }
     }

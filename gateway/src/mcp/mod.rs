@@ -8,6 +8,7 @@
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
 //! - `direct`: tool calls answered without rmcp's session task ([`crate::checks::fast_lane`]);
+//! - `events`: waiting for the next backend event about one session;
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;
@@ -19,6 +20,7 @@
 
 pub(crate) mod args;
 pub mod catalog;
+mod events;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;

@@ -196,7 +196,7 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
         };
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
-            _ = super::wait::next_event_for(&mut events, &name) => {}
+            _ = super::events::next_event_for(&mut events, &name) => {}
         }
         let Ok(info) = state.backend.info(&name).await else {
             break;

@@ -16,10 +16,10 @@ use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 
 use sessiongate_backend::{ProcessStatus, ReadRequest, SessionEvent, SessionName};
 
+use super::events::next_event_for;
 use super::prompts::{QUIET_RECHECK, detect_session, state_line};
 use super::reply;
 use crate::state::AppState;
@@ -234,32 +234,6 @@ fn shutting_down(name: &SessionName) -> CallToolResult {
     reply::fail_msg(format!(
         "wait_for on {name} stopped: the server is shutting down; call again"
     ))
-}
-
-/// Waits for the next event about `name` (or a lagged/closed channel, which also wakes).
-pub(crate) async fn next_event_for(
-    events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
-    name: &SessionName,
-) -> Option<SessionEvent> {
-    loop {
-        match events.recv().await {
-            Ok(ev) => {
-                let about = match &ev {
-                    SessionEvent::Created(n)
-                    | SessionEvent::Output(n)
-                    | SessionEvent::Exited(n)
-                    | SessionEvent::Terminated(n) => n,
-                };
-                if about == name {
-                    return Some(ev);
-                }
-            }
-            Err(RecvError::Lagged(_)) => return None,
-            Err(RecvError::Closed) => {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
 }
 
 async fn finish(

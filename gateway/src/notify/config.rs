@@ -311,29 +311,7 @@ fn secret(
     file: &Option<String>,
     env: &Option<String>,
 ) -> Result<Option<String>, String> {
-    let value = match (file, env) {
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "{what} {base}_file: set {base}_file or {base}_env, not both"
-            ));
-        }
-        (Some(file), None) => {
-            let path = crate::cli::config::expand_home(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{what} {base}_file: reading {}: {e}", path.display()))?;
-            text.trim().to_owned()
-        }
-        (None, Some(var)) => std::env::var(var)
-            .map_err(|_| format!("{what} {base}_env: the environment variable {var} is not set"))?,
-        (None, None) => return Ok(None),
-    };
-    if value.is_empty() {
-        return Err(format!(
-            "{what} {base}_{}: it is empty",
-            if file.is_some() { "file" } else { "env" }
-        ));
-    }
-    Ok(Some(value))
+    crate::cli::config::read_secret(what, base, file, env)
 }
 
 /// An https URL, or an http URL whose host is a loopback address.
