@@ -312,6 +312,47 @@ fn codex_sign_in_menu() {
 }
 
 #[test]
+fn codex_command_approval() {
+    // Codex CLI 0.169.0 asking to run a command outside its sandbox (captured in the
+    // end-to-end test's setup, `tests/it/coding_agents.rs`); the model's reason is a question
+    // too, in a `Reason:` field under the dialog's own question.
+    for (name, cursor) in [
+        ("command-approval", 0),
+        ("command-approval-cursor-second", 1),
+    ] {
+        let screen = other_fixture("codex", name);
+        let d = detect(&screen, Agent::guess(Some("codex"), Some("codex"), &screen));
+        assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.question, "Would you like to run the following command?");
+        for line in ["Reason: Create the marker file?", "$ touch MARKER"] {
+            assert!(p.context.iter().any(|c| c == line), "{name}: {:?}", p.context);
+        }
+        let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Yes, proceed (y)",
+                "Yes, and don't ask again for commands that start with `touch MARKER` (p)",
+                "No, and tell Codex what to do differently (esc)",
+            ],
+            "{name}"
+        );
+        assert!(p.options.iter().all(|o| o.description.is_none()));
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(p.cancel_keys, vec![Key::Escape]);
+        // Both "Yes" options begin with "Yes,": a bare "yes" is refused, not guessed (the
+        // second one grants more).
+        assert!(plan_answer(&p, "yes").is_err());
+        assert_eq!(
+            plan_answer(&p, "Yes, proceed").unwrap().keys,
+            vec![Key::Char('1')]
+        );
+        assert_eq!(plan_answer(&p, "No").unwrap().keys, vec![Key::Char('3')]);
+    }
+}
+
+#[test]
 fn gemini_menus_inside_boxes() {
     // Captured from Gemini CLI (npm @google/gemini-cli) on first start, offline.
     let screen = other_fixture("gemini", "trust-folder");
@@ -339,6 +380,48 @@ fn gemini_menus_inside_boxes() {
     );
     assert_eq!(p.options.len(), 3);
     assert_eq!(p.options[1].label, "Use Gemini API Key");
+}
+
+#[test]
+fn gemini_shell_permission() {
+    // Gemini CLI 0.61.0 asking to run a command (captured in the end-to-end test's setup,
+    // `tests/it/coding_agents.rs`): the command sits in a box inside the dialog's box, and
+    // that inner box belongs to the dialog's context.
+    for (name, cursor) in [
+        ("shell-permission", 0),
+        ("shell-permission-cursor-second", 1),
+    ] {
+        let screen = other_fixture("gemini", name);
+        let d = detect(&screen, Agent::guess(Some("gemini"), Some("node"), &screen));
+        assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.question, "Allow execution of [Shell]?");
+        assert_eq!(p.context, vec!["? Shell  touch MARKER", "touch MARKER"], "{name}");
+        let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Allow once",
+                "Allow for this session",
+                "No, suggest changes (esc)"
+            ],
+            "{name}"
+        );
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(p.cancel_keys, vec![Key::Escape]);
+        assert_eq!(plan_answer(&p, "allow once").unwrap().keys, vec![Key::Char('1')]);
+        assert_eq!(plan_answer(&p, "no").unwrap().keys, vec![Key::Char('3')]);
+    }
+
+    // With GEMINI_API_KEY set, the authentication menu starts on its second option.
+    let screen = other_fixture("gemini", "auth-menu-key-detected");
+    let p = detect(&screen, Agent::Gemini).prompt.unwrap();
+    assert_eq!(
+        p.question,
+        "How would you like to authenticate for this project?"
+    );
+    assert_eq!(p.options[1].label, "Use Gemini API Key");
+    assert_eq!(p.cursor, Some(1));
 }
 
 #[test]
@@ -788,3 +871,4 @@ fn property_detected_menus_are_made_of_what_is_on_the_screen() {
     }
     assert!(menus > 1000, "{menus}");
 }
+
