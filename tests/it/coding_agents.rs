@@ -190,7 +190,11 @@ async fn codex_flow(backend: &str) {
     send(&mut c, "cx", "Create a marker file please").await;
     let p = prompt_asking(&mut c, "cx", "Would you like to run the following command?").await;
     assert!(
-        p["context"].as_array().unwrap().iter().any(|l| l == "$ touch MARKER"),
+        p["context"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "$ touch MARKER"),
         "{p}"
     );
     assert_eq!(
@@ -377,7 +381,10 @@ async fn aider_flow(backend: &str) {
         &[
             ("HOME", home.path().display().to_string()),
             ("OPENAI_API_KEY", "sk-test".into()),
-            ("OPENAI_API_BASE", format!("http://127.0.0.1:{}/v1", api.port)),
+            (
+                "OPENAI_API_BASE",
+                format!("http://127.0.0.1:{}/v1", api.port),
+            ),
         ],
     );
     let gw = TestGateway::start(opts);

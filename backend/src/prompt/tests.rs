@@ -286,6 +286,24 @@ fn agent_guess_prefers_the_foreground_program() {
         Agent::ClaudeCode
     );
     assert_eq!(Agent::guess(Some("x"), Some("vim"), ""), Agent::Unknown);
+    // Gemini CLI's idle screen (run by node) says "? for shortcuts" too.
+    let gemini_idle = other_fixture("gemini", "idle");
+    assert_eq!(
+        Agent::guess(Some("gemini-test"), Some("node"), &gemini_idle),
+        Agent::Gemini
+    );
+    assert_eq!(
+        detect(
+            &gemini_idle,
+            Agent::guess(Some("gemini"), Some("node"), &gemini_idle)
+        )
+        .activity,
+        Activity::Idle
+    );
+    assert_eq!(
+        Agent::guess(Some("claude-test"), Some("node"), &gemini_idle),
+        Agent::ClaudeCode
+    );
 }
 
 fn other_fixture(agent: &str, name: &str) -> String {
@@ -326,7 +344,11 @@ fn codex_command_approval() {
         let p = d.prompt.unwrap();
         assert_eq!(p.question, "Would you like to run the following command?");
         for line in ["Reason: Create the marker file?", "$ touch MARKER"] {
-            assert!(p.context.iter().any(|c| c == line), "{name}: {:?}", p.context);
+            assert!(
+                p.context.iter().any(|c| c == line),
+                "{name}: {:?}",
+                p.context
+            );
         }
         let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
         assert_eq!(
@@ -396,7 +418,11 @@ fn gemini_shell_permission() {
         assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
         let p = d.prompt.unwrap();
         assert_eq!(p.question, "Allow execution of [Shell]?");
-        assert_eq!(p.context, vec!["? Shell  touch MARKER", "touch MARKER"], "{name}");
+        assert_eq!(
+            p.context,
+            vec!["? Shell  touch MARKER", "touch MARKER"],
+            "{name}"
+        );
         let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
         assert_eq!(
             labels,
@@ -409,7 +435,10 @@ fn gemini_shell_permission() {
         );
         assert_eq!(p.cursor, Some(cursor), "{name}");
         assert_eq!(p.cancel_keys, vec![Key::Escape]);
-        assert_eq!(plan_answer(&p, "allow once").unwrap().keys, vec![Key::Char('1')]);
+        assert_eq!(
+            plan_answer(&p, "allow once").unwrap().keys,
+            vec![Key::Char('1')]
+        );
         assert_eq!(plan_answer(&p, "no").unwrap().keys, vec![Key::Char('3')]);
     }
 
@@ -422,6 +451,51 @@ fn gemini_shell_permission() {
     );
     assert_eq!(p.options[1].label, "Use Gemini API Key");
     assert_eq!(p.cursor, Some(1));
+}
+
+#[test]
+fn aider_yes_no_lines() {
+    // aider 0.86.2 in its diff edit format (captured in the end-to-end test's setup,
+    // `tests/it/coding_agents.rs`): its questions end with "(Y)es/(N)o … [Yes]:".
+    for (name, question) in [
+        (
+            "release-notes-question",
+            "Would you like to see what's new in this version? (Y)es/(N)o [Yes]:",
+        ),
+        ("create-new-file", "Create new file? (Y)es/(N)o [Yes]:"),
+        (
+            "run-shell-command",
+            "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]:",
+        ),
+    ] {
+        let screen = other_fixture("aider", name);
+        let d = detect(&screen, Agent::guess(Some("aider"), Some("aider"), &screen));
+        assert_eq!(d.rule.as_deref(), Some("aider/yes-no"), "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.kind, PromptKind::YesNo, "{name}");
+        assert_eq!(p.question, question);
+        let plan = plan_answer(&p, "yes").unwrap();
+        assert_eq!(
+            (plan.text.as_deref(), plan.keys),
+            (Some("y"), vec![Key::Enter])
+        );
+    }
+    // The file's name is on the row above its question.
+    let screen = other_fixture("aider", "create-new-file");
+    let p = detect(&screen, Agent::Aider).prompt.unwrap();
+    assert!(
+        p.context.iter().any(|l| l == "notes.txt"),
+        "{:?}",
+        p.context
+    );
+
+    // Back at its prompt, which names the edit format: `diff>`.
+    let screen = other_fixture("aider", "idle-after-task");
+    let d = detect(&screen, Agent::Aider);
+    assert_eq!(
+        (d.activity, d.rule.as_deref()),
+        (Activity::Idle, Some("aider/input"))
+    );
 }
 
 #[test]
@@ -871,4 +945,3 @@ fn property_detected_menus_are_made_of_what_is_on_the_screen() {
     }
     assert!(menus > 1000, "{menus}");
 }
-
