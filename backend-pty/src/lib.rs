@@ -13,6 +13,7 @@
 //! - [`scrollback`]: the scrollback as text lines, bounded;
 //! - [`keys`]: named keys and pastes as the bytes an xterm sends.
 
+mod answers;
 pub mod keys;
 pub mod render;
 pub mod scrollback;

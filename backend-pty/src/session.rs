@@ -117,6 +117,12 @@ impl PtySession {
             .as_fd()
             .try_clone_to_owned()
             .map_err(|e| unavailable("duplicating the PTY", &e))?;
+        // The reader answers the program's questions to its terminal on a descriptor of its
+        // own (a few bytes, written without waiting; see `answers`).
+        let answer_fd = pty
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| unavailable("duplicating the PTY", &e))?;
         let (mut reader, writer) = pty.into_split();
         let shared = Arc::new(Mutex::new(Shared {
             parser: crate::render::emulator(spec.rows, spec.cols, scrollback),
@@ -145,10 +151,14 @@ impl PtySession {
                 match reader.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        {
+                        let answers = {
                             let mut s = lock(&reader_shared);
-                            s.parser.process(&buf[..n]);
                             s.last_output = Some(OffsetDateTime::now_utc());
+                            crate::answers::process(&mut s.parser, &buf[..n])
+                        };
+                        if !answers.is_empty() {
+                            // A full terminal buffer drops the answer rather than stall output.
+                            let _ = rustix::io::write(&answer_fd, &answers);
                         }
                         let _ = reader_events.send(SessionEvent::Output(name.clone()));
                     }

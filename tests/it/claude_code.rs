@@ -76,7 +76,7 @@ impl Drop for FakeApi {
     }
 }
 
-async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
+pub(crate) async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
     let r = c
         .call(
             "wait_for",
@@ -92,7 +92,7 @@ async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
     r
 }
 
-async fn the_prompt(c: &mut McpClient, session: &str) -> Value {
+pub(crate) async fn the_prompt(c: &mut McpClient, session: &str) -> Value {
     let r = c.call("check_prompts", json!({})).await.unwrap();
     let waiting = r["structuredContent"]["waiting"]
         .as_array()
@@ -105,7 +105,7 @@ async fn the_prompt(c: &mut McpClient, session: &str) -> Value {
     mine["detection"]["prompt"].clone()
 }
 
-fn labels(prompt: &Value) -> Vec<String> {
+pub(crate) fn labels(prompt: &Value) -> Vec<String> {
     prompt["options"]
         .as_array()
         .unwrap()
@@ -114,7 +114,7 @@ fn labels(prompt: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
+pub(crate) async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
     let r = c
         .call(
             "respond_to_prompt",

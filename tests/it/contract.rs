@@ -103,6 +103,7 @@ contract_tests!(
     named_keys,
     scrollback_pages,
     resize_reaches_the_program,
+    cursor_position_is_reported,
     exit_status_is_kept,
     flooding_does_not_stall_others,
     hostile_names_and_paths,

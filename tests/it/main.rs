@@ -15,6 +15,8 @@ mod oauth;
 mod idp;
 // The real Claude Code TUI against a stand-in API: prompts found and answered exactly.
 mod claude_code;
+// Codex CLI, Gemini CLI and aider against a stand-in model API: approvals found and answered.
+mod coding_agents;
 // The command line: refusing unsafe options.
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.

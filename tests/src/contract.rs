@@ -285,6 +285,30 @@ pub async fn resize_reaches_the_program(b: &dyn SessionBackend, root: &Path) {
     b.terminate(&n).await.unwrap();
 }
 
+/// A program that asks its terminal where the cursor is (`ESC [ 6 n`, as prompt_toolkit
+/// does before every prompt of aider or IPython) gets the answer, as from a real terminal.
+pub async fn cursor_position_is_reported(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = b
+        .create(p.prepare("cpr", None, "bash").unwrap())
+        .await
+        .unwrap()
+        .name;
+    b.send_text(
+        &n,
+        "printf 'ab\\033[6n'; IFS= read -rs -d R -t 10 pos; echo; echo \"pos=[${pos#*[}]\"",
+        true,
+    )
+    .await
+    .unwrap();
+    // The cursor stood after "ab": column 3.
+    let answered = |s: &str| s.lines().any(|l| l.starts_with("pos=["));
+    let screen = wait_screen(b, &n, 50, "pos=[", answered).await;
+    let line = screen.lines().find(|l| l.starts_with("pos=[")).unwrap();
+    assert!(line.ends_with(";3]"), "{line}");
+    b.terminate(&n).await.unwrap();
+}
+
 /// A program that exits keeps its last screen and its exit status until terminated, and
 /// input to it is refused.
 pub async fn exit_status_is_kept(b: &dyn SessionBackend, root: &Path) {

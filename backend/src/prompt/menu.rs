@@ -10,7 +10,8 @@
 //! a numbered menu the options count up from the first one, and blank lines or a horizontal
 //! rule between two options (Claude Code draws "Chat about this" below a rule) do not end it.
 //! The question is the nearest line above the options that contains a `?`, within the dialog
-//! (which ends at a horizontal rule).
+//! (which ends at a horizontal rule; a box drawn inside it belongs to it), passing over the
+//! dialog's fields (`Reason: …?`) unless no other line asks.
 
 use super::{Prompt, PromptKind, PromptOption};
 use crate::keys::Key;
@@ -258,16 +259,33 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     }
 
     // The dialog: from the horizontal rule above the options down to them.
+    // A box inside the dialog (Gemini CLI draws the command it asks about in one) is part of
+    // it: its bottom edge and its top edge end nothing.
     let mut dialog_top = first;
-    while dialog_top > 0 && !is_solid_rule_line(lines[dialog_top - 1]) && first - dialog_top < 30 {
+    let mut boxes = 0usize;
+    while dialog_top > 0 && first - dialog_top < 30 {
+        let l = lines[dialog_top - 1];
+        let edge = l.trim_start().chars().next();
+        if is_rule_line(l) && edge == Some('╰') {
+            boxes += 1;
+        } else if is_rule_line(l) && edge == Some('╭') && boxes > 0 {
+            boxes -= 1;
+        } else if is_solid_rule_line(l) {
+            break;
+        }
         dialog_top -= 1;
     }
     let dialog: Vec<&str> = lines[dialog_top..first]
         .iter()
-        .map(|l| l.trim().trim_start_matches('│').trim())
+        .map(|l| l.trim().trim_matches('│').trim())
         .filter(|l| !l.is_empty() && !is_rule_line(l))
         .collect();
-    let q_index = dialog.iter().rposition(|l| l.contains('?'));
+    // A `?` in one of the dialog's fields (Codex's `Reason: …?` under its question) is the
+    // field's value, not the dialog's question; it is the question only when no other is.
+    let q_index = dialog
+        .iter()
+        .rposition(|l| l.contains('?') && !is_field_line(l))
+        .or_else(|| dialog.iter().rposition(|l| l.contains('?')));
     if footer.is_none() && q_index.is_none() {
         return None;
     }
@@ -374,6 +392,14 @@ fn select_keys(number: Option<u32>, target: usize, cursor: usize) -> Vec<Key> {
     let mut keys = arrows(target, cursor);
     keys.push(Key::Enter);
     keys
+}
+
+/// A line of the form `Name: value` with a one-word name (`Reason: …`, `url: …`): a field
+/// of the dialog. A label of several words ("Quick safety check: Is this …?") leads into
+/// the question instead.
+fn is_field_line(line: &str) -> bool {
+    line.split_once(": ")
+        .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(char::is_alphanumeric))
 }
 
 /// The sentence of `line` that ends with its last `?` (a `?` inside a URL ends nothing).

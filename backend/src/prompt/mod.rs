@@ -71,13 +71,31 @@ impl Agent {
         {
             return a;
         }
-        if screen.contains("Claude Code v") || screen.contains("? for shortcuts") {
+        // "? for shortcuts" is Claude Code's hint, but Codex and Gemini CLI (a `node` process,
+        // like Claude Code's npm build) print it too: it counts only when the profile names
+        // no other agent.
+        let by_profile = profile.and_then(by_name).filter(|a| *a != Agent::Shell);
+        if screen.contains("Claude Code v")
+            || (screen.contains("? for shortcuts")
+                && by_profile.is_none_or(|a| a == Agent::ClaudeCode))
+        {
             return Agent::ClaudeCode;
         }
         if let Some(a) = current_command.and_then(by_name) {
             return a;
         }
         profile.and_then(by_name).unwrap_or(Agent::Unknown)
+    }
+
+    /// How long after pasting a message this agent needs before the Enter that submits it,
+    /// when that is longer than the backends' own short pause. Gemini CLI takes an Enter that
+    /// comes within 40 ms of a paste (counted from when it handles the paste, and cleared only
+    /// once it has drawn again) for a line break, so the message would sit unsent in its box.
+    pub fn submit_pause(self) -> Option<std::time::Duration> {
+        match self {
+            Agent::Gemini => Some(std::time::Duration::from_millis(250)),
+            _ => None,
+        }
     }
 
     fn rule_file_name(self) -> Option<&'static str> {

@@ -286,6 +286,24 @@ fn agent_guess_prefers_the_foreground_program() {
         Agent::ClaudeCode
     );
     assert_eq!(Agent::guess(Some("x"), Some("vim"), ""), Agent::Unknown);
+    // Gemini CLI's idle screen (run by node) says "? for shortcuts" too.
+    let gemini_idle = other_fixture("gemini", "idle");
+    assert_eq!(
+        Agent::guess(Some("gemini-test"), Some("node"), &gemini_idle),
+        Agent::Gemini
+    );
+    assert_eq!(
+        detect(
+            &gemini_idle,
+            Agent::guess(Some("gemini"), Some("node"), &gemini_idle)
+        )
+        .activity,
+        Activity::Idle
+    );
+    assert_eq!(
+        Agent::guess(Some("claude-test"), Some("node"), &gemini_idle),
+        Agent::ClaudeCode
+    );
 }
 
 fn other_fixture(agent: &str, name: &str) -> String {
@@ -309,6 +327,51 @@ fn codex_sign_in_menu() {
     assert_eq!(p.cursor, Some(0));
     assert_eq!(p.question, "Choose how you want to use Codex.");
     assert_eq!(plan_answer(&p, "3").unwrap().keys, vec![Key::Char('3')]);
+}
+
+#[test]
+fn codex_command_approval() {
+    // Codex CLI 0.169.0 asking to run a command outside its sandbox (captured in the
+    // end-to-end test's setup, `tests/it/coding_agents.rs`); the model's reason is a question
+    // too, in a `Reason:` field under the dialog's own question.
+    for (name, cursor) in [
+        ("command-approval", 0),
+        ("command-approval-cursor-second", 1),
+    ] {
+        let screen = other_fixture("codex", name);
+        let d = detect(&screen, Agent::guess(Some("codex"), Some("codex"), &screen));
+        assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.question, "Would you like to run the following command?");
+        for line in ["Reason: Create the marker file?", "$ touch MARKER"] {
+            assert!(
+                p.context.iter().any(|c| c == line),
+                "{name}: {:?}",
+                p.context
+            );
+        }
+        let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Yes, proceed (y)",
+                "Yes, and don't ask again for commands that start with `touch MARKER` (p)",
+                "No, and tell Codex what to do differently (esc)",
+            ],
+            "{name}"
+        );
+        assert!(p.options.iter().all(|o| o.description.is_none()));
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(p.cancel_keys, vec![Key::Escape]);
+        // Both "Yes" options begin with "Yes,": a bare "yes" is refused, not guessed (the
+        // second one grants more).
+        assert!(plan_answer(&p, "yes").is_err());
+        assert_eq!(
+            plan_answer(&p, "Yes, proceed").unwrap().keys,
+            vec![Key::Char('1')]
+        );
+        assert_eq!(plan_answer(&p, "No").unwrap().keys, vec![Key::Char('3')]);
+    }
 }
 
 #[test]
@@ -339,6 +402,100 @@ fn gemini_menus_inside_boxes() {
     );
     assert_eq!(p.options.len(), 3);
     assert_eq!(p.options[1].label, "Use Gemini API Key");
+}
+
+#[test]
+fn gemini_shell_permission() {
+    // Gemini CLI 0.61.0 asking to run a command (captured in the end-to-end test's setup,
+    // `tests/it/coding_agents.rs`): the command sits in a box inside the dialog's box, and
+    // that inner box belongs to the dialog's context.
+    for (name, cursor) in [
+        ("shell-permission", 0),
+        ("shell-permission-cursor-second", 1),
+    ] {
+        let screen = other_fixture("gemini", name);
+        let d = detect(&screen, Agent::guess(Some("gemini"), Some("node"), &screen));
+        assert_eq!(d.activity, Activity::WaitingForInput, "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.question, "Allow execution of [Shell]?");
+        assert_eq!(
+            p.context,
+            vec!["? Shell  touch MARKER", "touch MARKER"],
+            "{name}"
+        );
+        let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Allow once",
+                "Allow for this session",
+                "No, suggest changes (esc)"
+            ],
+            "{name}"
+        );
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(p.cancel_keys, vec![Key::Escape]);
+        assert_eq!(
+            plan_answer(&p, "allow once").unwrap().keys,
+            vec![Key::Char('1')]
+        );
+        assert_eq!(plan_answer(&p, "no").unwrap().keys, vec![Key::Char('3')]);
+    }
+
+    // With GEMINI_API_KEY set, the authentication menu starts on its second option.
+    let screen = other_fixture("gemini", "auth-menu-key-detected");
+    let p = detect(&screen, Agent::Gemini).prompt.unwrap();
+    assert_eq!(
+        p.question,
+        "How would you like to authenticate for this project?"
+    );
+    assert_eq!(p.options[1].label, "Use Gemini API Key");
+    assert_eq!(p.cursor, Some(1));
+}
+
+#[test]
+fn aider_yes_no_lines() {
+    // aider 0.86.2 in its diff edit format (captured in the end-to-end test's setup,
+    // `tests/it/coding_agents.rs`): its questions end with "(Y)es/(N)o … [Yes]:".
+    for (name, question) in [
+        (
+            "release-notes-question",
+            "Would you like to see what's new in this version? (Y)es/(N)o [Yes]:",
+        ),
+        ("create-new-file", "Create new file? (Y)es/(N)o [Yes]:"),
+        (
+            "run-shell-command",
+            "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]:",
+        ),
+    ] {
+        let screen = other_fixture("aider", name);
+        let d = detect(&screen, Agent::guess(Some("aider"), Some("aider"), &screen));
+        assert_eq!(d.rule.as_deref(), Some("aider/yes-no"), "{name}: {d:?}");
+        let p = d.prompt.unwrap();
+        assert_eq!(p.kind, PromptKind::YesNo, "{name}");
+        assert_eq!(p.question, question);
+        let plan = plan_answer(&p, "yes").unwrap();
+        assert_eq!(
+            (plan.text.as_deref(), plan.keys),
+            (Some("y"), vec![Key::Enter])
+        );
+    }
+    // The file's name is on the row above its question.
+    let screen = other_fixture("aider", "create-new-file");
+    let p = detect(&screen, Agent::Aider).prompt.unwrap();
+    assert!(
+        p.context.iter().any(|l| l == "notes.txt"),
+        "{:?}",
+        p.context
+    );
+
+    // Back at its prompt, which names the edit format: `diff>`.
+    let screen = other_fixture("aider", "idle-after-task");
+    let d = detect(&screen, Agent::Aider);
+    assert_eq!(
+        (d.activity, d.rule.as_deref()),
+        (Activity::Idle, Some("aider/input"))
+    );
 }
 
 #[test]

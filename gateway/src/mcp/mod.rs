@@ -27,6 +27,7 @@ mod reply;
 mod resources;
 pub mod scopes;
 mod search;
+mod submit;
 mod transcript;
 pub(crate) mod wait;
 
@@ -207,10 +208,7 @@ impl SessionTools {
             let name = SessionName::new(&a.session)?;
             self.state.policy.check_message(&a.message)?;
             let submit = a.submit.unwrap_or(true);
-            self.state
-                .backend
-                .send_text(&name, &a.message, submit)
-                .await?;
+            submit::send_message(&self.state, &name, &a.message, submit).await?;
             Ok::<_, sessiongate_backend::Error>(submit)
         }
         .await;

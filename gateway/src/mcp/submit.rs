@@ -1,0 +1,69 @@
+//! Sending a message and submitting it, with the pause the session's agent needs between the
+//! text and the Enter (`Agent::submit_pause`).
+
+use std::time::Duration;
+
+use sessiongate_backend::prompt::Agent;
+use sessiongate_backend::{Key, ReadRequest, SessionName};
+
+use crate::state::AppState;
+
+/// Types `text` into session `name` and, when `submit`, presses Enter: in one backend call, or,
+/// for an agent that needs a longer pause before the Enter (Gemini CLI), the text, that pause,
+/// then Enter. The agent is guessed from the profile, the foreground command and the screen,
+/// as prompt detection does.
+pub(crate) async fn send_message(
+    state: &AppState,
+    name: &SessionName,
+    text: &str,
+    submit: bool,
+) -> sessiongate_backend::Result<()> {
+    let pause = if submit && !text.is_empty() {
+        agent_of(state, name).await.submit_pause()
+    } else {
+        None
+    };
+    let Some(pause) = pause else {
+        return state.backend.send_text(name, text, submit).await;
+    };
+    // The pause counts from when the program has handled the paste: a program still busy
+    // (Gemini CLI just after it started) would otherwise read the paste and the Enter
+    // together. Its screen changing says it has drawn the text.
+    let before = screen(state, name).await;
+    state.backend.send_text(name, text, false).await?;
+    for _ in 0..DRAW_POLLS {
+        if screen(state, name).await != before {
+            break;
+        }
+        tokio::time::sleep(DRAW_POLL).await;
+    }
+    tokio::time::sleep(pause).await;
+    state.backend.send_keys(name, &[Key::Enter]).await
+}
+
+/// How often, and how many times, the screen is read for the pasted text to show.
+const DRAW_POLL: Duration = Duration::from_millis(50);
+const DRAW_POLLS: usize = 100;
+
+/// The visible screen of session `name`, empty when it cannot be read.
+async fn screen(state: &AppState, name: &SessionName) -> String {
+    state
+        .backend
+        .read(name, ReadRequest::visible())
+        .await
+        .map(|s| s.text)
+        .unwrap_or_default()
+}
+
+/// The agent running in session `name`; `Unknown` when the session cannot be read (the send
+/// that follows reports why).
+async fn agent_of(state: &AppState, name: &SessionName) -> Agent {
+    let Ok(info) = state.backend.info(name).await else {
+        return Agent::Unknown;
+    };
+    Agent::guess(
+        info.profile.as_deref(),
+        info.current_command.as_deref(),
+        &screen(state, name).await,
+    )
+}
