@@ -516,7 +516,7 @@ fn body_cap_benches(c: &mut Criterion<ThreadCpu>) {
         now(read_body(post(big.clone(), true), handler)).status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    let refused = now(tower_svc.clone().oneshot(post(big.clone(), true))).expect("infallible");
+    let refused = now(tower_svc.oneshot(post(big.clone(), true))).expect("infallible");
     assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     let mut g = c.benchmark_group("body_cap");
@@ -528,7 +528,7 @@ fn body_cap_benches(c: &mut Criterion<ThreadCpu>) {
     });
     g.bench_function(format!("tower_http_limit_{}_bytes", small.len()), |b| {
         b.iter(|| {
-            now(tower_svc.clone().oneshot(post(small.clone(), true)))
+            now(tower_svc.oneshot(post(small.clone(), true)))
                 .expect("infallible")
                 .status()
         })
@@ -538,7 +538,7 @@ fn body_cap_benches(c: &mut Criterion<ThreadCpu>) {
     });
     g.bench_function("tower_http_limit_over_cap_declared", |b| {
         b.iter(|| {
-            now(tower_svc.clone().oneshot(post(big.clone(), true)))
+            now(tower_svc.oneshot(post(big.clone(), true)))
                 .expect("infallible")
                 .status()
         })
@@ -548,7 +548,7 @@ fn body_cap_benches(c: &mut Criterion<ThreadCpu>) {
     });
     g.bench_function("tower_http_limit_over_cap_chunked", |b| {
         b.iter(|| {
-            now(tower_svc.clone().oneshot(post(big.clone(), false)))
+            now(tower_svc.oneshot(post(big.clone(), false)))
                 .expect("infallible")
                 .status()
         })
