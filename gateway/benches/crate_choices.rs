@@ -9,11 +9,13 @@
 //!   `governor`'s keyed limiter, when it is allowed and when it is refused (with the
 //!   `Retry-After` seconds worked out, as both must);
 //! - `body_cap`: our `read_body` against `tower_http::limit::RequestBodyLimitLayer`, for a
-//!   300-byte `tools/call` and for a body one byte over the cap.
+//!   311-byte `tools/call` and for a body one byte over the cap.
 //!
-//! The decision and the figures are in ARCHITECTURE.md ("Our own code or a crate"). Run with
-//! `cargo bench -p sessiongate --bench crate_choices` (add `-- --measurement-time 2
-//! --warm-up-time 1` on a busy machine; compare figures from the same run only).
+//! Times are the benchmarking thread's CPU time ([`ThreadCpu`]), so that other processes on a
+//! shared machine do not count. The decision and the figures are in ARCHITECTURE.md ("Our own
+//! code or a crate"). Run with `cargo bench -p sessiongate --bench crate_choices` (add
+//! `-- --measurement-time 2 --warm-up-time 1` on a busy machine; compare figures from the same
+//! run only; `SHOW_EXPOSITION=1` prints what each metrics crate would serve at `/metrics`).
 
 use std::future::Future;
 use std::hint::black_box;
