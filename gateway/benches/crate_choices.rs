@@ -40,11 +40,12 @@ use serde_json::json;
 use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use sessiongate::jsonrpc_guard::RpcMessage;
-use sessiongate::limits::{MAX_MCP_BODY_BYTES, read_body};
-use sessiongate::mcp::SessionTools;
-use sessiongate::metrics::{Metrics, record_tool_calls};
-use sessiongate::ratelimit::{Limiter, Rate};
+use sessiongate::checks::rpc::RpcMessage;
+use sessiongate::http::limits::{MAX_MCP_BODY_BYTES, read_body};
+use sessiongate::http::metrics::{Metrics, record_tool_calls};
+use sessiongate::http::ratelimit::{Limiter, Rate};
+use sessiongate::http::routes::Route;
+use sessiongate::mcp::catalog::CATALOG;
 
 /// The latency buckets of `gateway/src/metrics.rs`, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -103,12 +104,9 @@ fn now<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// The tool names, as `&'static str` for the crates' labels (ours keeps `String`s).
+/// The tool names, from the tool catalogue.
 fn tool_names() -> Vec<&'static str> {
-    SessionTools::tool_names()
-        .into_iter()
-        .map(|n| &*Box::leak(n.into_boxed_str()))
-        .collect()
+    CATALOG.iter().map(|e| e.name).collect()
 }
 
 // ----- metrics -----------------------------------------------------------------------------
@@ -255,16 +253,16 @@ fn metrics_facade_handles(
 }
 
 fn tools_call(name: &str) -> RpcMessage {
-    RpcMessage(json!({
+    RpcMessage::new(json!({
         "jsonrpc": "2.0", "id": 7, "method": "tools/call",
         "params": { "name": name, "arguments": { "session": "build-1", "lines": 40 } }
     }))
 }
 
 fn metrics_benches(c: &mut Criterion<ThreadCpu>) {
-    let names = SessionTools::tool_names();
     let statics = tool_names();
-    let ours = Arc::new(Metrics::new(names.clone()));
+    let names: Vec<String> = statics.iter().map(|n| (*n).to_owned()).collect();
+    let ours = Arc::new(Metrics::new());
     let ours_eq = OursEquivalent {
         tools: names.clone(),
         ..Default::default()
@@ -473,7 +471,10 @@ fn post(body: Bytes, declared: bool) -> Request {
     if declared {
         req = req.header(header::CONTENT_LENGTH, body.len());
     }
-    req.body(Body::from(body)).expect("request")
+    // Routes are tagged where they are mounted; the cap is the route's.
+    let mut req = req.body(Body::from(body)).expect("request");
+    req.extensions_mut().insert(Route::Mcp);
+    req
 }
 
 /// What the handler behind does with the body in both cases: reads it into memory.
