@@ -9,6 +9,7 @@ use crate::mcp::args::{
     CreateSessionArgs, FetchArgs, GetLogsArgs, NotificationsArgs, RespondArgs, SearchArgs,
     SendKeysArgs, SendMessageArgs, SessionArgs, TranscriptArgs, WaitForArgs,
 };
+use crate::mcp::changes::ChangesArgs;
 
 /// What the gateway makes of a request body before the MCP server sees it.
 #[derive(Debug)]
@@ -49,6 +50,7 @@ pub fn decode_tool_args(tool: &str, args: &Value) -> Option<bool> {
         "wait_for" => ok::<WaitForArgs>(args),
         "get_transcript" => ok::<TranscriptArgs>(args),
         "set_notifications" => ok::<NotificationsArgs>(args),
+        "get_changes" => ok::<ChangesArgs>(args),
         _ => return None,
     })
 }
@@ -67,4 +69,5 @@ pub const TOOLS: &[&str] = &[
     "wait_for",
     "get_transcript",
     "set_notifications",
+    "get_changes",
 ];

@@ -6,7 +6,8 @@
 //! file written, the edit applied), AskUserQuestion (an option by label; free text through
 //! "Type something."), and the dialogs without a footer: "Exit plan mode?", WebFetch's
 //! permission and the plan approval (checked by the tool results Claude Code sends back to the
-//! stand-in). On both backends.
+//! stand-in). The approved Edit is then reviewed with get_changes (its hunk in the diff). On
+//! both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -280,6 +281,24 @@ async fn claude_code_on_pty() {
     claude_permission_flow("pty").await;
 }
 
+/// Runs git in `dir` with no system or global configuration.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args([
+            "-c",
+            "user.name=Owner",
+            "-c",
+            "user.email=owner@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
 /// The tool results the stand-in API received, in order (what the user answered).
 fn tool_results(api: &FakeApi) -> Vec<String> {
     std::fs::read_to_string(&api.log)
@@ -321,6 +340,11 @@ async fn claude_tools_flow(backend: &str) {
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
+    // A git repository, so that get_changes can show the edit Claude Code makes.
+    git(&proj, &["init", "-q"]);
+    std::fs::write(proj.join("README"), "project\n").unwrap();
+    git(&proj, &["add", "README"]);
+    git(&proj, &["commit", "-q", "-m", "start"]);
     let notes = proj.join("notes.md");
     c.call_ok(
         "create_session",
@@ -357,6 +381,17 @@ async fn claude_tools_flow(backend: &str) {
         std::fs::read_to_string(&notes).unwrap(),
         "# Notes\n\nFirst line.\n"
     );
+    let ch = c
+        .call("get_changes", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        ch["structuredContent"]["status"]["untracked"],
+        json!(["notes.md"]),
+        "{ch}"
+    );
+    git(&proj, &["add", "notes.md"]);
+    git(&proj, &["commit", "-q", "-m", "notes"]);
 
     // Edit: the diff is context; "1" applies it.
     c.call_ok(
@@ -366,22 +401,48 @@ async fn claude_tools_flow(backend: &str) {
     .await
     .unwrap();
     wait_for(&mut c, "cc", "waiting_for_input").await;
-    let p = the_prompt(&mut c, "cc").await;
+    // Claude Code draws the dialog first and its diff a moment later ("…" until then).
+    let shows_edit = |p: &Value| {
+        p["context"].as_array().unwrap().iter().any(|l| {
+            l.as_str()
+                .is_some_and(|l| l.contains("First line, edited."))
+        })
+    };
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if shows_edit(&p) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
     assert_eq!(
         p["question"], "Do you want to make this edit to notes.md?",
         "{p}"
     );
-    assert!(
-        p["context"].as_array().unwrap().iter().any(|l| l
-            .as_str()
-            .is_some_and(|l| l.contains("First line, edited."))),
-        "{p}"
-    );
+    assert!(shows_edit(&p), "{p}");
     answer(&mut c, "cc", "1").await;
     wait_for(&mut c, "cc", "idle").await;
     assert_eq!(
         std::fs::read_to_string(&notes).unwrap(),
         "# Notes\n\nFirst line, edited.\n"
+    );
+    // get_changes shows the hunk the owner just approved.
+    let ch = c
+        .call("get_changes", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+    assert_ne!(ch["isError"], true, "{ch}");
+    assert_eq!(
+        ch["structuredContent"]["status"]["changed"],
+        json!(["notes.md"]),
+        "{ch}"
+    );
+    let diff = ch["structuredContent"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("--- a/notes.md\n+++ b/notes.md\n")
+            && diff.contains("-First line.\n+First line, edited.\n"),
+        "{diff}"
     );
 
     // AskUserQuestion: labels and descriptions apart; an option picked by its label.

@@ -52,6 +52,7 @@ impl SessionTools {
             "terminate_session" => self.terminate_session(args(arguments)?).await,
             "respond_to_prompt" => self.respond_to_prompt(args(arguments)?).await,
             "get_transcript" => self.get_transcript(args(arguments)?).await,
+            "get_changes" => self.get_changes(args(arguments)?).await,
             "search" => self.search(args(arguments)?).await,
             "fetch" => self.fetch(args(arguments)?).await,
             "set_notifications" => self.set_notifications(args(arguments)?).await,

@@ -7,6 +7,7 @@
 //! # Layout
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
+//! - `changes`: `get_changes`, a session's git status, diff and commits (git run by `git`);
 //! - `direct`: tool calls answered without rmcp's session task ([`crate::direct_calls`]);
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
@@ -18,7 +19,9 @@
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
 pub(crate) mod args;
+pub(crate) mod changes;
 mod direct;
+mod git;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;
@@ -424,6 +427,20 @@ impl SessionTools {
         Parameters(a): Parameters<TranscriptArgs>,
     ) -> Result<CallToolResult, McpError> {
         Ok(transcript::get_transcript(&self.state, &a.session, a.limit).await)
+    }
+
+    #[tool(
+        description = "Review what changed in a session's git repository: git status as lists \
+                       (changed, added, deleted, untracked, renamed), the unified diff paged by \
+                       max_bytes/offset (binary files named, not shown) and the commits made \
+                       since the session started. Read-only.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_changes(
+        &self,
+        Parameters(a): Parameters<changes::ChangesArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(changes::get_changes(&self.state, &a).await)
     }
 
     #[tool(

@@ -1,7 +1,8 @@
 //! Which OAuth scope each MCP method and each tool needs: the one table the scope check
 //! (`auth_layer::require_scope`) reads.
 //!
-//! - `sessions:read`: reading (list, status, logs, prompts, search, fetch, wait_for) and every
+//! - `sessions:read`: reading (list, status, logs, prompts, search, fetch, wait_for,
+//!   get_changes) and every
 //!   other way of seeing a session: its resources (list, read, templates, subscribe,
 //!   unsubscribe, `subscriptions/listen`), completions, MCP prompts and the log level;
 //! - `sessions:write`: input (send_message, send_keys, respond_to_prompt) and muting a
@@ -21,7 +22,7 @@ use sessiongate_auth::Scope;
 pub fn scope_for_tool(tool: &str) -> &'static str {
     match tool {
         "list_sessions" | "get_logs" | "get_session_status" | "check_prompts" | "search"
-        | "fetch" | "wait_for" | "get_transcript" => "sessions:read",
+        | "fetch" | "wait_for" | "get_transcript" | "get_changes" => "sessions:read",
         "send_message" | "send_keys" | "respond_to_prompt" | "set_notifications" => {
             "sessions:write"
         }
