@@ -4,10 +4,10 @@
 //! sends a message, waits for the permission prompt, reads it with check_prompts, answers it,
 //! and the command really runs (or, answered "No", does not). The same for Write and Edit (the
 //! file written, the edit applied), AskUserQuestion (an option by label; free text through
-//! "Type something."), and the dialogs without a footer: "Exit plan mode?", WebFetch's
-//! permission and the plan approval (checked by the tool results Claude Code sends back to the
-//! stand-in). The approved Edit is then reviewed with get_changes (its hunk in the diff). On
-//! both backends.
+//! "Type something."), Bash with a command of several lines (each line in the context; all of
+//! them run), and the dialogs without a footer: "Exit plan mode?", WebFetch's permission and
+//! the plan approval (checked by the tool results Claude Code sends back to the stand-in). The
+//! approved Edit is then reviewed with get_changes (its hunk in the diff). On both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -326,6 +326,7 @@ async fn claude_tools_flow(backend: &str) {
             {"label": "PostgreSQL", "description": "Relational, already used by the billing service"},
             {"label": "Redis", "description": "In-memory, fast, but jobs are lost on a restart"},
             {"label": "SQLite", "description": "One file, no server"}]}]});
+    let multi_line = "mkdir -p build\ncd build\ntouch first.txt second.txt\necho done > result.txt";
     let turns = json!([
         {"name": "Write", "input": {"file_path": "{cwd}/notes.md", "content": "# Notes\n\nFirst line.\n"}, "final": "Wrote it."},
         {"steps": [
@@ -334,6 +335,7 @@ async fn claude_tools_flow(backend: &str) {
          "final": "Edited it."},
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+        {"name": "Bash", "input": {"command": multi_line, "description": "Create the build files"}, "final": "Built."},
     ]);
     let api = FakeApi::start_with(home.path(), "true", Some(&turns));
     let gw = TestGateway::start(claude_options(backend, home.path(), &api));
@@ -504,6 +506,36 @@ async fn claude_tools_flow(backend: &str) {
             .is_some_and(|r| r.contains("MariaDB with a jobs table")),
         "{results:?}"
     );
+
+    // Bash with a command of several lines: each line is context; "Yes" runs all of them.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Build it" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Do you want to proceed?", "{p}");
+    let context: Vec<&str> = p["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let lines: Vec<&str> = multi_line.lines().collect();
+    assert!(
+        context.windows(lines.len()).any(|w| w == lines.as_slice()),
+        "{p}"
+    );
+    let r = answer(&mut c, "cc", "Yes").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["1"]));
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(proj.join("build/result.txt")).unwrap(),
+        "done\n"
+    );
+    assert!(proj.join("build/first.txt").exists() && proj.join("build/second.txt").exists());
     c.call_ok("terminate_session", json!({ "session": "cc" }))
         .await
         .unwrap();

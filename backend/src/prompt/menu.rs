@@ -262,11 +262,8 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     while dialog_top > 0 && !is_solid_rule_line(lines[dialog_top - 1]) && first - dialog_top < 30 {
         dialog_top -= 1;
     }
-    let dialog: Vec<&str> = lines[dialog_top..first]
-        .iter()
-        .map(|l| l.trim().trim_start_matches('│').trim())
-        .filter(|l| !l.is_empty() && !is_rule_line(l))
-        .collect();
+    let dialog = dialog_lines(&lines[dialog_top..first], width);
+    let dialog: Vec<&str> = dialog.iter().map(String::as_str).collect();
     let q_index = dialog.iter().rposition(|l| l.contains('?'));
     if footer.is_none() && q_index.is_none() {
         return None;
@@ -323,6 +320,34 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
         cancel_keys,
         accepts_text,
     })
+}
+
+/// The dialog's text lines (bars, rules and blank rows dropped), a line that the program
+/// wrapped because it did not fit the screen joined into one again (the next row's first word
+/// would not have fitted on the row above): a long warning under a command is one line, while
+/// the lines of a command of several lines stay apart.
+fn dialog_lines(rows: &[&str], width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_width: Option<usize> = None;
+    for row in rows {
+        let t = row.trim().trim_start_matches('│').trim();
+        if t.is_empty() || is_rule_line(t) {
+            prev_width = None;
+            continue;
+        }
+        let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
+        match (prev_width, out.last_mut()) {
+            (Some(w), Some(last)) if w + 1 + word > width.saturating_sub(WRAP_SLACK) => {
+                last.push(' ');
+                last.push_str(t);
+            }
+            _ => out.push(t.to_owned()),
+        }
+        // A row inside a box (its right border drawn) wraps inside the box: never joined.
+        let r = row.trim_end();
+        prev_width = (!r.ends_with('│')).then(|| r.chars().count());
+    }
+    out
 }
 
 /// Splits labels drawn in two columns (Claude Code's model picker: `Opus   Opus 5.5 · Best

@@ -709,7 +709,16 @@ fn check_properties(screen: &str, p: &Prompt) -> Result<(), String> {
                 .is_none_or(|c| !c.is_alphanumeric())
         })
     };
-    if !p.question.is_empty() && !rows.iter().any(|r| fragment_free(r, &p.question)) {
+    // A line the program wrapped is one line again: the question may run over several rows.
+    let joined: String = rows
+        .iter()
+        .map(|r| r.trim().trim_matches('│').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !p.question.is_empty()
+        && !rows.iter().any(|r| fragment_free(r, &p.question))
+        && !fragment_free(&joined, &p.question)
+    {
         return Err(format!(
             "question {:?} is not whole on the screen",
             p.question
@@ -787,4 +796,34 @@ fn property_detected_menus_are_made_of_what_is_on_the_screen() {
         }
     }
     assert!(menus > 1000, "{menus}");
+}
+
+#[test]
+fn a_bash_command_of_several_lines_is_context_line_by_line() {
+    let p = menu_of("bash-permission-multi-line");
+    assert_eq!(p.question, "Do you want to proceed?");
+    let command = [
+        "mkdir -p build",
+        "cd build",
+        "touch first.txt second.txt",
+        "echo done > result.txt",
+    ];
+    let at = p
+        .context
+        .iter()
+        .position(|c| c == command[0])
+        .unwrap_or_else(|| panic!("{:?}", p.context));
+    assert_eq!(&p.context[at..at + 4], &command, "{:?}", p.context);
+    // The warning Claude Code wrapped over two rows is one line.
+    assert!(
+        p.context.iter().any(|c| c
+            == "Compound command contains cd with write operation - manual approval required \
+                to prevent path resolution bypass"),
+        "{:?}",
+        p.context
+    );
+    assert_eq!(labels(&p)[0], "Yes");
+    assert_eq!(labels(&p)[3], "No");
+    assert!(labels(&p)[1].ends_with("commands in /tmp/cap/home/project"));
+    assert_eq!(plan_answer(&p, "yes").unwrap().keys, vec![Key::Char('1')]);
 }
