@@ -9,8 +9,12 @@
 //! in the label's column); the width does, and the colour (dim descriptions) would. In
 //! a numbered menu the options count up from the first one, and blank lines or a horizontal
 //! rule between two options (Claude Code draws "Chat about this" below a rule) do not end it.
+//! A row in the options' column that begins with an age ("8 seconds ago · HEAD · 154KB", under
+//! each conversation of Claude Code's `/resume`) is facts about the option above it: its
+//! description, not an option; such options may stand a blank row apart.
 //! The question is the nearest line above the options that contains a `?`, within the dialog
-//! (which ends at a horizontal rule).
+//! (which ends at a horizontal rule; a closed box such as a search field is inside it). A line
+//! the program wrapped is read as one line.
 
 use super::{Prompt, PromptKind, PromptOption};
 use crate::keys::Key;
@@ -77,6 +81,26 @@ fn row_text<'a>(line: &'a str, cursor: &str) -> (bool, usize, &'a str) {
     (selected, col, rest.trim_end())
 }
 
+/// Whether a row is a line of facts about the option above it rather than an option: it
+/// begins with an age such as "8 seconds ago" (Claude Code's `/resume` picker draws one under
+/// each conversation, in the options' own column and told apart on screen only by its dim
+/// colour, which plain text does not have).
+fn is_metadata(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let (Some(n), Some(unit), Some(ago)) = (words.next(), words.next(), words.next()) else {
+        return false;
+    };
+    let unit = unit.trim_end_matches('s');
+    (n.chars().all(|c| c.is_ascii_digit()) || n == "a" || n == "an")
+        && ["second", "minute", "hour", "day", "week", "month", "year"].contains(&unit)
+        && ago.trim_end_matches([',', '·']) == "ago"
+}
+
+/// Whether a row of the dialog is a search field (`│ ⌕ Search… │`): not a question.
+fn is_search_field(text: &str) -> bool {
+    text.contains('⌕')
+}
+
 /// Whether an option's label says that choosing it lets its owner type an answer (Claude
 /// Code's "Type something." under AskUserQuestion).
 fn takes_text(label: &str) -> bool {
@@ -123,7 +147,7 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             return None;
         }
         let (selected, col, text) = row_text(l, cursor);
-        if col != text_col {
+        if col != text_col || is_metadata(text) {
             return None;
         }
         let (number, label) = split_number(text);
@@ -134,7 +158,10 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     };
     let continues = |i: usize| {
         let l = lines[i];
-        !l.trim().is_empty() && !is_rule_line(l) && indent(l) > text_col && option_at(i).is_none()
+        !l.trim().is_empty()
+            && !is_rule_line(l)
+            && (indent(l) > text_col || (indent(l) == text_col && is_metadata(l.trim())))
+            && option_at(i).is_none()
     };
 
     // Up from the cursor row to the first option, over descriptions and, in a numbered menu,
@@ -150,7 +177,10 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             }
             first = k;
             first_number = number;
-        } else if !(continues(k) || (numbered_menu && (blank(k) || is_rule_line(lines[k])))) {
+        } else if !(continues(k)
+            || (numbered_menu && (blank(k) || is_rule_line(lines[k])))
+            || (blank(k) && k > top && is_metadata(lines[k - 1].trim())))
+        {
             break;
         }
         i = k;
@@ -188,6 +218,17 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
                     i = j;
                     continue;
                 }
+                // Options that carry facts are drawn a blank row apart (`/resume`).
+                Some((j, Some((_, None, _))))
+                    if !numbered_menu
+                        && rows
+                            .last()
+                            .and_then(|r| r.description.as_deref())
+                            .is_some_and(is_metadata) =>
+                {
+                    i = j;
+                    continue;
+                }
                 _ => break,
             }
         } else if continues(i) {
@@ -196,7 +237,7 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
             let wrapped = row.last_width + 1 + word > width.saturating_sub(WRAP_SLACK);
             match &mut row.description {
-                None if wrapped && row.label_rows < MAX_LABEL_ROWS => {
+                None if wrapped && row.label_rows < MAX_LABEL_ROWS && !is_metadata(t) => {
                     row.label.push(' ');
                     row.label.push_str(t);
                     row.label_rows += 1;
@@ -214,7 +255,17 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
         end = i + 1;
         i += 1;
     }
-    if rows.len() < 2 {
+    // A heading over options that each carry a line of facts (the `/resume` picker's project
+    // name) is no option: it is the only row without one.
+    let facts = |r: &Row| r.description.as_deref().is_some_and(is_metadata);
+    if rows.len() >= 2
+        && !rows[0].selected
+        && rows[0].description.is_none()
+        && rows[1..].iter().all(facts)
+    {
+        rows.remove(0);
+    }
+    if rows.is_empty() || (rows.len() < 2 && !rows.iter().all(facts)) {
         return None;
     }
     split_columns(&mut rows);
@@ -258,11 +309,29 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     }
 
     // The dialog: from the horizontal rule above the options down to them.
+    // A box closed above the options (a search field) is inside the dialog, not its edge.
     let mut dialog_top = first;
-    while dialog_top > 0 && !is_solid_rule_line(lines[dialog_top - 1]) && first - dialog_top < 30 {
+    let mut in_box = false;
+    while dialog_top > 0 && first - dialog_top < 30 {
+        let l = lines[dialog_top - 1].trim_start();
+        if l.starts_with('╰') {
+            in_box = true;
+        } else if in_box && l.starts_with('╭') {
+            in_box = false;
+        } else if !in_box && is_solid_rule_line(l) {
+            break;
+        }
         dialog_top -= 1;
     }
-    let dialog = dialog_lines(&lines[dialog_top..first], width);
+    // Over options that carry facts, a row in the options' column is a heading (the project
+    // of `/resume`'s conversations), not the question.
+    let all_facts = rows.iter().all(facts);
+    let rows_above: Vec<&str> = lines[dialog_top..first]
+        .iter()
+        .copied()
+        .filter(|l| !(all_facts && indent(l) == text_col))
+        .collect();
+    let dialog = dialog_lines(&rows_above, width);
     let dialog: Vec<&str> = dialog.iter().map(String::as_str).collect();
     let q_index = dialog.iter().rposition(|l| l.contains('?'));
     if footer.is_none() && q_index.is_none() {
@@ -331,7 +400,7 @@ fn dialog_lines(rows: &[&str], width: usize) -> Vec<String> {
     let mut prev_width: Option<usize> = None;
     for row in rows {
         let t = row.trim().trim_start_matches('│').trim();
-        if t.is_empty() || is_rule_line(t) {
+        if t.is_empty() || is_rule_line(t) || is_search_field(t) {
             prev_width = None;
             continue;
         }

@@ -827,3 +827,40 @@ fn a_bash_command_of_several_lines_is_context_line_by_line() {
     assert!(labels(&p)[1].ends_with("commands in /tmp/cap/home/project"));
     assert_eq!(plan_answer(&p, "yes").unwrap().keys, vec![Key::Char('1')]);
 }
+
+#[test]
+fn the_resume_picker_lists_conversations_with_their_facts_apart() {
+    // One earlier conversation: the project's name above it is a heading, not an option.
+    let p = menu_of("resume-picker");
+    assert_eq!(p.question, "Resume session");
+    assert_eq!(labels(&p), vec!["First conversation about greetings"]);
+    assert_eq!(
+        descriptions(&p),
+        vec![Some("8 seconds ago · HEAD · 153.9KB")]
+    );
+    assert_eq!(p.cursor, Some(0));
+    assert_eq!(plan_answer(&p, "first").unwrap().keys, vec![Key::Enter]);
+    assert_eq!(p.cancel_keys, vec![Key::Escape]);
+    let several = vec![
+        "Third conversation about colours and the palette of the website",
+        "Second conversation about dates",
+        "Build it please",
+    ];
+    for (name, cursor) in [
+        ("resume-picker-several", 0),
+        ("resume-picker-cursor-moved", 1),
+    ] {
+        let p = menu_of(name);
+        assert_eq!(labels(&p), several, "{name}");
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(
+            p.options[1].description.as_deref(),
+            Some("9 seconds ago · HEAD · 154KB")
+        );
+    }
+    let p = menu_of("resume-picker-several");
+    assert_eq!(
+        plan_answer(&p, "Build it please").unwrap().keys,
+        vec![Key::Down, Key::Down, Key::Enter]
+    );
+}
