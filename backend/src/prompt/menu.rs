@@ -96,6 +96,11 @@ fn is_metadata(text: &str) -> bool {
         && ago.trim_end_matches([',', '·']) == "ago"
 }
 
+/// Whether a row says that the list goes on beyond the screen (`↓ 17 more`): no option.
+fn is_scroll_hint(text: &str) -> bool {
+    text.starts_with(['↓', '↑'])
+}
+
 /// Whether a row of the dialog is a search field (`│ ⌕ Search… │`): not a question.
 fn is_search_field(text: &str) -> bool {
     text.contains('⌕')
@@ -147,7 +152,7 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             return None;
         }
         let (selected, col, text) = row_text(l, cursor);
-        if col != text_col || is_metadata(text) {
+        if col != text_col || is_metadata(text) || is_scroll_hint(text) {
             return None;
         }
         let (number, label) = split_number(text);
@@ -421,16 +426,28 @@ fn dialog_lines(rows: &[&str], width: usize) -> Vec<String> {
 
 /// Splits labels drawn in two columns (Claude Code's model picker: `Opus   Opus 5.5 · Best
 /// for …`) into label and description, when every option has a second column.
-fn split_columns(rows: &mut [Row]) {
+///
+/// In a longer list (Claude Code's `/config`: a setting, then its value) a row without a second
+/// column is a note about the option above it (`Thinking can't be turned off for …`, which the
+/// cursor skips): it joins that option's description instead of being an option.
+fn split_columns(rows: &mut Vec<Row>) {
     let gap = |label: &str| {
         label
             .find("  ")
             .map(|at| (at, label[at..].trim_start().to_owned()))
             .filter(|(_, rest)| !rest.is_empty())
     };
-    if !rows.iter().all(|r| gap(&r.label).is_some()) {
+    let without = rows.iter().filter(|r| gap(&r.label).is_none()).count();
+    let notes_only = without > 0
+        && rows.len() >= 3 * without
+        && gap(&rows[0].label).is_some()
+        && rows
+            .iter()
+            .all(|r| gap(&r.label).is_some() || (!r.selected && r.description.is_none()));
+    if without > 0 && !notes_only {
         return;
     }
+    let notes: Vec<bool> = rows.iter().map(|r| gap(&r.label).is_none()).collect();
     for r in rows.iter_mut() {
         if let Some((at, rest)) = gap(&r.label) {
             let label = r.label[..at].trim_end();
@@ -444,6 +461,22 @@ fn split_columns(rows: &mut [Row]) {
             });
             r.label = label;
         }
+    }
+    if notes_only {
+        let mut kept: Vec<Row> = Vec::with_capacity(rows.len());
+        for (r, note) in rows.drain(..).zip(notes) {
+            match kept.last_mut() {
+                Some(prev) if note => {
+                    let note = r.label;
+                    prev.description = Some(match prev.description.take() {
+                        Some(d) => format!("{d}; {note}"),
+                        None => note,
+                    });
+                }
+                _ => kept.push(r),
+            }
+        }
+        *rows = kept;
     }
 }
 

@@ -864,3 +864,38 @@ fn the_resume_picker_lists_conversations_with_their_facts_apart() {
         vec![Key::Down, Key::Down, Key::Enter]
     );
 }
+
+#[test]
+fn the_config_panel_lists_settings_with_their_values() {
+    let d = detect(&fixture("config-panel"), Agent::ClaudeCode);
+    assert_eq!(d.activity, Activity::WaitingForInput, "{d:?}");
+    let p = d.prompt.unwrap();
+    let l = labels(&p);
+    assert_eq!(l.len(), 24, "{l:?}");
+    assert_eq!(l[0], "Auto-compact");
+    assert_eq!(l[3], "Switch models when a message is flagged");
+    assert_eq!(l[23], "Open agents view by default");
+    assert!(
+        !l.iter().any(|l| l.contains("more")),
+        "the scroll hint is no option"
+    );
+    assert_eq!(p.options[0].description.as_deref(), Some("on"));
+    assert_eq!(
+        p.options[3].description.as_deref(),
+        Some("Switch automatically ›")
+    );
+    // The note under "Thinking mode" (the cursor skips it) belongs to that setting.
+    assert_eq!(l[6], "Thinking mode");
+    assert_eq!(
+        p.options[6].description.as_deref(),
+        Some("on; Thinking can't be turned off for Opus 5.5")
+    );
+    assert_eq!(l[7], "Session recap");
+    assert_eq!(p.question, "Settings  Status   Config   Usage   Stats");
+    assert_eq!(p.cursor, Some(0));
+    assert_eq!(p.cancel_keys, vec![Key::Escape]);
+    assert_eq!(
+        plan_answer(&p, "Session recap").unwrap().keys,
+        [vec![Key::Down; 7], vec![Key::Enter]].concat()
+    );
+}
