@@ -96,6 +96,28 @@ fn is_metadata(text: &str) -> bool {
         && ago.trim_end_matches([',', '·']) == "ago"
 }
 
+/// The boxes drawn before the labels of a menu of several choices: unticked, then ticked.
+const CHECKBOXES: [(&str, bool); 5] = [
+    ("[ ] ", false),
+    ("[✔] ", true),
+    ("[✓] ", true),
+    ("[x] ", true),
+    ("[X] ", true),
+];
+
+/// A label without its check box, and whether the box was ticked (`None`: no box).
+fn checkbox(label: &str) -> (Option<bool>, &str) {
+    CHECKBOXES
+        .iter()
+        .find_map(|(b, ticked)| label.strip_prefix(b).map(|rest| (Some(*ticked), rest)))
+        .unwrap_or((None, label))
+}
+
+/// Whether a row's text is the button that sends the choices of a menu of several choices.
+fn is_button(text: &str) -> bool {
+    matches!(text, "Submit" | "Next")
+}
+
 /// Whether a row says that the list goes on beyond the screen (`↓ 17 more`): no option.
 fn is_scroll_hint(text: &str) -> bool {
     text.starts_with(['↓', '↑'])
@@ -119,6 +141,8 @@ struct Row {
     number: Option<u32>,
     label: String,
     description: Option<String>,
+    /// Whether it is the button that sends a multi-select menu's choices (no number).
+    button: bool,
     /// The width of the option's last screen row, to tell a wrapped label from a description.
     last_width: usize,
     /// How many screen rows the label fills.
@@ -137,12 +161,26 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     let cursor_row = (top..limit)
         .rev()
         .find(|&i| lines[i].trim_start().starts_with(cursor))?;
-    let (_, text_col, cursor_text) = row_text(lines[cursor_row], cursor);
+    let (_, mut text_col, cursor_text) = row_text(lines[cursor_row], cursor);
     if cursor_text.is_empty() {
         // An empty input line (e.g. Claude Code's `❯` input box), not a menu row.
         return None;
     }
-    let numbered_menu = split_number(cursor_text).0.is_some();
+    let mut numbered_menu = split_number(cursor_text).0.is_some();
+    // The cursor on a multi-select menu's button: the menu is the numbered options above it.
+    let mut button_follows: Option<u32> = None;
+    if is_button(cursor_text)
+        && let Some((col, n)) = (top..cursor_row).rev().find_map(|k| {
+            let (_, col, t) = row_text(lines[k], cursor);
+            let (n, label) = split_number(t);
+            n.filter(|_| checkbox(&label).0.is_some() && col < text_col)
+                .map(|n| (col, n))
+        })
+    {
+        text_col = col;
+        numbered_menu = true;
+        button_follows = Some(n);
+    }
     let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let blank = |i: usize| lines[i].trim().is_empty();
     // An option row: its text in the options' column (and, in a numbered menu, a number).
@@ -168,11 +206,18 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             && (indent(l) > text_col || (indent(l) == text_col && is_metadata(l.trim())))
             && option_at(i).is_none()
     };
+    // A multi-select menu's button: `Submit` or `Next`, indented under the options.
+    let button_at = |i: usize| {
+        let (selected, col, text) = row_text(lines[i], cursor);
+        (numbered_menu && col > text_col && is_button(text)).then(|| (selected, text.to_owned()))
+    };
 
     // Up from the cursor row to the first option, over descriptions and, in a numbered menu,
     // blank lines and separators; numbers count down by one.
     let mut first = cursor_row;
-    let mut first_number = option_at(cursor_row).and_then(|o| o.1);
+    let mut first_number = option_at(cursor_row)
+        .and_then(|o| o.1)
+        .or(button_follows.map(|n| n + 1));
     let mut i = cursor_row;
     while i > top {
         let k = i - 1;
@@ -183,6 +228,7 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             first = k;
             first_number = number;
         } else if !(continues(k)
+            || button_at(k).is_some()
             || (numbered_menu && (blank(k) || is_rule_line(lines[k])))
             || (blank(k) && k > top && is_metadata(lines[k - 1].trim())))
         {
@@ -195,12 +241,26 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     let mut rows: Vec<Row> = Vec::new();
     let mut end = first;
     let mut i = first;
+    let last_number = |rows: &[Row]| rows.iter().rev().find_map(|r| r.number);
     while i < limit {
         let l = lines[i];
-        if let Some((selected, number, label)) = option_at(i) {
+        let after_box = rows
+            .last()
+            .is_some_and(|r| !r.button && checkbox(&r.label).0.is_some());
+        if let Some((selected, label)) = button_at(i).filter(|_| after_box) {
+            rows.push(Row {
+                selected,
+                number: None,
+                label,
+                description: None,
+                button: true,
+                last_width: l.chars().count(),
+                label_rows: 1,
+            });
+        } else if let Some((selected, number, label)) = option_at(i) {
             let follows = match (rows.last(), number) {
                 (None, _) => true,
-                (Some(prev), Some(n)) => prev.number.is_some_and(|p| p + 1 == n),
+                (Some(_), Some(n)) => last_number(&rows).is_some_and(|p| p + 1 == n),
                 (Some(_), None) => !numbered_menu,
             };
             if !follows {
@@ -211,13 +271,14 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
                 number,
                 label,
                 description: None,
+                button: false,
                 last_width: l.chars().count(),
                 label_rows: 1,
             });
         } else if blank(i) || is_rule_line(l) {
             // A gap or a separator inside a numbered menu, when the next option follows it.
             let next = (i + 1..limit).find(|&j| !blank(j) && !is_rule_line(lines[j]));
-            let next_number = rows.last().and_then(|r| r.number).map(|n| n + 1);
+            let next_number = last_number(&rows).map(|n| n + 1);
             match next.map(|j| (j, option_at(j))) {
                 Some((j, Some((_, Some(n), _)))) if numbered_menu && Some(n) == next_number => {
                     i = j;
@@ -237,7 +298,9 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
                 _ => break,
             }
         } else if continues(i) {
-            let Some(row) = rows.last_mut() else { break };
+            let Some(row) = rows.last_mut().filter(|r| !r.button) else {
+                break;
+            };
             let t = l.trim();
             let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
             let wrapped = row.last_width + 1 + word > width.saturating_sub(WRAP_SLACK);
@@ -275,15 +338,17 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     }
     split_columns(&mut rows);
     let cursor_index = rows.iter().position(|r| r.selected)?;
-    let numbered = rows.iter().all(|r| r.number.is_some());
+    let numbered = rows.iter().all(|r| r.number.is_some() || r.button);
     let options: Vec<PromptOption> = rows
         .iter()
         .enumerate()
         .map(|(idx, r)| {
             let text = takes_text(&r.label);
+            let (checked, label) = checkbox(&r.label);
             PromptOption {
                 number: if numbered { r.number } else { None },
-                label: r.label.clone(),
+                label: label.to_owned(),
+                checked,
                 description: r.description.clone(),
                 selected: idx == cursor_index,
                 // An option that takes text is reached with arrows; its text and Enter follow.

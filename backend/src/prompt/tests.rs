@@ -899,3 +899,78 @@ fn the_config_panel_lists_settings_with_their_values() {
         [vec![Key::Down; 7], vec![Key::Enter]].concat()
     );
 }
+
+#[test]
+fn a_multi_select_menu_reads_ticks_and_its_submit_button() {
+    let checks = vec![
+        "cargo fmt",
+        "cargo clippy",
+        "cargo test",
+        "Type something",
+        "Submit",
+        "Chat about this",
+    ];
+    let p = menu_of("ask-user-question-multi-select-one");
+    assert_eq!(p.question, "Which checks should run before each commit?");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(
+        p.options.iter().map(|o| o.checked).collect::<Vec<_>>(),
+        vec![
+            Some(false),
+            Some(false),
+            Some(false),
+            Some(false),
+            None,
+            None
+        ]
+    );
+    assert_eq!(p.options[1].description.as_deref(), Some("Lints, slower"));
+    assert_eq!(p.options[3].description, None, "Submit is no description");
+    assert_eq!(p.cursor, Some(0));
+    // A digit ticks an option; the button is reached with arrows and pressed with Enter.
+    assert_eq!(
+        plan_answer(&p, "cargo clippy").unwrap().keys,
+        vec![Key::Char('2')]
+    );
+    assert_eq!(
+        plan_answer(&p, "Submit").unwrap().keys,
+        vec![Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter]
+    );
+    assert_eq!(
+        plan_answer(&p, "Chat about this").unwrap().keys,
+        vec![Key::Char('5')]
+    );
+
+    let p = menu_of("ask-user-question-multi-select-ticked");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(p.options[1].checked, Some(true));
+    assert_eq!(p.options[0].checked, Some(false));
+
+    // The cursor on the button.
+    let p = menu_of("ask-user-question-multi-select-on-submit");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(p.cursor, Some(4));
+    assert_eq!(plan_answer(&p, "submit").unwrap().keys, vec![Key::Enter]);
+    assert_eq!(
+        plan_answer(&p, "cargo fmt").unwrap().keys,
+        vec![Key::Char('1')]
+    );
+
+    // Two questions: the button says "Next".
+    let p = menu_of("ask-user-question-multi-select");
+    assert_eq!(
+        labels(&p),
+        vec![
+            "cargo fmt",
+            "cargo clippy",
+            "cargo test",
+            "Type something",
+            "Next",
+            "Chat about this"
+        ]
+    );
+
+    // Then the answers are shown for review.
+    let p = menu_of("ask-user-question-review-answers");
+    assert_eq!(labels(&p), vec!["Submit answers", "Cancel"]);
+}
