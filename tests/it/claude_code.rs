@@ -4,10 +4,11 @@
 //! sends a message, waits for the permission prompt, reads it with check_prompts, answers it,
 //! and the command really runs (or, answered "No", does not). The same for Write and Edit (the
 //! file written, the edit applied), AskUserQuestion (an option by label; free text through
-//! "Type something."), Bash with a command of several lines (each line in the context; all of
-//! them run), and the dialogs without a footer: "Exit plan mode?", WebFetch's permission and
-//! the plan approval (checked by the tool results Claude Code sends back to the stand-in). The
-//! approved Edit is then reviewed with get_changes (its hunk in the diff). On both backends.
+//! "Type something."; options of a multi-select ticked, then Submit), Bash with a command of
+//! several lines (each line in the context; all of them run), and the dialogs without a
+//! footer: "Exit plan mode?", WebFetch's permission and the plan approval (checked by the tool
+//! results Claude Code sends back to the stand-in). The approved Edit is then reviewed with
+//! get_changes (its hunk in the diff). On both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -326,6 +327,13 @@ async fn claude_tools_flow(backend: &str) {
             {"label": "PostgreSQL", "description": "Relational, already used by the billing service"},
             {"label": "Redis", "description": "In-memory, fast, but jobs are lost on a restart"},
             {"label": "SQLite", "description": "One file, no server"}]}]});
+    let checks = json!({"questions": [{
+        "question": "Which checks should run before each commit?",
+        "header": "Checks", "multiSelect": true,
+        "options": [
+            {"label": "cargo fmt", "description": "Formatting only"},
+            {"label": "cargo clippy", "description": "Lints, slower"},
+            {"label": "cargo test", "description": "The whole suite"}]}]});
     let multi_line = "mkdir -p build\ncd build\ntouch first.txt second.txt\necho done > result.txt";
     let turns = json!([
         {"name": "Write", "input": {"file_path": "{cwd}/notes.md", "content": "# Notes\n\nFirst line.\n"}, "final": "Wrote it."},
@@ -336,6 +344,7 @@ async fn claude_tools_flow(backend: &str) {
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
         {"name": "Bash", "input": {"command": multi_line, "description": "Create the build files"}, "final": "Built."},
+        {"name": "AskUserQuestion", "input": checks, "final": "Noted."},
     ]);
     let api = FakeApi::start_with(home.path(), "true", Some(&turns));
     let gw = TestGateway::start(claude_options(backend, home.path(), &api));
@@ -536,6 +545,64 @@ async fn claude_tools_flow(backend: &str) {
         "done\n"
     );
     assert!(proj.join("build/first.txt").exists() && proj.join("build/second.txt").exists());
+
+    // A multi-select question: a digit ticks an option, "Submit" sends, the review confirms.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Pick the checks" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        labels(&p),
+        vec![
+            "cargo fmt",
+            "cargo clippy",
+            "cargo test",
+            "Type something",
+            "Submit",
+            "Chat about this"
+        ],
+        "{p}"
+    );
+    assert_eq!(p["options"][1]["checked"], false, "{p}");
+    let r = answer(&mut c, "cc", "cargo clippy").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["2"]), "{r}");
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if p["options"][1]["checked"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
+    assert_eq!(p["options"][1]["checked"], true, "{p}");
+    let r = answer(&mut c, "cc", "Submit").await;
+    assert_eq!(
+        r["structuredContent"]["keys"],
+        json!(["Down", "Down", "Down", "Down", "Enter"]),
+        "{r}"
+    );
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if labels(&p).first().is_some_and(|l| l == "Submit answers") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
+    assert_eq!(labels(&p), vec!["Submit answers", "Cancel"], "{p}");
+    answer(&mut c, "cc", "Submit answers").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("=\"cargo clippy\"")),
+        "{results:?}"
+    );
     c.call_ok("terminate_session", json!({ "session": "cc" }))
         .await
         .unwrap();
