@@ -22,13 +22,31 @@ use sessiongate_tests::mcp::McpClient;
 
 use sessiongate_tests::clients::dir as clients_dir;
 
-fn claude_binary() -> PathBuf {
-    let p = clients_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+/// Which installed Claude Code a test drives.
+#[derive(Debug, Clone, Copy)]
+enum Version {
+    /// The one pinned in `tests/clients/package.json`, which every flow runs against.
+    Pinned,
+    /// The newest on npm when it was pinned (`tests/clients/claude-newest/package.json`), which
+    /// the permission flow also runs against.
+    Newest,
+}
+
+fn claude_binary_of(version: Version) -> PathBuf {
+    let base = match version {
+        Version::Pinned => clients_dir(),
+        Version::Newest => clients_dir().join("claude-newest"),
+    };
+    let p = base.join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
     assert!(
         p.exists(),
-        "Claude Code is not installed: run `.ci/run node-clients`"
+        "Claude Code ({version:?}) is not installed: run `.ci/run node-clients`"
     );
     p
+}
+
+fn claude_binary() -> PathBuf {
+    claude_binary_of(Version::Pinned)
 }
 
 /// The stand-in API, killed on drop.
@@ -134,19 +152,30 @@ fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
 
 /// Options whose `claude-test` profile starts Claude Code in permission mode `mode`.
 fn claude_options_in(backend: &str, home: &Path, api: &FakeApi, mode: &str) -> Options {
+    claude_options_of(backend, home, api, mode, &claude_binary())
+}
+
+/// Options whose `claude-test` profile starts `binary` in permission mode `mode`.
+fn claude_options_of(
+    backend: &str,
+    home: &Path,
+    api: &FakeApi,
+    mode: &str,
+    binary: &Path,
+) -> Options {
     let mut opts = Options::for_backend(backend, "claude");
     opts.extra_profiles = format!(
         "claude-test = {{ command = [{:?}, \"--permission-mode\", {mode:?}], env = {{ HOME = {:?}, \
          ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
          DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
-        claude_binary().display().to_string(),
+        binary.display().to_string(),
         home.display().to_string(),
         api.port
     );
     opts
 }
 
-async fn claude_permission_flow(backend: &str) {
+async fn claude_permission_flow(backend: &str, version: Version) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join(".claude.json"),
@@ -156,7 +185,14 @@ async fn claude_permission_flow(backend: &str) {
     // Claude's Bash tool runs in the session's working directory.
     let touch = "touch created-by-claude.txt";
     let api = FakeApi::start(home.path(), touch);
-    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
+    let binary = claude_binary_of(version);
+    let gw = TestGateway::start(claude_options_of(
+        backend,
+        home.path(),
+        &api,
+        "default",
+        &binary,
+    ));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
@@ -274,12 +310,24 @@ async fn claude_permission_flow(backend: &str) {
 
 #[tokio::test]
 async fn claude_code_on_tmux() {
-    claude_permission_flow("tmux").await;
+    claude_permission_flow("tmux", Version::Pinned).await;
 }
 
 #[tokio::test]
 async fn claude_code_on_pty() {
-    claude_permission_flow("pty").await;
+    claude_permission_flow("pty", Version::Pinned).await;
+}
+
+/// The permission flow (trust, API key, Bash answered Yes and No) against the newest Claude
+/// Code too; the other flows run against the pinned one only, to keep CI short.
+#[tokio::test]
+async fn claude_code_newest_on_tmux() {
+    claude_permission_flow("tmux", Version::Newest).await;
+}
+
+#[tokio::test]
+async fn claude_code_newest_on_pty() {
+    claude_permission_flow("pty", Version::Newest).await;
 }
 
 /// Runs git in `dir` with no system or global configuration.
