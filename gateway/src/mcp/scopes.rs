@@ -68,6 +68,7 @@ mod tests {
     #[test]
     fn tools_map_to_scopes_and_unknown_tools_need_the_most() {
         assert_eq!(scope_for_tool("get_logs"), "sessions:read");
+        assert_eq!(scope_for_tool("get_changes"), "sessions:read");
         assert_eq!(scope_for_tool("send_message"), "sessions:write");
         assert_eq!(scope_for_tool("create_session"), "sessions:manage");
         assert_eq!(scope_for_tool("terminate_session"), "sessions:manage");
