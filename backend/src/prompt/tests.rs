@@ -974,3 +974,24 @@ fn a_multi_select_menu_reads_ticks_and_its_submit_button() {
     let p = menu_of("ask-user-question-review-answers");
     assert_eq!(labels(&p), vec!["Submit answers", "Cancel"]);
 }
+
+#[test]
+fn a_command_line_wrapped_over_two_rows_is_one_context_line() {
+    let p = menu_of("bash-permission-wrapped");
+    assert_eq!(p.question, "Do you want to proceed?");
+    // The command's own line break stays; the row Claude Code wrapped at the screen's edge is
+    // joined again.
+    let at = p
+        .context
+        .iter()
+        .position(|c| c == "printf \"%s")
+        .unwrap_or_else(|| panic!("{:?}", p.context));
+    assert_eq!(
+        p.context[at + 1],
+        "\" \"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi \
+         rho sigma tau upsilon\" > greek-letters-list.txt",
+        "{:?}",
+        p.context
+    );
+    assert_eq!(labels(&p).len(), 4);
+}
