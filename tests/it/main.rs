@@ -15,6 +15,8 @@ mod oauth;
 mod idp;
 // The real Claude Code TUI against a stand-in API: prompts found and answered exactly.
 mod claude_code;
+// get_changes: a session's git changes, git running nothing the repository names.
+mod changes;
 // The command line: refusing unsafe options.
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
