@@ -4,9 +4,11 @@
 //! sends a message, waits for the permission prompt, reads it with check_prompts, answers it,
 //! and the command really runs (or, answered "No", does not). The same for Write and Edit (the
 //! file written, the edit applied), AskUserQuestion (an option by label; free text through
-//! "Type something."), and the dialogs without a footer: "Exit plan mode?", WebFetch's
-//! permission and the plan approval (checked by the tool results Claude Code sends back to the
-//! stand-in). On both backends.
+//! "Type something."; options of a multi-select ticked, then Submit), Bash with a command of
+//! several lines (each line in the context; all of them run), and the dialogs without a
+//! footer: "Exit plan mode?", WebFetch's permission and the plan approval (checked by the tool
+//! results Claude Code sends back to the stand-in). The approved Edit is then reviewed with
+//! get_changes (its hunk in the diff). On both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,13 +22,31 @@ use sessiongate_tests::mcp::McpClient;
 
 use sessiongate_tests::clients::dir as clients_dir;
 
-fn claude_binary() -> PathBuf {
-    let p = clients_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+/// Which installed Claude Code a test drives.
+#[derive(Debug, Clone, Copy)]
+enum Version {
+    /// The one pinned in `tests/clients/package.json`, which every flow runs against.
+    Pinned,
+    /// The newest on npm when it was pinned (`tests/clients/claude-newest/package.json`), which
+    /// the permission flow also runs against.
+    Newest,
+}
+
+fn claude_binary_of(version: Version) -> PathBuf {
+    let base = match version {
+        Version::Pinned => clients_dir(),
+        Version::Newest => clients_dir().join("claude-newest"),
+    };
+    let p = base.join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
     assert!(
         p.exists(),
-        "Claude Code is not installed: run `.ci/run node-clients`"
+        "Claude Code ({version:?}) is not installed: run `.ci/run node-clients`"
     );
     p
+}
+
+fn claude_binary() -> PathBuf {
+    claude_binary_of(Version::Pinned)
 }
 
 /// The stand-in API, killed on drop.
@@ -132,19 +152,30 @@ fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
 
 /// Options whose `claude-test` profile starts Claude Code in permission mode `mode`.
 fn claude_options_in(backend: &str, home: &Path, api: &FakeApi, mode: &str) -> Options {
+    claude_options_of(backend, home, api, mode, &claude_binary())
+}
+
+/// Options whose `claude-test` profile starts `binary` in permission mode `mode`.
+fn claude_options_of(
+    backend: &str,
+    home: &Path,
+    api: &FakeApi,
+    mode: &str,
+    binary: &Path,
+) -> Options {
     let mut opts = Options::for_backend(backend, "claude");
     opts.extra_profiles = format!(
         "claude-test = {{ command = [{:?}, \"--permission-mode\", {mode:?}], env = {{ HOME = {:?}, \
          ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", \
          DISABLE_TELEMETRY = \"1\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
-        claude_binary().display().to_string(),
+        binary.display().to_string(),
         home.display().to_string(),
         api.port
     );
     opts
 }
 
-async fn claude_permission_flow(backend: &str) {
+async fn claude_permission_flow(backend: &str, version: Version) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join(".claude.json"),
@@ -154,7 +185,14 @@ async fn claude_permission_flow(backend: &str) {
     // Claude's Bash tool runs in the session's working directory.
     let touch = "touch created-by-claude.txt";
     let api = FakeApi::start(home.path(), touch);
-    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
+    let binary = claude_binary_of(version);
+    let gw = TestGateway::start(claude_options_of(
+        backend,
+        home.path(),
+        &api,
+        "default",
+        &binary,
+    ));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
@@ -229,11 +267,28 @@ async fn claude_permission_flow(backend: &str) {
     assert!(marker.exists(), "the approved command did not run");
 
     // The transcript tells the story cleanly.
-    let t = c
-        .call("get_transcript", json!({ "session": "cc", "limit": 20 }))
-        .await
-        .unwrap();
-    assert_ne!(t["isError"], true, "{t}");
+    // Claude Code may write its last message to the transcript just after it turns idle.
+    let done = |t: &Value| {
+        t["structuredContent"]["items"]
+            .as_array()
+            .is_some_and(|items| {
+                items.iter().any(|i| {
+                    i["kind"] == "assistant" && i["text"].as_str().unwrap().contains("All done")
+                })
+            })
+    };
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        t = c
+            .call("get_transcript", json!({ "session": "cc", "limit": 20 }))
+            .await
+            .unwrap();
+        assert_ne!(t["isError"], true, "{t}");
+        if done(&t) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let items = t["structuredContent"]["items"].as_array().unwrap();
     assert!(
         items
@@ -272,12 +327,42 @@ async fn claude_permission_flow(backend: &str) {
 
 #[tokio::test]
 async fn claude_code_on_tmux() {
-    claude_permission_flow("tmux").await;
+    claude_permission_flow("tmux", Version::Pinned).await;
 }
 
 #[tokio::test]
 async fn claude_code_on_pty() {
-    claude_permission_flow("pty").await;
+    claude_permission_flow("pty", Version::Pinned).await;
+}
+
+/// The permission flow (trust, API key, Bash answered Yes and No) against the newest Claude
+/// Code too; the other flows run against the pinned one only, to keep CI short.
+#[tokio::test]
+async fn claude_code_newest_on_tmux() {
+    claude_permission_flow("tmux", Version::Newest).await;
+}
+
+#[tokio::test]
+async fn claude_code_newest_on_pty() {
+    claude_permission_flow("pty", Version::Newest).await;
+}
+
+/// Runs git in `dir` with no system or global configuration.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args([
+            "-c",
+            "user.name=Owner",
+            "-c",
+            "user.email=owner@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 /// The tool results the stand-in API received, in order (what the user answered).
@@ -307,6 +392,14 @@ async fn claude_tools_flow(backend: &str) {
             {"label": "PostgreSQL", "description": "Relational, already used by the billing service"},
             {"label": "Redis", "description": "In-memory, fast, but jobs are lost on a restart"},
             {"label": "SQLite", "description": "One file, no server"}]}]});
+    let checks = json!({"questions": [{
+        "question": "Which checks should run before each commit?",
+        "header": "Checks", "multiSelect": true,
+        "options": [
+            {"label": "cargo fmt", "description": "Formatting only"},
+            {"label": "cargo clippy", "description": "Lints, slower"},
+            {"label": "cargo test", "description": "The whole suite"}]}]});
+    let multi_line = "mkdir -p build\ncd build\ntouch first.txt second.txt\necho done > result.txt";
     let turns = json!([
         {"name": "Write", "input": {"file_path": "{cwd}/notes.md", "content": "# Notes\n\nFirst line.\n"}, "final": "Wrote it."},
         {"steps": [
@@ -315,12 +408,19 @@ async fn claude_tools_flow(backend: &str) {
          "final": "Edited it."},
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
         {"name": "AskUserQuestion", "input": question, "final": "Noted."},
+        {"name": "Bash", "input": {"command": multi_line, "description": "Create the build files"}, "final": "Built."},
+        {"name": "AskUserQuestion", "input": checks, "final": "Noted."},
     ]);
     let api = FakeApi::start_with(home.path(), "true", Some(&turns));
     let gw = TestGateway::start(claude_options(backend, home.path(), &api));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
+    // A git repository, so that get_changes can show the edit Claude Code makes.
+    git(&proj, &["init", "-q"]);
+    std::fs::write(proj.join("README"), "project\n").unwrap();
+    git(&proj, &["add", "README"]);
+    git(&proj, &["commit", "-q", "-m", "start"]);
     let notes = proj.join("notes.md");
     c.call_ok(
         "create_session",
@@ -357,6 +457,17 @@ async fn claude_tools_flow(backend: &str) {
         std::fs::read_to_string(&notes).unwrap(),
         "# Notes\n\nFirst line.\n"
     );
+    let ch = c
+        .call("get_changes", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        ch["structuredContent"]["status"]["untracked"],
+        json!(["notes.md"]),
+        "{ch}"
+    );
+    git(&proj, &["add", "notes.md"]);
+    git(&proj, &["commit", "-q", "-m", "notes"]);
 
     // Edit: the diff is context; "1" applies it.
     c.call_ok(
@@ -366,22 +477,48 @@ async fn claude_tools_flow(backend: &str) {
     .await
     .unwrap();
     wait_for(&mut c, "cc", "waiting_for_input").await;
-    let p = the_prompt(&mut c, "cc").await;
+    // Claude Code draws the dialog first and its diff a moment later ("…" until then).
+    let shows_edit = |p: &Value| {
+        p["context"].as_array().unwrap().iter().any(|l| {
+            l.as_str()
+                .is_some_and(|l| l.contains("First line, edited."))
+        })
+    };
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if shows_edit(&p) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
     assert_eq!(
         p["question"], "Do you want to make this edit to notes.md?",
         "{p}"
     );
-    assert!(
-        p["context"].as_array().unwrap().iter().any(|l| l
-            .as_str()
-            .is_some_and(|l| l.contains("First line, edited."))),
-        "{p}"
-    );
+    assert!(shows_edit(&p), "{p}");
     answer(&mut c, "cc", "1").await;
     wait_for(&mut c, "cc", "idle").await;
     assert_eq!(
         std::fs::read_to_string(&notes).unwrap(),
         "# Notes\n\nFirst line, edited.\n"
+    );
+    // get_changes shows the hunk the owner just approved.
+    let ch = c
+        .call("get_changes", json!({ "session": "cc" }))
+        .await
+        .unwrap();
+    assert_ne!(ch["isError"], true, "{ch}");
+    assert_eq!(
+        ch["structuredContent"]["status"]["changed"],
+        json!(["notes.md"]),
+        "{ch}"
+    );
+    let diff = ch["structuredContent"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("--- a/notes.md\n+++ b/notes.md\n")
+            && diff.contains("-First line.\n+First line, edited.\n"),
+        "{diff}"
     );
 
     // AskUserQuestion: labels and descriptions apart; an option picked by its label.
@@ -441,6 +578,94 @@ async fn claude_tools_flow(backend: &str) {
         results
             .last()
             .is_some_and(|r| r.contains("MariaDB with a jobs table")),
+        "{results:?}"
+    );
+
+    // Bash with a command of several lines: each line is context; "Yes" runs all of them.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Build it" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(p["question"], "Do you want to proceed?", "{p}");
+    let context: Vec<&str> = p["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let lines: Vec<&str> = multi_line.lines().collect();
+    assert!(
+        context.windows(lines.len()).any(|w| w == lines.as_slice()),
+        "{p}"
+    );
+    let r = answer(&mut c, "cc", "Yes").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["1"]));
+    wait_for(&mut c, "cc", "idle").await;
+    assert_eq!(
+        std::fs::read_to_string(proj.join("build/result.txt")).unwrap(),
+        "done\n"
+    );
+    assert!(proj.join("build/first.txt").exists() && proj.join("build/second.txt").exists());
+
+    // A multi-select question: a digit ticks an option, "Submit" sends, the review confirms.
+    c.call_ok(
+        "send_message",
+        json!({ "session": "cc", "message": "Pick the checks" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "cc", "waiting_for_input").await;
+    let p = the_prompt(&mut c, "cc").await;
+    assert_eq!(
+        labels(&p),
+        vec![
+            "cargo fmt",
+            "cargo clippy",
+            "cargo test",
+            "Type something",
+            "Submit",
+            "Chat about this"
+        ],
+        "{p}"
+    );
+    assert_eq!(p["options"][1]["checked"], false, "{p}");
+    let r = answer(&mut c, "cc", "cargo clippy").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["2"]), "{r}");
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if p["options"][1]["checked"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
+    assert_eq!(p["options"][1]["checked"], true, "{p}");
+    let r = answer(&mut c, "cc", "Submit").await;
+    assert_eq!(
+        r["structuredContent"]["keys"],
+        json!(["Down", "Down", "Down", "Down", "Enter"]),
+        "{r}"
+    );
+    let mut p = the_prompt(&mut c, "cc").await;
+    for _ in 0..100 {
+        if labels(&p).first().is_some_and(|l| l == "Submit answers") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p = the_prompt(&mut c, "cc").await;
+    }
+    assert_eq!(labels(&p), vec!["Submit answers", "Cancel"], "{p}");
+    answer(&mut c, "cc", "Submit answers").await;
+    wait_for(&mut c, "cc", "idle").await;
+    let results = tool_results(&api);
+    assert!(
+        results
+            .last()
+            .is_some_and(|r| r.contains("=\"cargo clippy\"")),
         "{results:?}"
     );
     c.call_ok("terminate_session", json!({ "session": "cc" }))

@@ -17,6 +17,8 @@ mod idp;
 mod claude_code;
 // Codex CLI, Gemini CLI and aider against a stand-in model API: approvals found and answered.
 mod coding_agents;
+// get_changes: a session's git changes, git running nothing the repository names.
+mod changes;
 // The command line: refusing unsafe options.
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.

@@ -54,6 +54,7 @@ async fn tools_are_listed_with_schemas_and_annotations(backend: &str) {
         "respond_to_prompt",
         "search",
         "fetch",
+        "get_changes",
     ] {
         assert!(names.contains(&t), "{t} missing from {names:?}");
     }

@@ -9,9 +9,13 @@
 //! in the label's column); the width does, and the colour (dim descriptions) would. In
 //! a numbered menu the options count up from the first one, and blank lines or a horizontal
 //! rule between two options (Claude Code draws "Chat about this" below a rule) do not end it.
+//! A row in the options' column that begins with an age ("8 seconds ago · HEAD · 154KB", under
+//! each conversation of Claude Code's `/resume`) is facts about the option above it: its
+//! description, not an option; such options may stand a blank row apart.
 //! The question is the nearest line above the options that contains a `?`, within the dialog
-//! (which ends at a horizontal rule; a box drawn inside it belongs to it), passing over the
-//! dialog's fields (`Reason: …?`) unless no other line asks.
+//! (which ends at a horizontal rule; a box drawn inside it, such as a search field or the
+//! command Gemini CLI asks about, belongs to it), passing over the dialog's fields
+//! (`Reason: …?`) unless no other line asks. A line the program wrapped is read as one line.
 
 use super::{Prompt, PromptKind, PromptOption};
 use crate::keys::Key;
@@ -78,6 +82,53 @@ fn row_text<'a>(line: &'a str, cursor: &str) -> (bool, usize, &'a str) {
     (selected, col, rest.trim_end())
 }
 
+/// Whether a row is a line of facts about the option above it rather than an option: it
+/// begins with an age such as "8 seconds ago" (Claude Code's `/resume` picker draws one under
+/// each conversation, in the options' own column and told apart on screen only by its dim
+/// colour, which plain text does not have).
+fn is_metadata(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let (Some(n), Some(unit), Some(ago)) = (words.next(), words.next(), words.next()) else {
+        return false;
+    };
+    let unit = unit.trim_end_matches('s');
+    (n.chars().all(|c| c.is_ascii_digit()) || n == "a" || n == "an")
+        && ["second", "minute", "hour", "day", "week", "month", "year"].contains(&unit)
+        && ago.trim_end_matches([',', '·']) == "ago"
+}
+
+/// The boxes drawn before the labels of a menu of several choices: unticked, then ticked.
+const CHECKBOXES: [(&str, bool); 5] = [
+    ("[ ] ", false),
+    ("[✔] ", true),
+    ("[✓] ", true),
+    ("[x] ", true),
+    ("[X] ", true),
+];
+
+/// A label without its check box, and whether the box was ticked (`None`: no box).
+fn checkbox(label: &str) -> (Option<bool>, &str) {
+    CHECKBOXES
+        .iter()
+        .find_map(|(b, ticked)| label.strip_prefix(b).map(|rest| (Some(*ticked), rest)))
+        .unwrap_or((None, label))
+}
+
+/// Whether a row's text is the button that sends the choices of a menu of several choices.
+fn is_button(text: &str) -> bool {
+    matches!(text, "Submit" | "Next")
+}
+
+/// Whether a row says that the list goes on beyond the screen (`↓ 17 more`): no option.
+fn is_scroll_hint(text: &str) -> bool {
+    text.starts_with(['↓', '↑'])
+}
+
+/// Whether a row of the dialog is a search field (`│ ⌕ Search… │`): not a question.
+fn is_search_field(text: &str) -> bool {
+    text.contains('⌕')
+}
+
 /// Whether an option's label says that choosing it lets its owner type an answer (Claude
 /// Code's "Type something." under AskUserQuestion).
 fn takes_text(label: &str) -> bool {
@@ -91,6 +142,8 @@ struct Row {
     number: Option<u32>,
     label: String,
     description: Option<String>,
+    /// Whether it is the button that sends a multi-select menu's choices (no number).
+    button: bool,
     /// The width of the option's last screen row, to tell a wrapped label from a description.
     last_width: usize,
     /// How many screen rows the label fills.
@@ -109,12 +162,26 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     let cursor_row = (top..limit)
         .rev()
         .find(|&i| lines[i].trim_start().starts_with(cursor))?;
-    let (_, text_col, cursor_text) = row_text(lines[cursor_row], cursor);
+    let (_, mut text_col, cursor_text) = row_text(lines[cursor_row], cursor);
     if cursor_text.is_empty() {
         // An empty input line (e.g. Claude Code's `❯` input box), not a menu row.
         return None;
     }
-    let numbered_menu = split_number(cursor_text).0.is_some();
+    let mut numbered_menu = split_number(cursor_text).0.is_some();
+    // The cursor on a multi-select menu's button: the menu is the numbered options above it.
+    let mut button_follows: Option<u32> = None;
+    if is_button(cursor_text)
+        && let Some((col, n)) = (top..cursor_row).rev().find_map(|k| {
+            let (_, col, t) = row_text(lines[k], cursor);
+            let (n, label) = split_number(t);
+            n.filter(|_| checkbox(&label).0.is_some() && col < text_col)
+                .map(|n| (col, n))
+        })
+    {
+        text_col = col;
+        numbered_menu = true;
+        button_follows = Some(n);
+    }
     let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let blank = |i: usize| lines[i].trim().is_empty();
     // An option row: its text in the options' column (and, in a numbered menu, a number).
@@ -124,7 +191,7 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             return None;
         }
         let (selected, col, text) = row_text(l, cursor);
-        if col != text_col {
+        if col != text_col || is_metadata(text) || is_scroll_hint(text) {
             return None;
         }
         let (number, label) = split_number(text);
@@ -135,13 +202,23 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     };
     let continues = |i: usize| {
         let l = lines[i];
-        !l.trim().is_empty() && !is_rule_line(l) && indent(l) > text_col && option_at(i).is_none()
+        !l.trim().is_empty()
+            && !is_rule_line(l)
+            && (indent(l) > text_col || (indent(l) == text_col && is_metadata(l.trim())))
+            && option_at(i).is_none()
+    };
+    // A multi-select menu's button: `Submit` or `Next`, indented under the options.
+    let button_at = |i: usize| {
+        let (selected, col, text) = row_text(lines[i], cursor);
+        (numbered_menu && col > text_col && is_button(text)).then(|| (selected, text.to_owned()))
     };
 
     // Up from the cursor row to the first option, over descriptions and, in a numbered menu,
     // blank lines and separators; numbers count down by one.
     let mut first = cursor_row;
-    let mut first_number = option_at(cursor_row).and_then(|o| o.1);
+    let mut first_number = option_at(cursor_row)
+        .and_then(|o| o.1)
+        .or(button_follows.map(|n| n + 1));
     let mut i = cursor_row;
     while i > top {
         let k = i - 1;
@@ -151,7 +228,11 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             }
             first = k;
             first_number = number;
-        } else if !(continues(k) || (numbered_menu && (blank(k) || is_rule_line(lines[k])))) {
+        } else if !(continues(k)
+            || button_at(k).is_some()
+            || (numbered_menu && (blank(k) || is_rule_line(lines[k])))
+            || (blank(k) && k > top && is_metadata(lines[k - 1].trim())))
+        {
             break;
         }
         i = k;
@@ -161,12 +242,26 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     let mut rows: Vec<Row> = Vec::new();
     let mut end = first;
     let mut i = first;
+    let last_number = |rows: &[Row]| rows.iter().rev().find_map(|r| r.number);
     while i < limit {
         let l = lines[i];
-        if let Some((selected, number, label)) = option_at(i) {
+        let after_box = rows
+            .last()
+            .is_some_and(|r| !r.button && checkbox(&r.label).0.is_some());
+        if let Some((selected, label)) = button_at(i).filter(|_| after_box) {
+            rows.push(Row {
+                selected,
+                number: None,
+                label,
+                description: None,
+                button: true,
+                last_width: l.chars().count(),
+                label_rows: 1,
+            });
+        } else if let Some((selected, number, label)) = option_at(i) {
             let follows = match (rows.last(), number) {
                 (None, _) => true,
-                (Some(prev), Some(n)) => prev.number.is_some_and(|p| p + 1 == n),
+                (Some(_), Some(n)) => last_number(&rows).is_some_and(|p| p + 1 == n),
                 (Some(_), None) => !numbered_menu,
             };
             if !follows {
@@ -177,27 +272,41 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
                 number,
                 label,
                 description: None,
+                button: false,
                 last_width: l.chars().count(),
                 label_rows: 1,
             });
         } else if blank(i) || is_rule_line(l) {
             // A gap or a separator inside a numbered menu, when the next option follows it.
             let next = (i + 1..limit).find(|&j| !blank(j) && !is_rule_line(lines[j]));
-            let next_number = rows.last().and_then(|r| r.number).map(|n| n + 1);
+            let next_number = last_number(&rows).map(|n| n + 1);
             match next.map(|j| (j, option_at(j))) {
                 Some((j, Some((_, Some(n), _)))) if numbered_menu && Some(n) == next_number => {
+                    i = j;
+                    continue;
+                }
+                // Options that carry facts are drawn a blank row apart (`/resume`).
+                Some((j, Some((_, None, _))))
+                    if !numbered_menu
+                        && rows
+                            .last()
+                            .and_then(|r| r.description.as_deref())
+                            .is_some_and(is_metadata) =>
+                {
                     i = j;
                     continue;
                 }
                 _ => break,
             }
         } else if continues(i) {
-            let Some(row) = rows.last_mut() else { break };
+            let Some(row) = rows.last_mut().filter(|r| !r.button) else {
+                break;
+            };
             let t = l.trim();
             let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
             let wrapped = row.last_width + 1 + word > width.saturating_sub(WRAP_SLACK);
             match &mut row.description {
-                None if wrapped && row.label_rows < MAX_LABEL_ROWS => {
+                None if wrapped && row.label_rows < MAX_LABEL_ROWS && !is_metadata(t) => {
                     row.label.push(' ');
                     row.label.push_str(t);
                     row.label_rows += 1;
@@ -215,20 +324,32 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
         end = i + 1;
         i += 1;
     }
-    if rows.len() < 2 {
+    // A heading over options that each carry a line of facts (the `/resume` picker's project
+    // name) is no option: it is the only row without one.
+    let facts = |r: &Row| r.description.as_deref().is_some_and(is_metadata);
+    if rows.len() >= 2
+        && !rows[0].selected
+        && rows[0].description.is_none()
+        && rows[1..].iter().all(facts)
+    {
+        rows.remove(0);
+    }
+    if rows.is_empty() || (rows.len() < 2 && !rows.iter().all(facts)) {
         return None;
     }
     split_columns(&mut rows);
     let cursor_index = rows.iter().position(|r| r.selected)?;
-    let numbered = rows.iter().all(|r| r.number.is_some());
+    let numbered = rows.iter().all(|r| r.number.is_some() || r.button);
     let options: Vec<PromptOption> = rows
         .iter()
         .enumerate()
         .map(|(idx, r)| {
             let text = takes_text(&r.label);
+            let (checked, label) = checkbox(&r.label);
             PromptOption {
                 number: if numbered { r.number } else { None },
-                label: r.label.clone(),
+                label: label.to_owned(),
+                checked,
                 description: r.description.clone(),
                 selected: idx == cursor_index,
                 // An option that takes text is reached with arrows; its text and Enter follow.
@@ -270,16 +391,21 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
             boxes += 1;
         } else if is_rule_line(l) && edge == Some('╭') && boxes > 0 {
             boxes -= 1;
-        } else if is_solid_rule_line(l) {
+        } else if boxes == 0 && is_solid_rule_line(l) {
             break;
         }
         dialog_top -= 1;
     }
-    let dialog: Vec<&str> = lines[dialog_top..first]
+    // Over options that carry facts, a row in the options' column is a heading (the project
+    // of `/resume`'s conversations), not the question.
+    let all_facts = rows.iter().all(facts);
+    let rows_above: Vec<&str> = lines[dialog_top..first]
         .iter()
-        .map(|l| l.trim().trim_matches('│').trim())
-        .filter(|l| !l.is_empty() && !is_rule_line(l))
+        .copied()
+        .filter(|l| !(all_facts && indent(l) == text_col))
         .collect();
+    let dialog = dialog_lines(&rows_above, width);
+    let dialog: Vec<&str> = dialog.iter().map(String::as_str).collect();
     // A `?` in one of the dialog's fields (Codex's `Reason: …?` under its question) is the
     // field's value, not the dialog's question; it is the question only when no other is.
     let q_index = dialog
@@ -343,18 +469,58 @@ pub(super) fn read_menu(lines: &[&str], footer: Option<usize>, cursor: &str) -> 
     })
 }
 
+/// The dialog's text lines (bars, rules and blank rows dropped), a line that the program
+/// wrapped because it did not fit the screen joined into one again (the next row's first word
+/// would not have fitted on the row above): a long warning under a command is one line, while
+/// the lines of a command of several lines stay apart.
+fn dialog_lines(rows: &[&str], width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_width: Option<usize> = None;
+    for row in rows {
+        let t = row.trim().trim_matches('│').trim();
+        if t.is_empty() || is_rule_line(t) || is_search_field(t) {
+            prev_width = None;
+            continue;
+        }
+        let word = t.split_whitespace().next().map_or(0, |w| w.chars().count());
+        match (prev_width, out.last_mut()) {
+            (Some(w), Some(last)) if w + 1 + word > width.saturating_sub(WRAP_SLACK) => {
+                last.push(' ');
+                last.push_str(t);
+            }
+            _ => out.push(t.to_owned()),
+        }
+        // A row inside a box (its right border drawn) wraps inside the box: never joined.
+        let r = row.trim_end();
+        prev_width = (!r.ends_with('│')).then(|| r.chars().count());
+    }
+    out
+}
+
 /// Splits labels drawn in two columns (Claude Code's model picker: `Opus   Opus 5.5 · Best
 /// for …`) into label and description, when every option has a second column.
-fn split_columns(rows: &mut [Row]) {
+///
+/// In a longer list (Claude Code's `/config`: a setting, then its value) a row without a second
+/// column is a note about the option above it (`Thinking can't be turned off for …`, which the
+/// cursor skips): it joins that option's description instead of being an option.
+fn split_columns(rows: &mut Vec<Row>) {
     let gap = |label: &str| {
         label
             .find("  ")
             .map(|at| (at, label[at..].trim_start().to_owned()))
             .filter(|(_, rest)| !rest.is_empty())
     };
-    if !rows.iter().all(|r| gap(&r.label).is_some()) {
+    let without = rows.iter().filter(|r| gap(&r.label).is_none()).count();
+    let notes_only = without > 0
+        && rows.len() >= 3 * without
+        && gap(&rows[0].label).is_some()
+        && rows
+            .iter()
+            .all(|r| gap(&r.label).is_some() || (!r.selected && r.description.is_none()));
+    if without > 0 && !notes_only {
         return;
     }
+    let notes: Vec<bool> = rows.iter().map(|r| gap(&r.label).is_none()).collect();
     for r in rows.iter_mut() {
         if let Some((at, rest)) = gap(&r.label) {
             let label = r.label[..at].trim_end();
@@ -368,6 +534,22 @@ fn split_columns(rows: &mut [Row]) {
             });
             r.label = label;
         }
+    }
+    if notes_only {
+        let mut kept: Vec<Row> = Vec::with_capacity(rows.len());
+        for (r, note) in rows.drain(..).zip(notes) {
+            match kept.last_mut() {
+                Some(prev) if note => {
+                    let note = r.label;
+                    prev.description = Some(match prev.description.take() {
+                        Some(d) => format!("{d}; {note}"),
+                        None => note,
+                    });
+                }
+                _ => kept.push(r),
+            }
+        }
+        *rows = kept;
     }
 }
 

@@ -191,6 +191,11 @@ pub struct PromptOption {
     /// way free text reaches a menu.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub takes_text: bool,
+    /// In a menu of several choices (Claude Code's multi-select AskUserQuestion, `[ ]` and
+    /// `[✔]` before the labels): whether it is ticked. Its keys then tick or untick it; the
+    /// `Submit` (or `Next`) option sends the choices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
 }
 
 /// Looks at a screen (the visible screen as plain text) and says what the session is doing.

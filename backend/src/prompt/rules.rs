@@ -269,6 +269,7 @@ fn line_prompt(lines: &[&str], at: usize, kind: PromptKind) -> Prompt {
                 selected: false,
                 keys: vec![Key::Char('y'), Key::Enter],
                 takes_text: false,
+                checked: None,
             },
             super::PromptOption {
                 number: None,
@@ -277,6 +278,7 @@ fn line_prompt(lines: &[&str], at: usize, kind: PromptKind) -> Prompt {
                 selected: false,
                 keys: vec![Key::Char('n'), Key::Enter],
                 takes_text: false,
+                checked: None,
             },
         ],
         _ => Vec::new(),

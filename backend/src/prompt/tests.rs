@@ -866,7 +866,16 @@ fn check_properties(screen: &str, p: &Prompt) -> Result<(), String> {
                 .is_none_or(|c| !c.is_alphanumeric())
         })
     };
-    if !p.question.is_empty() && !rows.iter().any(|r| fragment_free(r, &p.question)) {
+    // A line the program wrapped is one line again: the question may run over several rows.
+    let joined: String = rows
+        .iter()
+        .map(|r| r.trim().trim_matches('│').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !p.question.is_empty()
+        && !rows.iter().any(|r| fragment_free(r, &p.question))
+        && !fragment_free(&joined, &p.question)
+    {
         return Err(format!(
             "question {:?} is not whole on the screen",
             p.question
@@ -944,4 +953,202 @@ fn property_detected_menus_are_made_of_what_is_on_the_screen() {
         }
     }
     assert!(menus > 1000, "{menus}");
+}
+
+#[test]
+fn a_bash_command_of_several_lines_is_context_line_by_line() {
+    let p = menu_of("bash-permission-multi-line");
+    assert_eq!(p.question, "Do you want to proceed?");
+    let command = [
+        "mkdir -p build",
+        "cd build",
+        "touch first.txt second.txt",
+        "echo done > result.txt",
+    ];
+    let at = p
+        .context
+        .iter()
+        .position(|c| c == command[0])
+        .unwrap_or_else(|| panic!("{:?}", p.context));
+    assert_eq!(&p.context[at..at + 4], &command, "{:?}", p.context);
+    // The warning Claude Code wrapped over two rows is one line.
+    assert!(
+        p.context.iter().any(|c| c
+            == "Compound command contains cd with write operation - manual approval required \
+                to prevent path resolution bypass"),
+        "{:?}",
+        p.context
+    );
+    assert_eq!(labels(&p)[0], "Yes");
+    assert_eq!(labels(&p)[3], "No");
+    assert!(labels(&p)[1].ends_with("commands in /tmp/cap/home/project"));
+    assert_eq!(plan_answer(&p, "yes").unwrap().keys, vec![Key::Char('1')]);
+}
+
+#[test]
+fn the_resume_picker_lists_conversations_with_their_facts_apart() {
+    // One earlier conversation: the project's name above it is a heading, not an option.
+    let p = menu_of("resume-picker");
+    assert_eq!(p.question, "Resume session");
+    assert_eq!(labels(&p), vec!["First conversation about greetings"]);
+    assert_eq!(
+        descriptions(&p),
+        vec![Some("8 seconds ago · HEAD · 153.9KB")]
+    );
+    assert_eq!(p.cursor, Some(0));
+    assert_eq!(plan_answer(&p, "first").unwrap().keys, vec![Key::Enter]);
+    assert_eq!(p.cancel_keys, vec![Key::Escape]);
+    let several = vec![
+        "Third conversation about colours and the palette of the website",
+        "Second conversation about dates",
+        "Build it please",
+    ];
+    for (name, cursor) in [
+        ("resume-picker-several", 0),
+        ("resume-picker-cursor-moved", 1),
+    ] {
+        let p = menu_of(name);
+        assert_eq!(labels(&p), several, "{name}");
+        assert_eq!(p.cursor, Some(cursor), "{name}");
+        assert_eq!(
+            p.options[1].description.as_deref(),
+            Some("9 seconds ago · HEAD · 154KB")
+        );
+    }
+    let p = menu_of("resume-picker-several");
+    assert_eq!(
+        plan_answer(&p, "Build it please").unwrap().keys,
+        vec![Key::Down, Key::Down, Key::Enter]
+    );
+}
+
+#[test]
+fn the_config_panel_lists_settings_with_their_values() {
+    let d = detect(&fixture("config-panel"), Agent::ClaudeCode);
+    assert_eq!(d.activity, Activity::WaitingForInput, "{d:?}");
+    let p = d.prompt.unwrap();
+    let l = labels(&p);
+    assert_eq!(l.len(), 24, "{l:?}");
+    assert_eq!(l[0], "Auto-compact");
+    assert_eq!(l[3], "Switch models when a message is flagged");
+    assert_eq!(l[23], "Open agents view by default");
+    assert!(
+        !l.iter().any(|l| l.contains("more")),
+        "the scroll hint is no option"
+    );
+    assert_eq!(p.options[0].description.as_deref(), Some("on"));
+    assert_eq!(
+        p.options[3].description.as_deref(),
+        Some("Switch automatically ›")
+    );
+    // The note under "Thinking mode" (the cursor skips it) belongs to that setting.
+    assert_eq!(l[6], "Thinking mode");
+    assert_eq!(
+        p.options[6].description.as_deref(),
+        Some("on; Thinking can't be turned off for Opus 5.5")
+    );
+    assert_eq!(l[7], "Session recap");
+    assert_eq!(p.question, "Settings  Status   Config   Usage   Stats");
+    assert_eq!(p.cursor, Some(0));
+    assert_eq!(p.cancel_keys, vec![Key::Escape]);
+    assert_eq!(
+        plan_answer(&p, "Session recap").unwrap().keys,
+        [vec![Key::Down; 7], vec![Key::Enter]].concat()
+    );
+}
+
+#[test]
+fn a_multi_select_menu_reads_ticks_and_its_submit_button() {
+    let checks = vec![
+        "cargo fmt",
+        "cargo clippy",
+        "cargo test",
+        "Type something",
+        "Submit",
+        "Chat about this",
+    ];
+    let p = menu_of("ask-user-question-multi-select-one");
+    assert_eq!(p.question, "Which checks should run before each commit?");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(
+        p.options.iter().map(|o| o.checked).collect::<Vec<_>>(),
+        vec![
+            Some(false),
+            Some(false),
+            Some(false),
+            Some(false),
+            None,
+            None
+        ]
+    );
+    assert_eq!(p.options[1].description.as_deref(), Some("Lints, slower"));
+    assert_eq!(p.options[3].description, None, "Submit is no description");
+    assert_eq!(p.cursor, Some(0));
+    // A digit ticks an option; the button is reached with arrows and pressed with Enter.
+    assert_eq!(
+        plan_answer(&p, "cargo clippy").unwrap().keys,
+        vec![Key::Char('2')]
+    );
+    assert_eq!(
+        plan_answer(&p, "Submit").unwrap().keys,
+        vec![Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter]
+    );
+    assert_eq!(
+        plan_answer(&p, "Chat about this").unwrap().keys,
+        vec![Key::Char('5')]
+    );
+
+    let p = menu_of("ask-user-question-multi-select-ticked");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(p.options[1].checked, Some(true));
+    assert_eq!(p.options[0].checked, Some(false));
+
+    // The cursor on the button.
+    let p = menu_of("ask-user-question-multi-select-on-submit");
+    assert_eq!(labels(&p), checks);
+    assert_eq!(p.cursor, Some(4));
+    assert_eq!(plan_answer(&p, "submit").unwrap().keys, vec![Key::Enter]);
+    assert_eq!(
+        plan_answer(&p, "cargo fmt").unwrap().keys,
+        vec![Key::Char('1')]
+    );
+
+    // Two questions: the button says "Next".
+    let p = menu_of("ask-user-question-multi-select");
+    assert_eq!(
+        labels(&p),
+        vec![
+            "cargo fmt",
+            "cargo clippy",
+            "cargo test",
+            "Type something",
+            "Next",
+            "Chat about this"
+        ]
+    );
+
+    // Then the answers are shown for review.
+    let p = menu_of("ask-user-question-review-answers");
+    assert_eq!(labels(&p), vec!["Submit answers", "Cancel"]);
+}
+
+#[test]
+fn a_command_line_wrapped_over_two_rows_is_one_context_line() {
+    let p = menu_of("bash-permission-wrapped");
+    assert_eq!(p.question, "Do you want to proceed?");
+    // The command's own line break stays; the row Claude Code wrapped at the screen's edge is
+    // joined again.
+    let at = p
+        .context
+        .iter()
+        .position(|c| c == "printf \"%s")
+        .unwrap_or_else(|| panic!("{:?}", p.context));
+    assert_eq!(
+        p.context[at + 1],
+        "\" \"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi \
+         rho sigma tau upsilon\" > greek-letters-list.txt",
+        "{:?}",
+        p.context
+    );
+    assert_eq!(labels(&p).len(), 4);
 }

@@ -46,6 +46,8 @@ pub enum Tool {
     WaitFor,
     /// `get_transcript`.
     GetTranscript,
+    /// `get_changes`.
+    GetChanges,
     /// `search`.
     Search,
     /// `fetch`.
@@ -133,6 +135,7 @@ pub const CATALOG: &[Entry] = &[
         ..row(Tool::WaitFor, "wait_for", READ, None)
     },
     row(Tool::GetTranscript, "get_transcript", READ, None),
+    row(Tool::GetChanges, "get_changes", READ, None),
     row(Tool::Search, "search", READ, None),
     row(Tool::Fetch, "fetch", READ, None),
     row(Tool::SetNotifications, "set_notifications", WRITE, None),
@@ -182,6 +185,10 @@ macro_rules! with_args_of {
             }
             Tool::GetTranscript => {
                 type $A = TranscriptArgs;
+                $body
+            }
+            Tool::GetChanges => {
+                type $A = super::changes::ChangesArgs;
                 $body
             }
             Tool::Search => {
@@ -242,6 +249,7 @@ impl Tool {
             Tool::TerminateSession => tools.terminate_session(params(args)?).await,
             Tool::RespondToPrompt => tools.respond_to_prompt(params(args)?).await,
             Tool::GetTranscript => tools.get_transcript(params(args)?).await,
+            Tool::GetChanges => tools.get_changes(params(args)?).await,
             Tool::Search => tools.search(params(args)?).await,
             Tool::Fetch => tools.fetch(params(args)?).await,
             Tool::SetNotifications => tools.set_notifications(params(args)?).await,

@@ -7,7 +7,9 @@
 //! # Layout
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
-//! - `direct`: tool calls answered without rmcp's session task ([`crate::checks::fast_lane`]);
+//! - [`catalog`]: the one table of tools: name, scope, audit, deadline, lane, arguments, and
+//!   the fast lane's dispatch ([`crate::checks::fast_lane`]);
+//! - `changes`: `get_changes`, a session's git status, diff and commits (git run by `git`);
 //! - `events`: waiting for the next backend event about one session;
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
@@ -20,7 +22,9 @@
 
 pub(crate) mod args;
 pub mod catalog;
+pub(crate) mod changes;
 mod events;
+mod git;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;
@@ -420,6 +424,20 @@ impl SessionTools {
         Parameters(a): Parameters<TranscriptArgs>,
     ) -> Result<CallToolResult, McpError> {
         Ok(transcript::get_transcript(&self.state, &a.session, a.limit).await)
+    }
+
+    #[tool(
+        description = "Review what changed in a session's git repository: git status as lists \
+                       (changed, added, deleted, untracked, renamed), the unified diff paged by \
+                       max_bytes/offset (binary files named, not shown) and the commits made \
+                       since the session started. Read-only.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_changes(
+        &self,
+        Parameters(a): Parameters<changes::ChangesArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(changes::get_changes(&self.state, &a).await)
     }
 
     #[tool(
