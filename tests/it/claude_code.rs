@@ -20,7 +20,7 @@ use sessiongate_tests::mcp::McpClient;
 
 use sessiongate_tests::clients::dir as clients_dir;
 
-fn claude_binary() -> PathBuf {
+pub(crate) fn claude_binary() -> PathBuf {
     let p = clients_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude");
     assert!(
         p.exists(),
@@ -30,14 +30,14 @@ fn claude_binary() -> PathBuf {
 }
 
 /// The stand-in API, killed on drop.
-struct FakeApi {
+pub(crate) struct FakeApi {
     child: Child,
     port: u16,
     log: PathBuf,
 }
 
 impl FakeApi {
-    fn start(dir: &Path, command: &str) -> FakeApi {
+    pub(crate) fn start(dir: &Path, command: &str) -> FakeApi {
         FakeApi::start_with(dir, command, None)
     }
 
@@ -76,7 +76,7 @@ impl Drop for FakeApi {
     }
 }
 
-async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
+pub(crate) async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
     let r = c
         .call(
             "wait_for",
@@ -92,7 +92,7 @@ async fn wait_for(c: &mut McpClient, session: &str, until: &str) -> Value {
     r
 }
 
-async fn the_prompt(c: &mut McpClient, session: &str) -> Value {
+pub(crate) async fn the_prompt(c: &mut McpClient, session: &str) -> Value {
     let r = c.call("check_prompts", json!({})).await.unwrap();
     let waiting = r["structuredContent"]["waiting"]
         .as_array()
@@ -114,7 +114,7 @@ fn labels(prompt: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
+pub(crate) async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
     let r = c
         .call(
             "respond_to_prompt",
@@ -126,7 +126,7 @@ async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Value {
     r
 }
 
-fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
+pub(crate) fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
     claude_options_in(backend, home, api, "default")
 }
 

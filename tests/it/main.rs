@@ -15,6 +15,8 @@ mod oauth;
 mod idp;
 // The real Claude Code TUI against a stand-in API: prompts found and answered exactly.
 mod claude_code;
+// The session board (an MCP App) in a host built on the MCP Apps SDK, in headless Chromium.
+mod board;
 // The command line: refusing unsafe options.
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.
