@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::claude_code::{FakeApi, claude_options, the_prompt, wait_for};
 use sessiongate_tests::clients::{dir as clients_dir, node};
-use sessiongate_tests::gateway::TestGateway;
+use sessiongate_tests::gateway::{Options, TestGateway};
 use sessiongate_tests::mcp::McpClient;
 
 /// Runs the host: renders the board for `check_prompts` and presses `label` on `session`'s
@@ -220,4 +220,82 @@ async fn the_board_answers_claude_code_in_a_host() {
     c.call_ok("terminate_session", json!({ "session": "cc" }))
         .await
         .unwrap();
+}
+
+/// The board answers a question it shows; when the session asks something else by the time
+/// the owner presses, nothing is sent (respond_to_prompt's `question`).
+#[tokio::test]
+async fn an_answer_for_another_question_sends_nothing() {
+    let gw = TestGateway::start(Options::tmux("board-question"));
+    let mut c = crate::mcp_tools::client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "q", "profile": "bash" }))
+        .await
+        .unwrap();
+    c.call_ok(
+        "send_message",
+        json!({ "session": "q", "message": "read -p 'Proceed? [y/N] ' x; echo got-$x" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, "q", "waiting_for_input").await;
+    let question = the_prompt(&mut c, "q").await["question"].clone();
+    let err = c
+        .call_err(
+            "respond_to_prompt",
+            json!({ "session": "q", "answer": "y", "question": "Delete everything?" }),
+        )
+        .await
+        .unwrap();
+    assert!(
+        err.contains("the prompt changed") && err.contains("nothing was sent"),
+        "{err}"
+    );
+    let screen = c
+        .call_ok("get_logs", json!({ "session": "q" }))
+        .await
+        .unwrap();
+    assert!(!screen.contains("got-y"), "an answer was typed: {screen}");
+    assert_eq!(the_prompt(&mut c, "q").await["question"], question);
+    // The question as shown: answered.
+    let r = crate::claude_code::answer_checked(&mut c, "q", "y", &question).await;
+    assert_eq!(r["structuredContent"]["prompt_gone"], true, "{r}");
+}
+
+/// `wait_for` with until = "change" returns once the screen differs from its start, so the
+/// board's live screen follows the session without a timer.
+#[tokio::test]
+async fn wait_for_change_follows_the_screen() {
+    let gw = TestGateway::start(Options::tmux("board-change"));
+    let mut c = crate::mcp_tools::client(&gw).await;
+    c.call_ok("create_session", json!({ "name": "w", "profile": "bash" }))
+        .await
+        .unwrap();
+    wait_for(&mut c, "w", "idle").await;
+    let mut waiter = crate::mcp_tools::client(&gw).await;
+    let wait = tokio::spawn(async move {
+        waiter
+            .call(
+                "wait_for",
+                json!({ "session": "w", "until": "change", "timeout_s": 60 }),
+            )
+            .await
+            .unwrap()
+    });
+    // Output until the wait returns (whenever it started, a change comes after it).
+    let mut n = 0;
+    while !wait.is_finished() {
+        n += 1;
+        c.call_ok(
+            "send_message",
+            json!({ "session": "w", "message": format!("echo tick-{n}") }),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let r = wait.await.unwrap();
+    assert_ne!(r["isError"], true, "{r}");
+    assert_eq!(r["structuredContent"]["condition_met"], true, "{r}");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("w's screen changed"), "{text}");
 }

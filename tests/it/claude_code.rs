@@ -126,6 +126,24 @@ pub(crate) async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Va
     r
 }
 
+/// `respond_to_prompt` with the question being answered; the call must succeed.
+pub(crate) async fn answer_checked(
+    c: &mut McpClient,
+    session: &str,
+    answer: &str,
+    question: &Value,
+) -> Value {
+    let r = c
+        .call(
+            "respond_to_prompt",
+            json!({ "session": session, "answer": answer, "question": question }),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r["isError"], true, "{r}");
+    r
+}
+
 pub(crate) fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
     claude_options_in(backend, home, api, "default")
 }
