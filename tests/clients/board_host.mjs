@@ -10,7 +10,7 @@
 // resource (MIME type and _meta), calls check_prompts and renders the board for its result,
 // takes screenshots (360x780 and 1280x800, light and dark) named PREFIX-*, presses the
 // option button labelled ANSWER_LABEL on SESSION's card and prints, as JSON, what the card
-// said after the press and the tool calls the view made.
+// said after the press and the tool calls the view made; then opens the session's screen.
 import { build } from "../../ui/node_modules/esbuild/lib/main.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -130,6 +130,16 @@ try {
     report.note = await note.textContent();
     await page.screenshot({ path: `${shots}/${prefix}-after.png` });
     report.pressed = report.calls.slice(report.before);
+
+    // The owner opens the session: its screen, coloured, followed by wait_for.
+    await card.locator("button.head").click();
+    const screen = view.locator("#screen");
+    await view.locator("#screen span, #screen:not(:empty)").first().waitFor({ timeout: 30000 });
+    report.screen = await screen.textContent();
+    await page.screenshot({ path: `${shots}/${prefix}-screen-360x780.png` });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: `${shots}/${prefix}-screen-1280x800.png` });
+    report.opened = report.calls.slice(report.before + report.pressed.length).map((c) => c.name);
   } finally {
     await browser.close();
   }

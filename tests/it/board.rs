@@ -202,6 +202,9 @@ async fn the_board_answers_claude_code_in_a_host() {
     );
     assert_eq!(r["note"], "Answered “Yes”.", "{r}");
     assert_eq!(r["network"], Value::Null, "the view fetched something: {r}");
+    // Opening the card shows the screen and follows it with wait_for, not a timer.
+    assert!(r["screen"].as_str().unwrap().contains("Yes"), "{r}");
+    assert_eq!(r["opened"][0], "get_logs", "{r}");
     wait_for(&mut c, "cc", "idle").await;
     assert!(
         marker.exists(),
