@@ -5,6 +5,8 @@
 // through the bridge to this client and on to the gateway.
 //
 //   node board_host.mjs MCP_URL TOKEN SHOTS_DIR SESSION ANSWER_LABEL PREFIX
+//   node board_host.mjs MCP_URL TOKEN SHOTS_DIR - - PREFIX     (the board for list_sessions:
+//                                                                 its cards, or its empty state)
 //
 // Lists the tools (the four that show sessions must link the board), reads the board
 // resource (MIME type and _meta), calls check_prompts and renders the board for its result,
@@ -45,8 +47,10 @@ try {
   if (!csp || csp.connectDomains?.length || csp.resourceDomains?.length) fail(`board CSP ${JSON.stringify(csp)}`);
   const html = content.text;
 
-  const result = await client.callTool({ name: "check_prompts", arguments: {} });
-  if (!result.content?.[0]?.text) fail("check_prompts has no text content");
+  const empty = session === "-";
+  const tool = empty ? "list_sessions" : "check_prompts";
+  const result = await client.callTool({ name: tool, arguments: {} });
+  if (!result.content?.[0]?.text) fail(`${tool} has no text content`);
 
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL("board_host_page.js", import.meta.url))],
@@ -107,43 +111,58 @@ try {
       { html, result },
     );
     const view = page.frameLocator("iframe");
-    const card = view.locator(`article[data-session="${session}"]`);
-    const button = card.locator(`button.option[data-label="${label}"]`);
-    await button.waitFor({ timeout: 30000 });
-
     const setTheme = (theme) => page.evaluate((t) => window.bridge.setHostContext({ theme: t }), theme);
-    for (const [w, h] of [[360, 780], [1280, 800]]) {
-      await page.setViewportSize({ width: w, height: h });
+    if (empty) {
+      await view.locator(".empty, article").first().waitFor({ timeout: 30000 });
+      const box = view.locator(".empty");
+      report.empty = (await box.count()) ? await box.textContent() : null;
+      report.cards = await view.locator("article").evaluateAll((cards) =>
+        cards.map((c) => ({ name: c.dataset.session, class: c.className, badge: c.querySelector(".badge")?.textContent })),
+      );
       for (const theme of ["light", "dark"]) {
         await setTheme(theme);
         await view.locator(`html[data-theme="${theme}"]`).waitFor();
-        await page.screenshot({ path: `${shots}/${prefix}-${w}x${h}-${theme}.png` });
+        await page.screenshot({ path: `${shots}/${prefix}-360x780-${theme}.png` });
       }
+      report.before = report.calls.length;
+    } else {
+      const card = view.locator(`article[data-session="${session}"]`);
+      const button = card.locator(`button.option[data-label="${label}"]`);
+      await button.waitFor({ timeout: 30000 });
+
+      for (const [w, h] of [[360, 780], [1280, 800]]) {
+        await page.setViewportSize({ width: w, height: h });
+        for (const theme of ["light", "dark"]) {
+          await setTheme(theme);
+          await view.locator(`html[data-theme="${theme}"]`).waitFor();
+          await page.screenshot({ path: `${shots}/${prefix}-${w}x${h}-${theme}.png` });
+        }
+      }
+      await page.setViewportSize({ width: 360, height: 780 });
+      await setTheme("light");
+
+      report.before = report.calls.length;
+      await button.click();
+      const note = card.locator("p.note:not(.pending)");
+      await note.waitFor({ timeout: 30000 });
+      report.note = await note.textContent();
+      await page.screenshot({ path: `${shots}/${prefix}-after.png` });
+      report.pressed = report.calls.slice(report.before);
+
+      // The owner opens the session: its screen, coloured, followed by wait_for.
+      await card.locator("button.head").click();
+      const screen = view.locator("#screen");
+      await view.locator("#screen span, #screen:not(:empty)").first().waitFor({ timeout: 30000 });
+      report.screen = await screen.textContent();
+      await page.screenshot({ path: `${shots}/${prefix}-screen-360x780.png` });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.screenshot({ path: `${shots}/${prefix}-screen-1280x800.png` });
+      report.opened = report.calls.slice(report.before + report.pressed.length).map((c) => c.name);
     }
-    await page.setViewportSize({ width: 360, height: 780 });
-    await setTheme("light");
-
-    report.before = report.calls.length;
-    await button.click();
-    const note = card.locator("p.note:not(.pending)");
-    await note.waitFor({ timeout: 30000 });
-    report.note = await note.textContent();
-    await page.screenshot({ path: `${shots}/${prefix}-after.png` });
-    report.pressed = report.calls.slice(report.before);
-
-    // The owner opens the session: its screen, coloured, followed by wait_for.
-    await card.locator("button.head").click();
-    const screen = view.locator("#screen");
-    await view.locator("#screen span, #screen:not(:empty)").first().waitFor({ timeout: 30000 });
-    report.screen = await screen.textContent();
-    await page.screenshot({ path: `${shots}/${prefix}-screen-360x780.png` });
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.screenshot({ path: `${shots}/${prefix}-screen-1280x800.png` });
-    report.opened = report.calls.slice(report.before + report.pressed.length).map((c) => c.name);
   } finally {
     await browser.close();
+    console.log(JSON.stringify(report));
   }
-  console.log(JSON.stringify(report));
 } finally {
   await client.close();
 }

@@ -203,7 +203,7 @@ async fn the_board_answers_claude_code_in_a_host() {
     assert_eq!(r["note"], "Answered “Yes”.", "{r}");
     assert_eq!(r["network"], Value::Null, "the view fetched something: {r}");
     // Opening the card shows the screen and follows it with wait_for, not a timer.
-    assert!(r["screen"].as_str().unwrap().contains("Yes"), "{r}");
+    assert!(r["screen"].as_str().unwrap().contains("Claude Code"), "{r}");
     assert_eq!(r["opened"][0], "get_logs", "{r}");
     wait_for(&mut c, "cc", "idle").await;
     assert!(
@@ -301,4 +301,51 @@ async fn wait_for_change_follows_the_screen() {
     assert_eq!(r["structuredContent"]["condition_met"], true, "{r}");
     let text = r["content"][0]["text"].as_str().unwrap();
     assert!(text.starts_with("w's screen changed"), "{text}");
+}
+
+/// With no sessions the board says how to start one, naming the profiles and folders; a
+/// program that finished (exit code 0) and one that exited with an error look different.
+#[tokio::test]
+async fn the_board_lists_sessions_or_says_how_to_start_one() {
+    let mut opts = Options::oauth("board-list", 3600);
+    opts.extra_profiles = "done0 = [\"sh\", \"-c\", \"echo done\"]\n".into();
+    let gw = TestGateway::start(opts);
+    let reader = gw.token("sessions:read", "1h");
+    let r = press_on_board(&gw, &reader, "-", "-", "empty");
+    let text = r["empty"].as_str().unwrap();
+    assert!(
+        text.contains("No sessions yet") && text.contains("create_session"),
+        "{r}"
+    );
+    assert!(
+        text.contains("bash") && text.contains("Folders under"),
+        "{r}"
+    );
+    assert_eq!(r["before"], 0, "the view called tools by itself: {r}");
+
+    let mut c = McpClient::with_token(&gw.mcp_url(), &full_token(&gw))
+        .await
+        .unwrap();
+    for (name, profile) in [("ok", "done0"), ("bad", "exit3")] {
+        c.call_ok(
+            "create_session",
+            json!({ "name": name, "profile": profile }),
+        )
+        .await
+        .unwrap();
+        wait_for(&mut c, name, "exited").await;
+    }
+    let r = press_on_board(&gw, &reader, "-", "-", "exited");
+    let cards = r["cards"].as_array().unwrap();
+    let card = |n: &str| cards.iter().find(|c| c["name"] == n).unwrap().clone();
+    assert_eq!(card("ok")["badge"], "finished", "{r}");
+    assert_eq!(card("bad")["badge"], "exited (code 3)", "{r}");
+    assert!(
+        card("ok")["class"].as_str().unwrap().contains("finished"),
+        "{r}"
+    );
+    assert!(
+        card("bad")["class"].as_str().unwrap().contains("exited"),
+        "{r}"
+    );
 }
