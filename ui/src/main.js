@@ -249,7 +249,7 @@ function card(s) {
     { class: `card ${s.state}${selected ? " selected" : ""}`, "data-session": s.name },
     el(
       "button",
-      { class: "head", type: "button", "aria-pressed": selected ? "true" : "false", onclick: () => select(s.name) },
+      { class: "head", type: "button", "aria-pressed": selected ? "true" : "false", "data-focus": `${s.name}\nhead`, onclick: () => select(s.name) },
       el("span", { class: "name" }, s.name),
       badge(s),
     ),
@@ -272,7 +272,14 @@ function card(s) {
           (p.options || []).map((o) =>
             el(
               "button",
-              { type: "button", class: "option", disabled: busy, "data-label": o.label, onclick: () => answer(s.name, p, o) },
+              {
+                type: "button",
+                class: "option",
+                disabled: busy,
+                "data-label": o.label,
+                "data-focus": `${s.name}\n${o.label}`,
+                onclick: () => answer(s.name, p, o),
+              },
               o.number != null ? `${o.number}. ${o.label}` : o.label,
             ),
           ),
@@ -284,6 +291,8 @@ function card(s) {
 
 function render() {
   const list = $("#sessions");
+  // Cards are drawn afresh; the control that had the keyboard focus gets it back.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
   $("#host").textContent = board.host ? `on ${board.host}` : "";
   const sessions = [...board.sessions.values()];
   // Waiting sessions first, then by name: the ones that need the owner are on top.
@@ -304,6 +313,13 @@ function render() {
     list.replaceChildren(el("p", { class: "meta" }, "Waiting for the sessions…"));
   } else {
     list.replaceChildren(...sessions.map(card));
+  }
+  if (focused) {
+    // The same control, or else its card's head (an answered question's buttons are gone).
+    const all = [...list.querySelectorAll("[data-focus]")];
+    const head = `${focused.split("\n")[0]}\nhead`;
+    const again = all.find((e) => e.dataset.focus === focused && !e.disabled) || all.find((e) => e.dataset.focus === head);
+    again?.focus({ preventScroll: true });
   }
   const sel = board.selected && board.sessions.get(board.selected);
   const detail = $("#detail");
