@@ -7,12 +7,14 @@
 //! owner through a login and consent page with PKCE S256, and get short-lived JWT access
 //! tokens bound to the MCP endpoint (RFC 8707) plus rotating refresh tokens.
 //!
-//! The gateway mounts [`AuthServer::router`] and calls [`AuthServer::verify_bearer`] on every
+//! The gateway mounts [`AuthServer::routes`] (each route with its [`Endpoint`], so that it
+//! gives each its caps and limits where it mounts it) and calls [`AuthServer::verify_bearer`] on every
 //! `/mcp` request; this crate never depends on the gateway.
 //!
 //! # Layout
 //! - [`config`]: the settings, [`AuthConfig`].
-//! - [`server`]: [`AuthServer`], the shared state, and its router.
+//! - [`server`]: [`AuthServer`], the shared state.
+//! - [`routes`]: the routes, each with its [`Endpoint`].
 //! - [`scope`]: [`Scope`], the three permission levels.
 //! - [`bearer`]: [`Principal`], [`BearerError`] and the `WWW-Authenticate` challenges.
 //! - `store`: the SQLite database (clients, codes, refresh-token families, consents, keys).
@@ -42,6 +44,7 @@ mod pages;
 mod password;
 mod pkce;
 mod redirect;
+pub mod routes;
 pub mod scope;
 pub mod server;
 mod store;
@@ -56,6 +59,7 @@ pub use admin::ClientSummary;
 pub use bearer::{BearerError, Principal};
 pub use config::AuthConfig;
 pub use error::AuthError;
+pub use routes::{AuthRoute, Endpoint};
 pub use scope::Scope;
 pub use server::AuthServer;
 

@@ -5,13 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::{get, post};
 use http::{HeaderMap, Uri, header};
 
 use crate::bearer::{BearerError, MAX_TOKEN_LEN, Principal};
 use crate::config::AuthConfig;
-use crate::endpoints;
 use crate::error::AuthError;
 use crate::keys::{Claims, KeyRing};
 use crate::limiter::LoginLimiter;
@@ -147,78 +144,6 @@ impl AuthServer {
             Some(i) => url.split_at(after_scheme + i),
             None => (url, ""),
         }
-    }
-
-    /// The router with every endpoint of the authorization server and the metadata.
-    pub fn router(self: &Arc<Self>) -> Router {
-        let cors = tower_http::cors::CorsLayer::new()
-            .allow_origin(tower_http::cors::Any)
-            .allow_methods([http::Method::GET, http::Method::POST, http::Method::OPTIONS])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                http::HeaderName::from_static("mcp-protocol-version"),
-            ])
-            .expose_headers([header::WWW_AUTHENTICATE]);
-        let api = Router::new()
-            .route(
-                "/.well-known/oauth-protected-resource",
-                get(endpoints::metadata::protected_resource),
-            )
-            .route(
-                "/.well-known/oauth-protected-resource/mcp",
-                get(endpoints::metadata::protected_resource),
-            )
-            .route(
-                "/.well-known/oauth-authorization-server",
-                get(endpoints::metadata::authorization_server),
-            )
-            .route(
-                "/.well-known/openid-configuration",
-                get(endpoints::metadata::authorization_server),
-            )
-            .route("/register", post(endpoints::register::register))
-            .route("/token", post(endpoints::token::token))
-            .layer(cors.clone());
-        let (_, prefix) = self.origin_and_path();
-        let api = if prefix.is_empty() {
-            api
-        } else {
-            // RFC 8414 §3 and RFC 9728 §3.1: for an issuer and a resource with a path, the
-            // well-known segment goes between the host and the path. A proxy forwards these
-            // root paths here unchanged.
-            api.merge(
-                Router::new()
-                    .route(
-                        &format!("/.well-known/oauth-protected-resource{prefix}/mcp"),
-                        get(endpoints::metadata::protected_resource),
-                    )
-                    .route(
-                        &format!("/.well-known/oauth-authorization-server{prefix}"),
-                        get(endpoints::metadata::authorization_server),
-                    )
-                    .route(
-                        &format!("/.well-known/openid-configuration{prefix}"),
-                        get(endpoints::metadata::authorization_server),
-                    )
-                    .layer(cors),
-            )
-        };
-        // No CORS: browsers have no business revoking or reading keys cross-origin.
-        let api = api
-            .route("/revoke", post(endpoints::revoke::revoke))
-            .route("/jwks.json", get(endpoints::metadata::jwks));
-        let pages = Router::new()
-            .route("/authorize", get(endpoints::authorize::start))
-            .route("/authorize/login", post(endpoints::authorize::login))
-            .route(
-                "/authorize/consent",
-                get(endpoints::authorize::consent_page).post(endpoints::authorize::decide),
-            )
-            .route("/authorize/upstream", post(endpoints::upstream::begin))
-            .route("/login/callback/{name}", get(endpoints::upstream::callback))
-            .route("/auth/style.css", get(crate::pages::stylesheet));
-        api.merge(pages).with_state(self.clone())
     }
 
     /// Checks the bearer token of a request to the protected resource. Reads no database: keys

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use sessiongate::fuzzing::{TOOLS, decode_tool_args};
+use sessiongate::fuzzing::{decode_tool_args, tools};
 use sessiongate_backend::keys::{PASTE_END, PASTE_START, strip_paste_markers};
 use sessiongate_backend::{Key, SessionName};
 
@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let tool = TOOLS[usize::from(selector) % TOOLS.len()];
+    let tools = tools();
+    let tool = tools[usize::from(selector) % tools.len()];
     let text = String::from_utf8_lossy(rest);
     let args: Value =
         serde_json::from_slice(rest).unwrap_or_else(|_| Value::String(text.clone().into_owned()));

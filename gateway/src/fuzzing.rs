@@ -2,13 +2,10 @@
 //! change): the JSON-RPC guard's decoding, the scope check's reading of a message, and the
 //! decoding of every tool's arguments, without making those modules public.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::mcp::args::{
-    CreateSessionArgs, FetchArgs, GetLogsArgs, NotificationsArgs, RespondArgs, SearchArgs,
-    SendKeysArgs, SendMessageArgs, SessionArgs, TranscriptArgs, WaitForArgs,
-};
+use crate::checks::rpc::RpcMessage;
+use crate::mcp::catalog::{CATALOG, lookup};
 
 /// What the gateway makes of a request body before the MCP server sees it.
 #[derive(Debug)]
@@ -22,49 +19,21 @@ pub struct Decoded {
 /// Decodes a body as the JSON-RPC guard does, and reads the scopes it needs as the scope
 /// check does.
 pub fn decode_body(bytes: &[u8]) -> Decoded {
-    let message = crate::jsonrpc_guard::decode(bytes);
+    let message = crate::checks::rpc::decode(bytes);
     let scopes = match &message {
-        Ok(v) => crate::auth_layer::needed_scopes(v),
+        Ok(v) => crate::checks::auth::needed_scopes(&RpcMessage::new(v.clone())),
         Err(_) => Vec::new(),
     };
     Decoded { message, scopes }
 }
 
-fn ok<T: DeserializeOwned>(args: &Value) -> bool {
-    serde_json::from_value::<T>(args.clone()).is_ok()
-}
-
 /// Decodes `args` as the arguments of `tool`; whether they were accepted, or `None` for an
 /// unknown tool.
 pub fn decode_tool_args(tool: &str, args: &Value) -> Option<bool> {
-    Some(match tool {
-        "create_session" => ok::<CreateSessionArgs>(args),
-        "get_session_status" | "terminate_session" => ok::<SessionArgs>(args),
-        "send_message" => ok::<SendMessageArgs>(args),
-        "send_keys" => ok::<SendKeysArgs>(args),
-        "get_logs" => ok::<GetLogsArgs>(args),
-        "respond_to_prompt" => ok::<RespondArgs>(args),
-        "search" => ok::<SearchArgs>(args),
-        "fetch" => ok::<FetchArgs>(args),
-        "wait_for" => ok::<WaitForArgs>(args),
-        "get_transcript" => ok::<TranscriptArgs>(args),
-        "set_notifications" => ok::<NotificationsArgs>(args),
-        _ => return None,
-    })
+    Some(lookup(tool)?.tool.accepts(Some(args)))
 }
 
-/// The tools whose arguments [`decode_tool_args`] knows.
-pub const TOOLS: &[&str] = &[
-    "create_session",
-    "get_session_status",
-    "terminate_session",
-    "send_message",
-    "send_keys",
-    "get_logs",
-    "respond_to_prompt",
-    "search",
-    "fetch",
-    "wait_for",
-    "get_transcript",
-    "set_notifications",
-];
+/// The tools whose arguments [`decode_tool_args`] knows: every tool in the catalogue.
+pub fn tools() -> Vec<&'static str> {
+    CATALOG.iter().map(|e| e.name).collect()
+}

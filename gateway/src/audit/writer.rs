@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use super::AuditEntry;
 
 /// How often an unwritable log tries a write of its own.
-pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the audit log cannot be written; a changing call is refused with this.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

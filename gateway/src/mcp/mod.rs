@@ -8,7 +8,7 @@
 //! - this file: the tool definitions;
 //! - `args`: the tools' argument types (their docs are the JSON schemas' descriptions);
 //! - `board`: the session board, an MCP App the tools that show sessions link to;
-//! - `direct`: tool calls answered without rmcp's session task ([`crate::direct_calls`]);
+//! - `direct`: tool calls answered without rmcp's session task ([`crate::checks::fast_lane`]);
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;
@@ -20,7 +20,7 @@
 
 pub(crate) mod args;
 mod board;
-mod direct;
+pub mod catalog;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;
@@ -72,13 +72,9 @@ impl SessionTools {
         }
     }
 
-    /// The names of the tools, for metrics labels.
-    pub fn tool_names() -> Vec<String> {
-        (Self::tool_router() + Self::notify_router())
-            .list_all()
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect()
+    /// The tools as rmcp's router lists them (the catalogue's test compares the two).
+    pub fn router_tools() -> Vec<rmcp::model::Tool> {
+        (Self::tool_router() + Self::notify_router()).list_all()
     }
 
     async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {

@@ -1,12 +1,8 @@
-//! Which OAuth scope each MCP method and each tool needs: the one table the scope check
-//! (`auth_layer::require_scope`) reads.
-//!
-//! - `sessions:read`: reading (list, status, logs, prompts, search, fetch, wait_for) and every
-//!   other way of seeing a session: its resources (list, read, templates, subscribe,
-//!   unsubscribe, `subscriptions/listen`), completions, MCP prompts and the log level;
-//! - `sessions:write`: input (send_message, send_keys, respond_to_prompt) and muting a
-//!   session's notifications (set_notifications);
-//! - `sessions:manage`: creating and terminating sessions.
+//! Which OAuth scope each MCP method needs: the table the scope check
+//! (`checks::auth::require_scope`) reads. A tool call needs its tool's scope, from the tool
+//! catalogue ([`super::catalog`]); every other way of seeing a session needs
+//! `sessions:read`: its resources (list, read, templates, subscribe, unsubscribe,
+//! `subscriptions/listen`), completions, MCP prompts and the log level.
 //!
 //! The protocol's own plumbing (`initialize`, `server/discover`, `ping`, `tools/list`, the
 //! client's notifications and its answers to the server's requests) needs a valid token and no
@@ -17,27 +13,14 @@
 
 use sessiongate_auth::Scope;
 
-/// The scope a tool call needs, as its OAuth scope string.
-pub fn scope_for_tool(tool: &str) -> &'static str {
-    match tool {
-        "list_sessions" | "get_logs" | "get_session_status" | "check_prompts" | "search"
-        | "fetch" | "wait_for" | "get_transcript" => "sessions:read",
-        "send_message" | "send_keys" | "respond_to_prompt" | "set_notifications" => {
-            "sessions:write"
-        }
-        _ => "sessions:manage",
-    }
-}
+use super::catalog::Entry;
 
-/// The scope a JSON-RPC request or notification with `method` needs (`tool` is the tool a
-/// `tools/call` names, if any); `None` when a valid token is enough.
-pub fn scope_for_method(method: &str, tool: Option<&str>) -> Option<Scope> {
+/// The scope a JSON-RPC request or notification with `method` needs (`tool` is the
+/// catalogue's row for the tool a `tools/call` names, if it exists); `None` when a valid
+/// token is enough.
+pub fn scope_for_method(method: &str, tool: Option<&Entry>) -> Option<Scope> {
     match method {
-        "tools/call" => Some(
-            scope_for_tool(tool.unwrap_or(""))
-                .parse()
-                .unwrap_or(Scope::SessionsManage),
-        ),
+        "tools/call" => Some(tool.map_or(Scope::SessionsManage, |t| t.scope)),
         "initialize"
         | "server/discover"
         | "ping"
@@ -63,14 +46,10 @@ pub fn scope_for_method(method: &str, tool: Option<&str>) -> Option<Scope> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::catalog::lookup;
 
-    #[test]
-    fn tools_map_to_scopes_and_unknown_tools_need_the_most() {
-        assert_eq!(scope_for_tool("get_logs"), "sessions:read");
-        assert_eq!(scope_for_tool("send_message"), "sessions:write");
-        assert_eq!(scope_for_tool("create_session"), "sessions:manage");
-        assert_eq!(scope_for_tool("terminate_session"), "sessions:manage");
-        assert_eq!(scope_for_tool("brand_new_tool"), "sessions:manage");
+    fn scope_for_method(method: &str, tool: Option<&str>) -> Option<Scope> {
+        super::scope_for_method(method, tool.and_then(lookup))
     }
 
     #[test]

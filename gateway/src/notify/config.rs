@@ -318,7 +318,7 @@ fn secret(
             ));
         }
         (Some(file), None) => {
-            let path = crate::config::expand_home(file);
+            let path = crate::cli::config::expand_home(file);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("{what} {base}_file: reading {}: {e}", path.display()))?;
             text.trim().to_owned()

@@ -1,7 +1,7 @@
 use super::*;
 
 fn notify(text: &str) -> Result<NotifyConfig, String> {
-    let file: crate::config::FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    let file: crate::cli::config::FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
     file.notify.unwrap_or_default().resolve()
 }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{ChannelConfig, ChannelKind};
 use super::event::{EventKind, Notification, hex};
-use crate::metrics::Metrics;
+use crate::http::metrics::Metrics;
 
 /// Notifications waiting for one channel, at most.
 const QUEUE: usize = 64;

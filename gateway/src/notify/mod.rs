@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::http::metrics::Metrics;
 use crate::state::AppState;
 use config::NotifyConfig;
 use control::NotifyControl;

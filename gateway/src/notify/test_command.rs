@@ -27,7 +27,7 @@ pub enum NotifyCommand {
 /// Runs `sessiongate notify ...`.
 pub fn run(cmd: NotifyCommand) -> anyhow::Result<()> {
     let NotifyCommand::Test(args) = cmd;
-    let file = crate::config::FileConfig::load(&args.config)?;
+    let file = crate::cli::config::FileConfig::load(&args.config)?;
     let section = file.notify.unwrap_or_else(NotifySection::default);
     let config = section
         .resolve()

@@ -1,7 +1,7 @@
-//! The checks every `/mcp` request passes, in order, as one chain ([`crate::chain`]):
+//! The checks every `/mcp` request passes, in order, as one chain ([`crate::http::chain`]):
 //! per-address rate limit → bearer token → body size and time caps → JSON-RPC guard →
 //! MCP-session caps → scope check → per-client tool-call rate limit → audit log → tool
-//! metrics → deadline → the fast lane for plain tool calls ([`crate::direct_calls`]) → rmcp.
+//! metrics → deadline → the fast lane for plain tool calls ([`crate::checks::fast_lane`]) → rmcp.
 //!
 //! Each method runs one check and names the step after it. The checks themselves live in
 //! their own modules; this file only fixes their order.
@@ -18,16 +18,21 @@ use tokio_util::sync::CancellationToken;
 use sessiongate_auth::AuthServer;
 
 use crate::audit::AuditLog;
-use crate::auth_layer::BearerState;
-use crate::chain::Serve;
-use crate::direct_calls::DirectCalls;
+use crate::checks::auth::BearerState;
+use crate::checks::fast_lane::DirectCalls;
+use crate::checks::session_caps::SessionCaps;
+use crate::http::chain::Serve;
+use crate::http::metrics::Metrics;
+use crate::http::ratelimit::Limiters;
+use crate::http::{limits, metrics, ratelimit};
 use crate::mcp::SessionTools;
-use crate::mcp_sessions::SessionCaps;
-use crate::metrics::Metrics;
-use crate::ratelimit::Limiters;
-use crate::{
-    audit, auth_layer, direct_calls, jsonrpc_guard, limits, mcp_sessions, metrics, ratelimit,
-};
+
+pub mod audit;
+pub mod auth;
+pub mod deadline;
+pub mod fast_lane;
+pub mod rpc;
+pub mod session_caps;
 
 /// rmcp's Streamable HTTP service for our tools.
 pub type RmcpService = StreamableHttpService<SessionTools, LocalSessionManager>;
@@ -73,7 +78,7 @@ impl Serve for McpStack {
 impl McpStack {
     async fn authenticated(&self, req: Request) -> Response {
         match &self.bearer {
-            Some(bearer) => auth_layer::require_bearer(bearer, req, |r| self.read(r)).await,
+            Some(bearer) => auth::require_bearer(bearer, req, |r| self.read(r)).await,
             None => self.read(req).await,
         }
     }
@@ -85,16 +90,16 @@ impl McpStack {
     }
 
     async fn decoded(&self, req: Request) -> Response {
-        jsonrpc_guard::guard(req, |r| self.capped(r)).await
+        rpc::guard(req, |r| self.capped(r)).await
     }
 
     async fn capped(&self, req: Request) -> Response {
-        mcp_sessions::cap_sessions(&self.caps, req, |r| self.scoped(r)).await
+        session_caps::cap_sessions(&self.caps, req, |r| self.scoped(r)).await
     }
 
     async fn scoped(&self, req: Request) -> Response {
         match &self.auth {
-            Some(auth) => auth_layer::require_scope(auth, req, |r| self.limited(r)).await,
+            Some(auth) => auth::require_scope(auth, req, |r| self.limited(r)).await,
             None => self.limited(req).await,
         }
     }
@@ -115,11 +120,11 @@ impl McpStack {
     }
 
     async fn timed(&self, req: Request) -> Response {
-        limits::mcp_deadline(&self.shutdown, req, |r| self.answered(r)).await
+        deadline::mcp_deadline(&self.shutdown, req, |r| self.answered(r)).await
     }
 
     async fn answered(&self, req: Request) -> Response {
-        direct_calls::answer(&self.direct, req, |r| self.rmcp(r)).await
+        fast_lane::answer(&self.direct, req, |r| self.rmcp(r)).await
     }
 
     async fn rmcp(&self, req: Request) -> Response {

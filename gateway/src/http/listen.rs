@@ -22,8 +22,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::client_addr::TrustedProxies;
-use crate::tls::TlsReloader;
+use crate::http::client_addr::TrustedProxies;
+use crate::http::tls::TlsReloader;
 
 /// Connection-level limits.
 #[derive(Debug, Clone)]

@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use sessiongate_auth::{AuthServer, BearerError, Principal, Scope};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::{RpcMessage, RpcMethod};
 use crate::mcp::scopes::scope_for_method;
 
 /// What the bearer check needs: the authorization server, and the metrics that count its
@@ -25,7 +24,7 @@ pub struct BearerState {
     /// Verifies the tokens.
     pub auth: Arc<AuthServer>,
     /// Counts refusals, when given.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    pub metrics: Option<Arc<crate::http::metrics::Metrics>>,
 }
 
 /// Checks the bearer token and records the [`Principal`] in the request's extensions.
@@ -54,25 +53,20 @@ pub async fn require_bearer(
 }
 
 /// The scopes a message needs: each request and notification in it needs its method's scope
-/// (a tool call its tool's), from the one table in [`crate::mcp::scopes`]. Answers to the
-/// server's own requests need none.
-pub(crate) fn needed_scopes(msg: &Value) -> Vec<Scope> {
-    let one = |m: &Value| -> Option<Scope> {
-        // A "method" that is not a string is no method the table knows.
-        let method = match m.get("method")? {
-            Value::String(s) => s.as_str(),
-            _ => return Some(Scope::SessionsManage),
-        };
-        let tool = m
-            .get("params")
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str);
-        scope_for_method(method, tool)
-    };
-    match msg {
-        Value::Array(items) => items.iter().filter_map(one).collect(),
-        m => one(m).into_iter().collect(),
-    }
+/// (a tool call its tool's), from [`crate::mcp::scopes`] and the tool catalogue. Answers to
+/// the server's own requests need none.
+pub(crate) fn needed_scopes(msg: &RpcMessage) -> Vec<Scope> {
+    msg.items
+        .iter()
+        .filter_map(|m| match &m.method {
+            RpcMethod::Named(method) => {
+                scope_for_method(method, m.tool.as_ref().and_then(|t| t.entry))
+            }
+            // A "method" that is not a string is no method the table knows.
+            RpcMethod::NotAString => Some(Scope::SessionsManage),
+            RpcMethod::Answer => None,
+        })
+        .collect()
 }
 
 /// Refuses requests above the token's scopes (every method, not only tool calls). Runs after
@@ -82,7 +76,7 @@ pub async fn require_scope(
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
-    let (Some(principal), Some(RpcMessage(msg))) = (
+    let (Some(principal), Some(msg)) = (
         req.extensions().get::<Principal>(),
         req.extensions().get::<RpcMessage>(),
     ) else {
@@ -98,7 +92,11 @@ pub async fn require_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn needed_scopes(v: &Value) -> Vec<Scope> {
+        super::needed_scopes(&RpcMessage::new(v.clone()))
+    }
 
     #[test]
     fn every_method_needs_its_scope_and_tool_calls_their_tools() {

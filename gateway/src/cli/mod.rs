@@ -4,6 +4,9 @@
 //! or from the configuration file; the command line wins over the environment, which wins
 //! over the file.
 
+pub mod admin;
+pub mod config;
+
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +20,9 @@ use sessiongate_backend::{SessionBackend, SessionPolicy};
 use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
-use crate::authority::{Authority, Origin};
-use crate::config::{FileConfig, default_data_dir, expand_home};
+use crate::cli::config::{FileConfig, default_data_dir, expand_home};
 use crate::error::Error;
+use crate::http::authority::{Authority, Origin};
 use crate::state::AppState;
 
 /// The default listening address as a literal, so that help texts can name it too.
@@ -60,13 +63,13 @@ pub enum Command {
     /// expire; restart the gateway to start signing with the new key.
     RotateKeys(PasswdArgs),
     /// Show the audit log: every tool call that changed something.
-    Audit(crate::admin::AuditArgs),
+    Audit(crate::cli::admin::AuditArgs),
     /// List or revoke the OAuth clients.
     #[command(subcommand)]
-    Clients(crate::admin::ClientsCommand),
+    Clients(crate::cli::admin::ClientsCommand),
     /// List the sessions (tmux backend).
     #[command(subcommand)]
-    Sessions(crate::admin::SessionsCommand),
+    Sessions(crate::cli::admin::SessionsCommand),
     /// Notifications: send a test through the configured channels.
     #[command(subcommand)]
     Notify(crate::notify::test_command::NotifyCommand),
@@ -216,13 +219,13 @@ pub struct Settings {
     /// Extra allowed `Host` names.
     pub allowed_hosts: Vec<String>,
     /// Trusted reverse proxies.
-    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
     /// TLS certificate and key files.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The admin listener's address.
     pub admin_bind: Option<String>,
     /// Rate limits.
-    pub rate_limits: crate::ratelimit::RateLimits,
+    pub rate_limits: crate::http::ratelimit::RateLimits,
     /// MCP sessions per client.
     pub max_mcp_sessions_per_client: Option<usize>,
     /// MCP sessions overall.
@@ -305,7 +308,7 @@ impl ServeArgs {
         };
         Ok(Settings {
             allowed_hosts: file.allowed_hosts.clone().unwrap_or_default(),
-            trusted_proxies: crate::client_addr::TrustedProxies::parse(&trusted)?
+            trusted_proxies: crate::http::client_addr::TrustedProxies::parse(&trusted)?
                 .with_header(file.forwarded_header.unwrap_or_default()),
             tls,
             admin_bind: self.admin_bind.clone().or(file.admin_bind.clone()),
@@ -420,9 +423,9 @@ pub fn main() -> anyhow::Result<()> {
             eprintln!("A new signing key was generated in {}.", data_dir.display());
             Ok(())
         }
-        Command::Audit(args) => crate::admin::audit(args),
-        Command::Clients(cmd) => crate::admin::clients(cmd),
-        Command::Sessions(cmd) => crate::admin::sessions(cmd),
+        Command::Audit(args) => crate::cli::admin::audit(args),
+        Command::Clients(cmd) => crate::cli::admin::clients(cmd),
+        Command::Sessions(cmd) => crate::cli::admin::sessions(cmd),
         Command::Notify(cmd) => crate::notify::test_command::run(cmd),
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
@@ -494,7 +497,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     let tls = match &settings.tls {
-        Some((cert, key)) => Some(Arc::new(crate::tls::TlsReloader::load(cert, key)?)),
+        Some((cert, key)) => Some(Arc::new(crate::http::tls::TlsReloader::load(cert, key)?)),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(&addrs[..])
@@ -542,9 +545,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.data_dir,
         settings.audit_record_text,
     )?);
-    let metrics = Arc::new(crate::metrics::Metrics::new(
-        crate::mcp::SessionTools::tool_names(),
-    ));
+    let metrics = Arc::new(crate::http::metrics::Metrics::new());
     let notifier = crate::notify::Notifier::open(
         settings.notify.clone(),
         &settings.data_dir,
@@ -552,7 +553,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .context("opening the notifier's state")?;
     let state = state.with_notify(notifier.control());
-    let mut http = crate::server::HttpConfig::new(public_url.clone());
+    let mut http = crate::http::server::HttpConfig::new(public_url.clone());
     http.allowed_origins = settings.allowed_origins.clone();
     http.allowed_hosts = settings.allowed_hosts.clone();
     http.trusted_proxies = settings.trusted_proxies.clone();
@@ -567,7 +568,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         http.max_connections_per_address = n;
     }
     http.metrics_on_main = settings.admin_bind.is_none();
-    let services = crate::server::Services {
+    let services = crate::http::server::Services {
         state,
         auth: auth.clone(),
         audit: Some(audit.clone()),
@@ -586,13 +587,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "sessiongate admin (healthz, metrics) on http://{}",
             admin_listener.local_addr()?
         );
-        let app = crate::server::admin_router(&services);
+        let app = crate::http::server::admin_router(&services);
         let ct = ct.clone();
         tokio::spawn(async move {
-            let limits = crate::listen::ListenLimits::standard();
-            let exempt = crate::client_addr::TrustedProxies::default();
+            let limits = crate::http::listen::ListenLimits::standard();
+            let exempt = crate::http::client_addr::TrustedProxies::default();
             if let Err(err) =
-                crate::listen::serve(admin_listener, app, None, limits, exempt, ct).await
+                crate::http::listen::serve(admin_listener, app, None, limits, exempt, ct).await
             {
                 tracing::error!(error = %err, "the admin listener failed");
             }
@@ -601,7 +602,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // The SIGHUP handler goes in before the pid file announces us: SIGHUP's default action
     // would end the process.
     tokio::spawn(reload_on_sighup(tls.clone(), auth.clone()));
-    let pid_path = crate::admin::pid_file(&settings.data_dir);
+    let pid_path = crate::cli::admin::pid_file(&settings.data_dir);
     if let Err(err) = std::fs::write(&pid_path, format!("{}\n", std::process::id())) {
         tracing::warn!(error = %err, "could not write the pid file");
     }
@@ -609,10 +610,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("sessiongate listening on {scheme}://{local} (MCP endpoint: {public_url}/mcp)");
     let signal_ct = ct.clone();
     tokio::spawn(async move {
-        crate::server::shutdown_signal().await;
+        crate::http::server::shutdown_signal().await;
         signal_ct.cancel();
     });
-    let served = crate::server::run(listener, services, http, tls, ct).await;
+    let served = crate::http::server::run(listener, services, http, tls, ct).await;
     // In-flight calls are done (or past the deadline): commit the audit log, release the pid.
     let flush = tokio::task::spawn_blocking(move || audit.close());
     let _ = flush.await;
@@ -626,7 +627,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// from the command line (`sessiongate clients revoke`). The revocations are also read every
 /// 30 seconds, for a revocation whose SIGHUP could not be delivered.
 async fn reload_on_sighup(
-    tls: Option<Arc<crate::tls::TlsReloader>>,
+    tls: Option<Arc<crate::http::tls::TlsReloader>>,
     auth: Option<Arc<sessiongate_auth::AuthServer>>,
 ) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {

@@ -5,7 +5,7 @@
 //! whole chain of checks compiles into one future. With `from_fn`, every check boxed its future and a clone of everything
 //! below it on every request; on a cheap tool call that plumbing cost more than the checks
 //! and the call together. A chain is written as a struct whose methods each run one check
-//! and name the next step ([`crate::mcp_stack`], [`crate::front_stack`]); [`Chained`] serves
+//! and name the next step ([`crate::checks`], [`crate::http::front`]); [`Chained`] serves
 //! it as a tower service.
 
 use std::convert::Infallible;

@@ -82,7 +82,7 @@ pub struct FileConfig {
     /// Reverse proxies (addresses or CIDRs) whose forwarded client address is believed.
     pub trusted_proxies: Option<Vec<String>>,
     /// The header those proxies set: `x-forwarded-for` (default) or `forwarded`.
-    pub forwarded_header: Option<crate::client_addr::ForwardedHeader>,
+    pub forwarded_header: Option<crate::http::client_addr::ForwardedHeader>,
     /// PEM certificate chain for TLS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS.
@@ -90,7 +90,7 @@ pub struct FileConfig {
     /// Address of the admin listener (`/healthz`, `/metrics` without authentication).
     pub admin_bind: Option<String>,
     /// Rate limits per kind of request.
-    pub rate_limits: Option<crate::ratelimit::RateLimits>,
+    pub rate_limits: Option<crate::http::ratelimit::RateLimits>,
     /// MCP sessions one client may hold at once (default 32).
     pub max_mcp_sessions_per_client: Option<usize>,
     /// MCP sessions the gateway holds at once (default 512).

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 
 use sessiongate_auth::{ClientIp, Principal};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
 
 /// The header that names an MCP session.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -210,8 +210,8 @@ pub async fn cap_sessions(
         && req
             .extensions()
             .get::<RpcMessage>()
-            .and_then(|m| m.0.get("method"))
-            .and_then(|m| m.as_str())
+            .and_then(RpcMessage::single)
+            .and_then(|m| m.method_name())
             == Some("initialize");
     if !is_initialize {
         return next(req).await;

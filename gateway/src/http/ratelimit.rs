@@ -20,9 +20,10 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
-use sessiongate_auth::{ClientIp, Principal};
+use sessiongate_auth::{ClientIp, Endpoint, Principal};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
+use crate::http::routes::{AuthLimit, Route};
 
 /// How many keys a limiter tracks before it sweeps out full buckets.
 const SWEEP_AT: usize = 10_000;
@@ -134,12 +135,12 @@ pub struct Limiters {
     tool_calls: Limiter<String>,
     mcp: Limiter<IpAddr>,
     /// Counts refusals, for the metrics.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<crate::http::metrics::Metrics>>,
 }
 
 impl Limiters {
     /// Limiters for the configured rates.
-    pub fn new(limits: &RateLimits, metrics: Option<Arc<crate::metrics::Metrics>>) -> Self {
+    pub fn new(limits: &RateLimits, metrics: Option<Arc<crate::http::metrics::Metrics>>) -> Self {
         Limiters {
             register: Limiter::new(limits.register),
             authorize: Limiter::new(limits.authorize),
@@ -152,9 +153,10 @@ impl Limiters {
     }
 }
 
-/// The middleware for the authorization server's routes: per-address limits by path, and a
+/// The middleware for the authorization server's routes: per-address limits by the route's
+/// class ([`Route::auth_limit`]), and a
 /// per-client limit on `/authorize` and `/token` (keyed on the `client_id` the request names;
-/// the body was already read into memory by [`crate::limits::read_body`]).
+/// the body was already read into memory by [`crate::http::limits::read_body`]).
 pub async fn limit_auth_routes(
     State(limiters): State<Arc<Limiters>>,
     req: Request,
@@ -162,17 +164,16 @@ pub async fn limit_auth_routes(
 ) -> Response {
     let ip = client_ip(&req);
     let path = req.uri().path();
-    let limiter = if path.ends_with("/register") && req.method() == Method::POST {
-        Some(&limiters.register)
-    } else if path.contains("/authorize") {
-        Some(&limiters.authorize)
-    } else if (path.ends_with("/token") || path.ends_with("/revoke"))
-        && req.method() == Method::POST
-    {
-        Some(&limiters.token)
-    } else {
-        None
+    // The class the route was mounted with; an untagged request draws from the strictest.
+    let class = match req.extensions().get::<Route>() {
+        Some(route) => route.auth_limit(req.method()),
+        None => Some(AuthLimit::Register),
     };
+    let limiter = class.map(|c| match c {
+        AuthLimit::Register => &limiters.register,
+        AuthLimit::Authorize => &limiters.authorize,
+        AuthLimit::Token => &limiters.token,
+    });
     if let Some(limiter) = limiter
         && let Err(retry) = limiter.check(&ip)
     {
@@ -219,7 +220,7 @@ pub async fn limit_tool_calls(
     let calls = req
         .extensions()
         .get::<RpcMessage>()
-        .map(|m| count_tool_calls(&m.0))
+        .map(|m| m.tool_calls().count())
         .unwrap_or(0);
     if calls > 0
         && let Some(principal) = req.extensions().get::<Principal>()
@@ -237,21 +238,21 @@ pub async fn limit_tool_calls(
 
 /// The `client_id` an `/authorize` query or a `/token` form names, with the request rebuilt.
 async fn client_id_of(req: Request) -> (Request, Option<String>) {
-    let path = req.uri().path();
+    let route = req.extensions().get::<Route>().copied();
     let find = |query: &[u8]| {
         form_urlencoded::parse(query)
             .find(|(k, _)| k == "client_id")
             .map(|(_, v)| v.chars().take(512).collect::<String>())
     };
-    if path.ends_with("/authorize") {
+    if route == Some(Route::Auth(Endpoint::Authorize)) {
         let id = req.uri().query().and_then(|q| find(q.as_bytes()));
         return (req, id);
     }
-    if !(path.ends_with("/token") && req.method() == Method::POST) {
+    if !(route == Some(Route::Auth(Endpoint::Token)) && req.method() == Method::POST) {
         return (req, None);
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::limits::MAX_AUTH_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, crate::http::limits::MAX_AUTH_BODY_BYTES)
         .await
         .unwrap_or_default();
     let id = find(&bytes);
@@ -264,15 +265,6 @@ async fn client_id_of(req: Request) -> (Request, Option<String>) {
 fn count_refusal(limiters: &Limiters, which: &'static str) {
     if let Some(m) = &limiters.metrics {
         m.rate_limited(which);
-    }
-}
-
-fn count_tool_calls(msg: &serde_json::Value) -> usize {
-    let is_call =
-        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("tools/call");
-    match msg {
-        serde_json::Value::Array(items) => items.iter().filter(|m| is_call(m)).count(),
-        m => usize::from(is_call(m)),
     }
 }
 
@@ -369,6 +361,8 @@ mod tests {
     fn tool_calls_are_counted_in_batches() {
         let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}});
         let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
+        let count_tool_calls =
+            |v: &serde_json::Value| RpcMessage::new(v.clone()).tool_calls().count();
         assert_eq!(count_tool_calls(&call), 1);
         assert_eq!(count_tool_calls(&list), 0);
         assert_eq!(count_tool_calls(&json!([call, list, call])), 2);

@@ -2,16 +2,17 @@
 //! behind the gateway's checks, and [`run`], which serves it until shutdown.
 //!
 //! A request passes, outermost first: tracing (credentials marked sensitive) → metrics →
-//! client address (trusted proxies) → Host/Origin checks and security headers → per route:
+//! client address (trusted proxies) → Host/Origin checks and security headers → per route, its
+//! class ([`crate::http::routes::Route`], which the checks behind read instead of the path):
 //! - `/mcp`: CORS → per-address rate limit → bearer token → body size and time caps →
 //!   JSON-RPC guard → MCP-session caps → scope check → per-client tool-call rate limit →
 //!   audit log → tool metrics → deadline → the fast lane for plain tool calls
-//!   ([`crate::direct_calls`]) → rmcp;
+//!   ([`crate::checks::fast_lane`]) → rmcp;
 //! - the authorization server: body size and time caps → rate limits (per address, per
 //!   client) → request timeout → the `auth` crate.
 //!
-//! The checks around every route and those of `/mcp` are chains ([`crate::chain`]):
-//! [`crate::front_stack`] and [`crate::mcp_stack`] fix their order.
+//! The checks around every route and those of `/mcp` are chains ([`crate::http::chain`]):
+//! [`crate::http::front`] and [`crate::checks`] fix their order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,20 +29,21 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::audit::AuditLog;
-use crate::chain::Chained;
-use crate::client_addr::TrustedProxies;
-use crate::direct_calls::DirectCalls;
-use crate::front_stack::FrontStack;
-use crate::http_guard::OriginPolicy;
-use crate::limits::MAX_MCP_BODY_BYTES;
-use crate::listen::ListenLimits;
+use crate::checks::McpStack;
+use crate::checks::fast_lane::DirectCalls;
+use crate::checks::session_caps::SessionCaps;
+use crate::http::chain::Chained;
+use crate::http::client_addr::TrustedProxies;
+use crate::http::front::FrontStack;
+use crate::http::guard::OriginPolicy;
+use crate::http::limits::MAX_MCP_BODY_BYTES;
+use crate::http::listen::ListenLimits;
+use crate::http::metrics::{Metrics, MetricsState};
+use crate::http::ratelimit::{Limiters, RateLimits};
+use crate::http::routes::{Route, tag};
+use crate::http::tls::TlsReloader;
 use crate::mcp::SessionTools;
-use crate::mcp_sessions::SessionCaps;
-use crate::mcp_stack::McpStack;
-use crate::metrics::{Metrics, MetricsState};
-use crate::ratelimit::{Limiters, RateLimits};
 use crate::state::AppState;
-use crate::tls::TlsReloader;
 
 /// How long an idle MCP session is kept. Phone clients pause for minutes between calls.
 pub const MCP_SESSION_IDLE: Duration = Duration::from_secs(60 * 60);
@@ -164,7 +166,7 @@ pub fn router(
         mcp_config,
     );
 
-    // One chain of checks, one boxed future per request (see `crate::chain`); CORS in front.
+    // One chain of checks, one boxed future per request (see `crate::http::chain`); CORS in front.
     let stack = ServiceBuilder::new()
         .layer(mcp_cors(&policy))
         .service(Chained(Arc::new(McpStack {
@@ -172,7 +174,7 @@ pub fn router(
             bearer: svc
                 .auth
                 .as_ref()
-                .map(|auth| crate::auth_layer::BearerState {
+                .map(|auth| crate::checks::auth::BearerState {
                     auth: auth.clone(),
                     metrics: Some(svc.metrics.clone()),
                 }),
@@ -184,33 +186,41 @@ pub fn router(
             direct,
             rmcp: mcp,
         })));
+    // Every route is mounted with its class (`tag`): the checks read it, not the path.
+    let stack = ServiceBuilder::new()
+        .layer(from_fn_with_state(Route::Mcp, tag))
+        .service(stack);
     // The paths `nest_service("/mcp", ..)` would match; rmcp does not look at the path.
-    let mcp_routes = Router::new()
+    let mut app = Router::new()
         .route_service("/mcp", stack.clone())
         .route_service("/mcp/", stack.clone())
-        .route_service("/mcp/{*rest}", stack);
-
-    let mut app = Router::new()
+        .route_service("/mcp/{*rest}", stack)
         .route(
             "/healthz",
-            get(crate::health::healthz).with_state(svc.audit.clone()),
-        )
-        .merge(mcp_routes);
+            get(crate::http::health::healthz)
+                .with_state(svc.audit.clone())
+                .layer(from_fn_with_state(Route::Healthz, tag)),
+        );
     if http.metrics_on_main {
         app = app.merge(metrics_router(svc));
     }
     if let Some(auth) = &svc.auth {
-        app = app.merge(
-            auth.router()
-                .route_layer(axum::middleware::from_fn(crate::limits::request_timeout))
-                .route_layer(axum::middleware::from_fn_with_state(
-                    limiters,
-                    crate::ratelimit::limit_auth_routes,
+        for r in auth.routes() {
+            // Innermost first: the request's time cap, the route's rate limit, the body cap,
+            // and outermost the route's class, which the other three read.
+            let service = r
+                .service
+                .layer(from_fn(crate::http::limits::request_timeout))
+                .layer(from_fn_with_state(
+                    limiters.clone(),
+                    crate::http::ratelimit::limit_auth_routes,
                 ))
-                .route_layer(from_fn(|req, next: Next| {
-                    crate::limits::read_body(req, |r| next.run(r))
-                })),
-        );
+                .layer(from_fn(|req, next: Next| {
+                    crate::http::limits::read_body(req, |r| next.run(r))
+                }))
+                .layer(from_fn_with_state(Route::Auth(r.endpoint), tag));
+            app = app.route(&r.path, service);
+        }
     }
     let prefix = http.path_prefix();
     if !prefix.is_empty() {
@@ -219,7 +229,7 @@ pub fn router(
         app = app.clone().nest(&prefix, app);
     }
     // Around the whole router: credentials marked sensitive before the trace sees them,
-    // then the checks of every route as one chain (see `crate::chain`).
+    // then the checks of every route as one chain (see `crate::http::chain`).
     let everything = ServiceBuilder::new()
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
@@ -240,23 +250,24 @@ pub fn router(
 /// `/metrics` for the main router: behind a bearer token when OAuth is on.
 fn metrics_router(svc: &Services) -> Router {
     let r = Router::new()
-        .route("/metrics", get(crate::metrics::serve_metrics))
+        .route("/metrics", get(crate::http::metrics::serve_metrics))
         .with_state(MetricsState {
             metrics: svc.metrics.clone(),
             backend: svc.state.backend.clone(),
         });
-    match &svc.auth {
+    let r = match &svc.auth {
         Some(auth) => r.route_layer(from_fn_with_state(
-            crate::auth_layer::BearerState {
+            crate::checks::auth::BearerState {
                 auth: auth.clone(),
                 metrics: None,
             },
-            |State(bearer): State<crate::auth_layer::BearerState>, req, next: Next| async move {
-                crate::auth_layer::require_bearer(&bearer, req, |r| next.run(r)).await
+            |State(bearer): State<crate::checks::auth::BearerState>, req, next: Next| async move {
+                crate::checks::auth::require_bearer(&bearer, req, |r| next.run(r)).await
             },
         )),
         None => r,
-    }
+    };
+    r.route_layer(from_fn_with_state(Route::Metrics, tag))
 }
 
 /// The admin router (`--admin-bind`): `/healthz` and `/metrics`, no authentication; bind it
@@ -265,9 +276,9 @@ pub fn admin_router(svc: &Services) -> Router {
     Router::new()
         .route(
             "/healthz",
-            get(crate::health::healthz).with_state(svc.audit.clone()),
+            get(crate::http::health::healthz).with_state(svc.audit.clone()),
         )
-        .route("/metrics", get(crate::metrics::serve_metrics))
+        .route("/metrics", get(crate::http::metrics::serve_metrics))
         .with_state(MetricsState {
             metrics: svc.metrics.clone(),
             backend: svc.state.backend.clone(),
@@ -318,7 +329,7 @@ pub async fn run(
         max_connections_per_ip: http.max_connections_per_address,
         ..ListenLimits::standard()
     };
-    let served = crate::listen::serve(listener, app, tls, limits, exempt, ct).await;
+    let served = crate::http::listen::serve(listener, app, tls, limits, exempt, ct).await;
     sessions_ct.cancel();
     served
 }
@@ -343,4 +354,73 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::{Request, header};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Routes carry their class where they are mounted: under a path prefix, `/gw/mcp` is
+    /// still `/mcp` in the metrics and gets `/mcp`'s body cap; a path no route serves is
+    /// `other`.
+    #[tokio::test]
+    async fn routes_keep_their_class_under_a_path_prefix() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let backend = Arc::new(sessiongate_backend_pty::PtyBackend::new(Default::default()));
+        let policy =
+            sessiongate_backend::SessionPolicy::new(&[root.path().to_owned()], Default::default())
+                .expect("policy");
+        let svc = Services {
+            state: AppState::new(backend, Arc::new(policy)),
+            auth: None,
+            audit: None,
+            metrics: Arc::new(Metrics::new()),
+        };
+        let http = HttpConfig::new("http://127.0.0.1:8000/gw");
+        let app = router(
+            &svc,
+            &http,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let post =
+            |path: &str, body: Vec<u8>| {
+                let mut req = Request::post(path)
+                    .header(header::HOST, "127.0.0.1:8000")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream")
+                    .body(Body::from(body))
+                    .expect("request");
+                req.extensions_mut().insert(axum::extract::ConnectInfo(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+                ));
+                req
+            };
+        // Over the auth routes' 16 KiB, under /mcp's 2 MiB: refused as malformed JSON, not
+        // as too large.
+        let big = [b"x".repeat(100 * 1024)].concat();
+        let resp = app
+            .clone()
+            .oneshot(post("/gw/mcp", big))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), 400);
+        let resp = app
+            .clone()
+            .oneshot(post("/gw/nowhere", b"{}".to_vec()))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), 404);
+        let text = svc.metrics.render(svc.state.backend.as_ref()).await;
+        for needle in [
+            "sessiongate_http_requests_total{route=\"/mcp\",status=\"400\"} 1",
+            "sessiongate_http_requests_total{route=\"other\",status=\"404\"} 1",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+    }
 }

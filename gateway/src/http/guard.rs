@@ -4,7 +4,7 @@
 //! - A header that may appear once ([`SINGLE_HEADERS`]: `Host`, `Authorization`, `Origin`,
 //!   ...) and appears twice gets 400: each layer could read a different copy.
 //! - `Host`, and the authority of an absolute-form target (or HTTP/2's `:authority`), must
-//!   parse strictly ([`crate::authority`]; 400 otherwise) and name the public URL's host or a
+//!   parse strictly ([`crate::http::authority`]; 400 otherwise) and name the public URL's host or a
 //!   loopback name (plus configured extras); anything else is a rebinding attempt or a
 //!   misrouted request and gets 403.
 //! - `Origin`, when a browser sends one, must be the public URL's origin, a loopback origin,
@@ -19,7 +19,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-use crate::authority::{Authority, Origin};
+use crate::http::authority::{Authority, Origin};
 
 /// The longest request URL accepted (an authorization request with a long `state` and a
 /// client metadata URL fits comfortably).

@@ -18,28 +18,12 @@ use http::header;
 
 use sessiongate_backend::{ProcessStatus, SessionBackend};
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::RpcMessage;
+use crate::http::routes::Route;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
-];
-
-/// Routes with their own label; any other path is counted as `other`.
-const ROUTES: [&str; 13] = [
-    "/mcp",
-    "/healthz",
-    "/metrics",
-    "/register",
-    "/token",
-    "/revoke",
-    "/authorize",
-    "/authorize/login",
-    "/authorize/consent",
-    "/jwks.json",
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration",
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -65,8 +49,8 @@ impl Histogram {
 struct Series {
     requests: BTreeMap<(&'static str, u16), u64>,
     request_latency: BTreeMap<&'static str, Histogram>,
-    tool_calls: BTreeMap<String, u64>,
-    tool_latency: BTreeMap<String, Histogram>,
+    tool_calls: BTreeMap<&'static str, u64>,
+    tool_latency: BTreeMap<&'static str, Histogram>,
     auth_failures: BTreeMap<&'static str, u64>,
     rate_limited: BTreeMap<&'static str, u64>,
     notifications: BTreeMap<(String, &'static str), u64>,
@@ -77,18 +61,17 @@ struct Series {
 pub struct Metrics {
     series: Mutex<Series>,
     started: std::time::SystemTime,
-    tools: Vec<String>,
     /// Tool calls the fast lane answered: on an MCP session, and stateless.
     fast_lane: [std::sync::atomic::AtomicU64; 2],
 }
 
 impl Metrics {
-    /// Empty metrics; `tools` are the tool names that get their own label.
-    pub fn new(tools: Vec<String>) -> Self {
+    /// Empty metrics.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Metrics {
             series: Mutex::new(Series::default()),
             started: std::time::SystemTime::now(),
-            tools,
             fast_lane: Default::default(),
         }
     }
@@ -120,23 +103,6 @@ impl Metrics {
             .notifications
             .entry((channel.to_owned(), outcome))
             .or_default() += 1;
-    }
-
-    fn route_label(path: &str) -> &'static str {
-        let path = path.trim_end_matches('/');
-        ROUTES
-            .iter()
-            .copied()
-            .find(|r| path == *r || (r.starts_with("/.well-known/") && path.starts_with(r)))
-            .unwrap_or("other")
-    }
-
-    fn tool_label(&self, name: &str) -> String {
-        if self.tools.iter().any(|t| t == name) {
-            name.to_owned()
-        } else {
-            "unknown".to_owned()
-        }
     }
 
     /// The Prometheus text exposition, with the sessions counted now.
@@ -175,7 +141,7 @@ impl Metrics {
             "sessiongate_tool_call_duration_seconds",
             "MCP tool-call latency by tool, until the result was sent.",
             "tool",
-            s.tool_latency.iter().map(|(k, h)| (k.clone(), h)),
+            s.tool_latency.iter().map(|(k, h)| ((*k).to_owned(), h)),
         );
         let _ = writeln!(
             out,
@@ -372,9 +338,14 @@ pub async fn record_http(
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let metrics = metrics.clone();
-    let route = Metrics::route_label(req.uri().path());
     let started = Instant::now();
     let resp = next(req).await;
+    // The route the router tagged the response with; "other" for a request that reached no
+    // route (an unknown path, or one refused before routing).
+    let route = resp
+        .extensions()
+        .get::<Route>()
+        .map_or("other", |r| r.label());
     let status = resp.status().as_u16();
     *metrics
         .series()
@@ -398,12 +369,14 @@ pub async fn record_tool_calls(
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
-    let tool = req.extensions().get::<RpcMessage>().and_then(|m| {
-        (m.0.get("method")?.as_str()? == "tools/call")
-            .then(|| m.0.get("params")?.get("name")?.as_str())
-            .flatten()
-            .map(|name| metrics.tool_label(name))
-    });
+    // Labels come from the tool catalogue: a name it does not know is "unknown".
+    let tool = req
+        .extensions()
+        .get::<RpcMessage>()
+        .and_then(RpcMessage::single)
+        .and_then(|m| m.tool.as_ref())
+        .filter(|t| t.name.is_some())
+        .map(|t| t.entry.map_or("unknown", |e| e.name));
     let Some(tool) = tool else {
         return next(req).await;
     };
@@ -411,7 +384,7 @@ pub async fn record_tool_calls(
     let started = Instant::now();
     let resp = next(req).await;
     let to_headers = started.elapsed().as_secs_f64();
-    *metrics.series().tool_calls.entry(tool.clone()).or_default() += 1;
+    *metrics.series().tool_calls.entry(tool).or_default() += 1;
     on_body_end(resp, move |body_secs| {
         metrics
             .series()
@@ -450,21 +423,6 @@ pub struct MetricsState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_and_tools_have_bounded_labels() {
-        assert_eq!(Metrics::route_label("/mcp"), "/mcp");
-        assert_eq!(Metrics::route_label("/mcp/"), "/mcp");
-        assert_eq!(
-            Metrics::route_label("/.well-known/oauth-protected-resource/mcp"),
-            "/.well-known/oauth-protected-resource"
-        );
-        assert_eq!(Metrics::route_label("/../../etc/passwd"), "other");
-        assert_eq!(Metrics::route_label("/mcpx"), "other");
-        let m = Metrics::new(vec!["get_logs".into()]);
-        assert_eq!(m.tool_label("get_logs"), "get_logs");
-        assert_eq!(m.tool_label("\"}evil{"), "unknown");
-    }
 
     #[test]
     fn histograms_are_cumulative() {

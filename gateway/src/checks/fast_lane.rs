@@ -37,9 +37,10 @@ use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::jsonrpc_guard::RpcMessage;
+use crate::checks::rpc::{RpcItem, RpcMessage};
+use crate::checks::session_caps::SESSION_HEADER;
 use crate::mcp::SessionTools;
-use crate::mcp_sessions::SESSION_HEADER;
+use crate::mcp::catalog::{Entry, Lane};
 
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -56,7 +57,7 @@ const PRUNE_ABOVE: usize = 4096;
 pub struct DirectCalls {
     tools: SessionTools,
     /// Where the calls this lane answers are counted.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<crate::http::metrics::Metrics>>,
     manager: Arc<LocalSessionManager>,
     through_rmcp: Mutex<HashMap<String, Instant>>,
     idle: Duration,
@@ -69,7 +70,7 @@ impl DirectCalls {
         tools: SessionTools,
         manager: Arc<LocalSessionManager>,
         idle: Duration,
-        metrics: Option<Arc<crate::metrics::Metrics>>,
+        metrics: Option<Arc<crate::http::metrics::Metrics>>,
     ) -> Self {
         DirectCalls {
             tools,
@@ -100,10 +101,10 @@ impl DirectCalls {
 }
 
 /// A tool call this lane can answer: its id, tool name, arguments and session.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Call<'a> {
     id: &'a Value,
-    tool: &'a str,
+    tool: &'static Entry,
     arguments: Option<&'a Value>,
     /// The MCP session, or `None` for a stateless call of a revision without sessions.
     session: Option<&'a str>,
@@ -117,8 +118,10 @@ const NAME_HEADER: &str = "mcp-name";
 
 /// The call in `message` with `headers`, when it is one this lane answers the way rmcp
 /// would; `None` sends it to rmcp.
-fn eligible<'a>(message: &'a Value, headers: &'a HeaderMap) -> Option<Call<'a>> {
-    let obj = message.as_object()?;
+fn eligible<'a>(item: &'a RpcItem, headers: &'a HeaderMap) -> Option<Call<'a>> {
+    // An unknown tool is rmcp's to refuse, and so is a tool whose row keeps it from this lane.
+    let tool = item.tool.as_ref()?.entry.filter(|e| e.lane == Lane::Fast)?;
+    let obj = item.value.as_object()?;
     if obj.get("method")?.as_str()? != "tools/call" {
         return None;
     }
@@ -134,7 +137,6 @@ fn eligible<'a>(message: &'a Value, headers: &'a HeaderMap) -> Option<Call<'a>> 
     {
         return None;
     }
-    let tool = params.get("name")?.as_str()?;
     let meta = match params.get("_meta") {
         Some(meta) => Some(meta.as_object()?),
         None => None,
@@ -153,7 +155,7 @@ fn eligible<'a>(message: &'a Value, headers: &'a HeaderMap) -> Option<Call<'a>> 
             Some(session)
         }
         None => {
-            if !stateless_signals_agree(meta?, headers, tool) {
+            if !stateless_signals_agree(meta?, headers, tool.name) {
                 return None;
             }
             None
@@ -258,7 +260,7 @@ pub async fn answer(
     let Some(message) = req.extensions().get::<RpcMessage>() else {
         return next(req).await;
     };
-    let Some(call) = eligible(&message.0, req.headers()) else {
+    let Some(call) = message.single().and_then(|m| eligible(m, req.headers())) else {
         return next(req).await;
     };
     if let Some(session) = call.session {
@@ -267,7 +269,12 @@ pub async fn answer(
             return next(req).await;
         }
     }
-    let Some(result) = lane.tools.call_direct(call.tool, call.arguments).await else {
+    let Some(result) = call
+        .tool
+        .tool
+        .call_direct(&lane.tools, call.arguments)
+        .await
+    else {
         return next(req).await;
     };
     if let Some(m) = &lane.metrics {
@@ -308,6 +315,10 @@ mod tests {
 
     use super::*;
 
+    fn item(v: &Value) -> RpcItem {
+        RpcMessage::new(v.clone()).items.remove(0)
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -332,12 +343,13 @@ mod tests {
     fn a_plain_tool_call_is_eligible() {
         let m = call(json!({ "name": "get_logs", "arguments": { "session": "a" } }));
         let h = plain();
-        let c = eligible(&m, &h).expect("eligible");
-        assert_eq!(c.tool, "get_logs");
+        let it = item(&m);
+        let c = eligible(&it, &h).expect("eligible");
+        assert_eq!(c.tool.name, "get_logs");
         assert_eq!(c.session, Some("abc"));
         assert_eq!(c.id, &json!(3));
         let m = call(json!({ "name": "list_sessions", "_meta": { "openai/userAgent": "x" } }));
-        assert!(eligible(&m, &h).is_some());
+        assert!(eligible(&item(&m), &h).is_some());
     }
 
     #[test]
@@ -353,10 +365,14 @@ mod tests {
             json!({ "jsonrpc": "2.0", "method": "tools/call", "params": { "name": "x" } }),
             json!({ "jsonrpc": "2.0", "id": null, "method": "tools/call", "params": { "name": "x" } }),
             json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }),
-            json!([call(json!({ "name": "get_logs" }))]),
+            call(json!({ "name": "wait_for", "arguments": { "session": "a" } })),
+            call(json!({ "name": "no_such_tool" })),
         ] {
-            assert!(eligible(&m, &h).is_none(), "{m}");
+            assert!(eligible(&item(&m), &h).is_none(), "{m}");
         }
+        // A batch is rmcp's: the lane only looks at a single message.
+        let batch = RpcMessage::new(json!([call(json!({ "name": "get_logs" }))]));
+        assert!(batch.single().is_none());
     }
 
     fn stateless() -> HeaderMap {
@@ -383,11 +399,12 @@ mod tests {
     fn a_stateless_call_whose_signals_agree_is_eligible() {
         let h = stateless();
         let m = stateless_call(json!({}));
-        let c = eligible(&m, &h).expect("eligible");
+        let it = item(&m);
+        let c = eligible(&it, &h).expect("eligible");
         assert_eq!(c.session, None);
-        assert_eq!(c.tool, "get_logs");
+        assert_eq!(c.tool.name, "get_logs");
         let m = stateless_call(json!({ "openai/userAgent": "x" }));
-        assert!(eligible(&m, &h).is_some());
+        assert!(eligible(&item(&m), &h).is_some());
     }
 
     #[test]
@@ -422,7 +439,7 @@ mod tests {
             with("mcp-param-session", "a"),
             replaced("accept", "application/json"),
         ] {
-            assert!(eligible(&m, &h).is_none(), "{h:?}");
+            assert!(eligible(&item(&m), &h).is_none(), "{h:?}");
         }
         let h = stateless();
         for m in [
@@ -438,12 +455,12 @@ mod tests {
             stateless_call(json!({ "progressToken": 1 })),
             stateless_call(json!({ "io.modelcontextprotocol/somethingNew": {} })),
         ] {
-            assert!(eligible(&m, &h).is_none(), "{m}");
+            assert!(eligible(&item(&m), &h).is_none(), "{m}");
         }
         // Per-request fields on a session's call are rmcp's.
         let mut h = stateless();
         h.insert("mcp-session-id", HeaderValue::from_static("abc"));
-        assert!(eligible(&m, &h).is_none());
+        assert!(eligible(&item(&m), &h).is_none());
     }
 
     #[test]
@@ -467,14 +484,14 @@ mod tests {
                 ("mcp-protocol-version", "1999-01-01"),
             ]),
         ] {
-            assert!(eligible(&m, &h).is_none(), "{h:?}");
+            assert!(eligible(&item(&m), &h).is_none(), "{h:?}");
         }
         let two = headers(&[
             ("accept", "application/json"),
             ("accept", "text/event-stream"),
             ("mcp-session-id", "abc"),
         ]);
-        assert!(eligible(&m, &two).is_some());
+        assert!(eligible(&item(&m), &two).is_some());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The checks around every route, as one chain ([`crate::chain`]): request metrics → client
+//! The checks around every route, as one chain ([`crate::http::chain`]): request metrics → client
 //! address (trusted proxies) → Host/Origin checks and security headers → the router.
 //! (Marking credentials sensitive and the request trace are tower layers outside it.)
 
@@ -9,10 +9,10 @@ use axum::extract::Request;
 use axum::response::Response;
 use tower::ServiceExt;
 
-use crate::chain::Serve;
-use crate::client_addr::{self, TrustedProxies};
-use crate::http_guard::{self, OriginPolicy};
-use crate::metrics::{self, Metrics};
+use crate::http::chain::Serve;
+use crate::http::client_addr::{self, TrustedProxies};
+use crate::http::guard::{self, OriginPolicy};
+use crate::http::metrics::{self, Metrics};
 
 /// What the checks around every route need, and the router behind them.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ impl FrontStack {
     }
 
     async fn guarded(&self, req: Request) -> Response {
-        http_guard::guard(&self.policy, req, |r| self.routed(r)).await
+        guard::guard(&self.policy, req, |r| self.routed(r)).await
     }
 
     async fn routed(&self, req: Request) -> Response {

@@ -16,7 +16,7 @@ use sessiongate_backend::SessionBackend;
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 
 use crate::audit::{AuditQuery, read};
-use crate::config::default_data_dir;
+use crate::cli::config::default_data_dir;
 
 /// Options of `sessiongate audit`.
 #[derive(Debug, clap::Args)]
