@@ -45,19 +45,19 @@ fn claude_binary_of(version: Version) -> PathBuf {
     p
 }
 
-fn claude_binary() -> PathBuf {
+pub(crate) fn claude_binary() -> PathBuf {
     claude_binary_of(Version::Pinned)
 }
 
 /// The stand-in API, killed on drop.
-struct FakeApi {
+pub(crate) struct FakeApi {
     child: Child,
     port: u16,
     log: PathBuf,
 }
 
 impl FakeApi {
-    fn start(dir: &Path, command: &str) -> FakeApi {
+    pub(crate) fn start(dir: &Path, command: &str) -> FakeApi {
         FakeApi::start_with(dir, command, None)
     }
 
@@ -146,7 +146,25 @@ pub(crate) async fn answer(c: &mut McpClient, session: &str, answer: &str) -> Va
     r
 }
 
-fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
+/// `respond_to_prompt` with the question being answered; the call must succeed.
+pub(crate) async fn answer_checked(
+    c: &mut McpClient,
+    session: &str,
+    answer: &str,
+    question: &Value,
+) -> Value {
+    let r = c
+        .call(
+            "respond_to_prompt",
+            json!({ "session": session, "answer": answer, "question": question }),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r["isError"], true, "{r}");
+    r
+}
+
+pub(crate) fn claude_options(backend: &str, home: &Path, api: &FakeApi) -> Options {
     claude_options_in(backend, home, api, "default")
 }
 

@@ -19,6 +19,8 @@ mod claude_code;
 mod coding_agents;
 // get_changes: a session's git changes, git running nothing the repository names.
 mod changes;
+// The session board (an MCP App) in a host built on the MCP Apps SDK, in headless Chromium.
+mod board;
 // The command line: refusing unsafe options.
 mod cli;
 // Deployment hardening: TLS, Host/Origin, rate limits, body caps, proxies, audit, metrics.

@@ -441,7 +441,8 @@ async fn sessions_are_resources_with_subscriptions(backend: &str) {
         .iter()
         .map(|r| r["uri"].as_str().unwrap())
         .collect();
-    assert_eq!(uris, vec!["sessions://r"]);
+    // Every session, then the session board (an MCP App, tests/it/board.rs).
+    assert_eq!(uris, vec!["sessions://r", "ui://sessiongate/board.html"]);
     let read = c
         .request("resources/read", json!({ "uri": "sessions://r" }))
         .await

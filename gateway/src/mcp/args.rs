@@ -75,6 +75,10 @@ pub(crate) struct RespondArgs {
     /// The answer: an option number ("1"), an option label or its beginning ("Yes"),
     /// "yes"/"no" for a y/n question, or free text for a question that asks for text.
     pub(crate) answer: String,
+    /// The question being answered, as check_prompts showed it. When given and the session
+    /// now asks something else, nothing is sent.
+    #[serde(default)]
+    pub(crate) question: Option<String>,
 }
 
 /// Arguments of `search`.
@@ -99,7 +103,8 @@ pub(crate) struct WaitForArgs {
     pub(crate) session: String,
     /// What to wait for: "idle" (the program finished its work and waits at its input),
     /// "waiting_for_input" (a question or menu needs an answer), "attention" (either of
-    /// those, or exited), "exited", or "match" (the screen matches `pattern`).
+    /// those, or exited), "exited", "match" (the screen matches `pattern`), or "change" (the
+    /// visible screen differs from what it was when the wait began).
     /// Default: "attention".
     #[serde(default)]
     pub(crate) until: Option<String>,

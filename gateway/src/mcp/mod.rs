@@ -11,6 +11,7 @@
 //!   the fast lane's dispatch ([`crate::checks::fast_lane`]);
 //! - `changes`: `get_changes`, a session's git status, diff and commits (git run by `git`);
 //! - `events`: waiting for the next backend event about one session;
+//! - `board`: the session board, an MCP App the tools that show sessions link to;
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
 //! - `resources`: sessions as `sessions://` resources with subscriptions;
@@ -21,6 +22,7 @@
 //! - `wait`: `wait_for`, which blocks on the server until a session reaches a state.
 
 pub(crate) mod args;
+mod board;
 pub mod catalog;
 pub(crate) mod changes;
 mod events;
@@ -116,7 +118,8 @@ impl SessionTools {
     #[tool(
         description = "List the terminal sessions, with their status, program and directory, \
                        plus the launch profiles and directories available to create_session.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        meta = board::tool_meta()
     )]
     async fn list_sessions(&self) -> Result<CallToolResult, McpError> {
         let sessions = match self.state.backend.list().await {
@@ -150,6 +153,7 @@ impl SessionTools {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let board = board::snapshot(&self.state, &sessions, true).await;
         let sessions: Vec<serde_json::Value> = sessions
             .iter()
             .map(|s| {
@@ -158,7 +162,7 @@ impl SessionTools {
                 v
             })
             .collect();
-        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots });
+        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots, "board": board });
         Ok(reply::ok_json(text, value))
     }
 
@@ -272,7 +276,8 @@ impl SessionTools {
     #[tool(
         description = "Read a session's terminal as clean text: the last `lines` lines \
                        (default 40) of the screen and scrollback; raise `offset` to page back.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        meta = board::tool_meta()
     )]
     async fn get_logs(
         &self,
@@ -296,7 +301,12 @@ impl SessionTools {
         }
         .await;
         match result {
-            Ok(screen) => Ok(reply::ok(screen.text.clone(), &screen)),
+            Ok(screen) => {
+                // The session's name goes with the screen, so that the board knows whose it is.
+                let mut value = serde_json::to_value(&screen).unwrap_or_default();
+                value["session"] = json!(a.session);
+                Ok(reply::ok_json(screen.text, value))
+            }
             Err(e) => Ok(reply::fail(&e)),
         }
     }
@@ -305,7 +315,8 @@ impl SessionTools {
         description = "A session's status: running or exited (with exit code), the program in \
                        the foreground, its pid, directory, creation and last-activity times, \
                        and whether it waits for input.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        meta = board::tool_meta()
     )]
     async fn get_session_status(
         &self,
@@ -320,7 +331,13 @@ impl SessionTools {
         if let Some(d) = &detection {
             text.push_str(&format!("\nState: {}", prompts::state_line(d)));
         }
-        let value = json!({ "session": info, "detection": detection });
+        let board = board::snapshot_of(
+            &self.state,
+            std::slice::from_ref(&info),
+            std::slice::from_ref(&detection),
+            false,
+        );
+        let value = json!({ "session": info, "detection": detection, "board": board });
         Ok(reply::ok_json(text, value))
     }
 
@@ -355,7 +372,8 @@ impl SessionTools {
         description = "Find every session that is waiting for its owner's input (a permission \
                        question, a y/n prompt, a menu), with the question, its context and the \
                        options. Answer with respond_to_prompt.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        meta = board::tool_meta()
     )]
     async fn check_prompts(&self) -> Result<CallToolResult, McpError> {
         Ok(prompts::check_prompts(&self.state).await)
@@ -375,7 +393,7 @@ impl SessionTools {
         &self,
         Parameters(a): Parameters<RespondArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(prompts::respond(&self.state, &a.session, &a.answer).await)
+        Ok(prompts::respond(&self.state, &a.session, &a.answer, a.question.as_deref()).await)
     }
 
     #[tool(
@@ -505,7 +523,9 @@ impl ServerHandler for SessionTools {
         _request: Option<rmcp::model::PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, McpError> {
-        resources::list(&self.state).await
+        let mut list = resources::list(&self.state).await?;
+        list.resources.push(board::resource());
+        Ok(list)
     }
 
     async fn read_resource(
@@ -513,6 +533,9 @@ impl ServerHandler for SessionTools {
         request: rmcp::model::ReadResourceRequestParams,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        if request.uri == board::URI {
+            return Ok(board::read().into());
+        }
         resources::read(&self.state, &request.uri)
             .await
             .map(Into::into)

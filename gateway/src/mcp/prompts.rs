@@ -109,13 +109,16 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     };
     let mut waiting = Vec::new();
     let mut texts = Vec::new();
+    let mut detections = Vec::with_capacity(sessions.len());
     for info in &sessions {
-        if let Some(d) = detect_session(state, info).await
+        let detection = detect_session(state, info).await;
+        if let Some(d) = &detection
             && d.activity == Activity::WaitingForInput
         {
-            texts.push(prompt_text(&info.name, &d));
+            texts.push(prompt_text(&info.name, d));
             waiting.push(json!({ "session": info.name, "detection": d }));
         }
+        detections.push(detection);
     }
     let text = if waiting.is_empty() {
         format!(
@@ -127,12 +130,22 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     };
     reply::ok_json(
         text,
-        json!({ "waiting": waiting, "checked": sessions.len() }),
+        json!({
+            "waiting": waiting,
+            "checked": sessions.len(),
+            "board": super::board::snapshot_of(state, &sessions, &detections, true),
+        }),
     )
 }
 
-/// Runs `respond_to_prompt`.
-pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> CallToolResult {
+/// Runs `respond_to_prompt`. With `question`, nothing is sent unless the session still asks
+/// exactly that (the answer was chosen for that question, e.g. by a button on the board).
+pub(super) async fn respond(
+    state: &AppState,
+    session: &str,
+    answer: &str,
+    question: Option<&str>,
+) -> CallToolResult {
     let info = match async {
         let name = SessionName::new(session)?;
         state.backend.info(&name).await
@@ -157,6 +170,14 @@ pub(super) async fn respond(state: &AppState, session: &str, answer: &str) -> Ca
             state_line(&before)
         ));
     };
+    if let Some(expected) = question
+        && expected != p.question
+    {
+        return reply::fail_msg(format!(
+            "the prompt changed: {name} now asks {:?}, not {expected:?}; nothing was sent",
+            p.question
+        ));
+    }
     let plan = match prompt::plan_answer(p, answer) {
         Ok(plan) => plan,
         Err(e) => return reply::fail(&e),

@@ -52,6 +52,9 @@ pub(crate) enum Until {
     Exited,
     /// The screen matches a regular expression.
     Matches(regex::Regex),
+    /// The visible screen differs from what it was when the wait began (or the program
+    /// exited): a view of the screen refreshes on this instead of on a timer.
+    Changed,
 }
 
 impl Until {
@@ -62,6 +65,7 @@ impl Until {
             ("waiting_for_input" | "waiting", _) => Ok(Until::Waiting),
             ("attention" | "idle_or_waiting", _) => Ok(Until::Attention),
             ("exited", _) => Ok(Until::Exited),
+            ("change" | "changed", _) => Ok(Until::Changed),
             ("match" | "regex", Some(p)) => {
                 if p.len() > 1024 {
                     return Err("pattern is longer than 1024 characters".into());
@@ -76,7 +80,7 @@ impl Until {
             }
             ("match" | "regex", None) => Err("until=\"match\" needs a pattern".into()),
             (other, _) => Err(format!(
-                "unknown until {other:?}; use idle, waiting_for_input, attention, exited or match"
+                "unknown until {other:?}; use idle, waiting_for_input, attention, exited, match or change"
             )),
         }
     }
@@ -100,6 +104,7 @@ pub(crate) async fn wait_for(
     let mut next_progress = start + PROGRESS_INTERVAL;
     let progress_token = ctx.meta.get_progress_token();
     let mut last_screen: Option<u64> = None;
+    let mut first_screen: Option<u64> = None;
     let mut stable_since = start;
     // The settle timers: checks a settle period and a quiet period after the last event
     // (the state can change with time alone: a question needs a quiet screen).
@@ -113,8 +118,8 @@ pub(crate) async fn wait_for(
         };
         let exited = info.status != ProcessStatus::Running;
         let detection = detect_session(state, &info).await;
-        let met = match &until {
-            Until::Exited => exited,
+        let mut met = match &until {
+            Until::Exited | Until::Changed => exited,
             Until::Idle => detection
                 .as_ref()
                 .is_some_and(|d| d.activity == Activity::Idle),
@@ -153,6 +158,10 @@ pub(crate) async fn wait_for(
             visible.hash(&mut h);
             h.finish()
         };
+        let first = *first_screen.get_or_insert(digest);
+        if matches!(until, Until::Changed) && digest != first {
+            met = true;
+        }
         let now = tokio::time::Instant::now();
         if last_screen != Some(digest) {
             last_screen = Some(digest);
@@ -302,6 +311,9 @@ fn headline(
                 "{name}'s screen matched {:?}{matched} (after {secs:.1} s); it is {state_text}.",
                 re.as_str()
             )
+        }
+        (true, Until::Changed) => {
+            format!("{name}'s screen changed (after {secs:.1} s); it is {state_text}.")
         }
         (true, _) => format!("{name} is now {state_text} (after {secs:.1} s)."),
         (false, _) => format!(
