@@ -199,6 +199,7 @@ pub fn router(
     if http.metrics_on_main {
         app = app.merge(metrics_router(svc));
     }
+    app = app.merge(crate::notify::answer::routes::router(svc));
     if let Some(auth) = &svc.auth {
         app = app.merge(
             auth.router()

@@ -27,3 +27,5 @@ mod faults;
 mod nginx;
 // Notifications to the owner: webhook and ntfy receivers, one per prompt, restarts, failures.
 mod notify;
+// Answering from a notification: answer URLs, their pages, sign-in, and every refusal.
+mod notify_answer;

@@ -19,17 +19,23 @@ use crate::mcp_tools::{client, wait_for_text};
 const SECRET: &str = "webhook secret for tests";
 
 /// `tests/clients/notify_receiver.py`, and what it received.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     got: Arc<Mutex<Vec<Value>>>,
     dir: tempfile::TempDir,
 }
 
 impl Receiver {
     fn start() -> Receiver {
+        Receiver::start_with(&[])
+    }
+
+    /// Starts the receiver with extra environment variables.
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Receiver {
         let mut child = Command::new(clients::python())
             .arg(clients::dir().join("notify_receiver.py"))
+            .envs(env.iter().copied())
             .env("WEBHOOK_SECRET", SECRET)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -59,7 +65,7 @@ impl Receiver {
 
     /// A `[notify]` table with a signed webhook (`hook`) and an ntfy channel (`phone`), plus
     /// `extra` channels.
-    fn config(&self, extra: &str) -> String {
+    pub(crate) fn config(&self, extra: &str) -> String {
         format!(
             "[notify]\n\
              [notify.channels.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
@@ -73,7 +79,7 @@ impl Receiver {
     }
 
     /// What arrived at `path` so far.
-    fn at(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn at(&self, path: &str) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -84,7 +90,12 @@ impl Receiver {
     }
 
     /// Waits (up to a minute) until `pred` holds for what arrived at `path`.
-    async fn until(&self, path: &str, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn until(
+        &self,
+        path: &str,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         for _ in 0..1200 {
             let got = self.at(path);
             if pred(&got) {

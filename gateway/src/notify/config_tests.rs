@@ -74,7 +74,18 @@ fn bad_channel_settings_name_the_key() {
             "[notify]\nevents = [\"waiting\", \"lunch\"]\n",
             "[notify] events: unknown event \"lunch\"",
         ),
-        ("[notify]\nanswers = \"link\"\n", "[notify] answers"),
+        (
+            "[notify]\nanswers = \"always\"\n",
+            "[notify] answers: unknown mode",
+        ),
+        (
+            "[notify]\nanswer_ttl_secs = 0\n",
+            "[notify] answer_ttl_secs",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nanswers = \"yes\"\n",
+            "[notify.channels.x] answers: unknown mode",
+        ),
         (
             "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\ntimeout_secs = 0\n",
             "[notify.channels.x] timeout_secs",
@@ -86,4 +97,23 @@ fn bad_channel_settings_name_the_key() {
             Ok(_) => panic!("accepted {text}"),
         }
     }
+}
+
+#[test]
+fn answers_default_to_login_and_a_channel_may_differ() {
+    let cfg = notify(
+        "[notify]\nanswer_ttl_secs = 30\n\
+         [notify.channels.a]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\n\
+         [notify.channels.b]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nanswers = \"link\"\n",
+    )
+    .expect("valid");
+    assert_eq!(cfg.answer_ttl, Duration::from_secs(30));
+    assert_eq!(cfg.channels[0].answers, AnswerMode::Login);
+    assert_eq!(cfg.channels[1].answers, AnswerMode::Link);
+    let off = notify(
+        "[notify]\nanswers = \"off\"\n\
+         [notify.channels.a]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\n",
+    )
+    .expect("valid");
+    assert_eq!(off.channels[0].answers, AnswerMode::Off);
 }

@@ -252,8 +252,8 @@ impl Watcher {
                 let store = self.store.clone();
                 let (s, claim) = (name.to_string(), id.clone());
                 if db(move || store.claim(&claim, &s, "waiting")).await == Some(true) {
-                    self.dispatcher
-                        .send(Arc::new(Notification::waiting(name.as_str(), p)));
+                    let n = Arc::new(Notification::waiting(name.as_str(), p));
+                    self.send_waiting(n, p).await;
                 }
                 return;
             }
@@ -324,6 +324,25 @@ impl Watcher {
             .unwrap_or_default();
         n.summary = Some(last_lines(&screen));
         self.claim_and_send(n, "exited").await;
+    }
+
+    /// Sends a waiting prompt: each channel gets answer URLs of its own, when they are on.
+    async fn send_waiting(&self, n: Arc<Notification>, p: &sessiongate_backend::prompt::Prompt) {
+        let Some(answers) = self.state.notify.answers() else {
+            return self.dispatcher.send(n);
+        };
+        let channels = self.dispatcher.channels();
+        let prompt = p.clone();
+        let fallback = n.clone();
+        match db(move || answers.mint_all(&channels, &n, &prompt)).await {
+            Some(per_channel) => {
+                for (i, n) in per_channel.into_iter().enumerate() {
+                    self.dispatcher.send_to(i, n);
+                }
+            }
+            // The tokens could not be stored: the notification still goes out, without them.
+            None => self.dispatcher.send(fallback),
+        }
     }
 
     async fn claim_and_send(&self, n: Notification, event: &'static str) {
