@@ -29,3 +29,5 @@ mod nginx;
 mod notify;
 // Answering from a notification: answer URLs, their pages, sign-in, and every refusal.
 mod notify_answer;
+// The email channel: a real SMTP server receives the mail; Chromium answers from its link.
+mod notify_email;

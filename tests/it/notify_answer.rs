@@ -43,7 +43,7 @@ fn gateway(rx: &Receiver, tag: &str, oauth: bool, settings: &str) -> TestGateway
     TestGateway::start(opts)
 }
 
-async fn mcp(gw: &TestGateway, oauth: bool) -> McpClient {
+pub(crate) async fn mcp(gw: &TestGateway, oauth: bool) -> McpClient {
     if oauth {
         let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
         McpClient::with_token(&gw.mcp_url(), &token).await.unwrap()
@@ -55,7 +55,7 @@ async fn mcp(gw: &TestGateway, oauth: bool) -> McpClient {
 }
 
 /// Creates `session` and has it ask `question (y/n)` with `read`, echoing the answer.
-async fn ask(c: &mut McpClient, session: &str, question: &str) {
+pub(crate) async fn ask(c: &mut McpClient, session: &str, question: &str) {
     let _ = c
         .call(
             "create_session",
@@ -72,7 +72,7 @@ async fn ask(c: &mut McpClient, session: &str, question: &str) {
 }
 
 /// The webhook payload of the prompt `question` in `session`, once it arrived.
-async fn hook_for(rx: &Receiver, session: &str, question: &str) -> Value {
+pub(crate) async fn hook_for(rx: &Receiver, session: &str, question: &str) -> Value {
     let q = format!("{question} (y/n)");
     let hooks = rx
         .until("/hook", &format!("the webhook for {q}"), |g| {
@@ -87,7 +87,7 @@ async fn hook_for(rx: &Receiver, session: &str, question: &str) -> Value {
 }
 
 /// The answer URL of `label` in a webhook payload.
-fn url_of(hook: &Value, label: &str) -> String {
+pub(crate) fn url_of(hook: &Value, label: &str) -> String {
     hook["body"]["options"]
         .as_array()
         .unwrap()
@@ -99,7 +99,7 @@ fn url_of(hook: &Value, label: &str) -> String {
 }
 
 /// Rows of the audit log written for answers from notifications.
-fn answer_rows(gw: &TestGateway) -> Vec<Value> {
+pub(crate) fn answer_rows(gw: &TestGateway) -> Vec<Value> {
     gw.audit()
         .into_iter()
         .filter(|e| {

@@ -77,6 +77,16 @@ pub struct ChannelSection {
     pub timeout_secs: Option<u64>,
     /// This channel's answer mode (default: the global `answers`).
     pub answers: Option<String>,
+    /// Email: the SMTP user name.
+    pub username: Option<String>,
+    /// Email: a file holding the SMTP password.
+    pub password_file: Option<String>,
+    /// Email: an environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    /// Email: the sender (`Name <addr>` or `addr`).
+    pub from: Option<String>,
+    /// Email: the recipients.
+    pub to: Option<Vec<String>>,
 }
 
 /// The checked notification settings.
@@ -177,6 +187,8 @@ pub enum ChannelKind {
         /// The incoming-webhook URL (a secret).
         url: reqwest::Url,
     },
+    /// Email over SMTP ([`super::email`]).
+    Email(super::email::EmailChannel),
     /// ntfy's JSON publish API.
     Ntfy {
         /// The server's base URL.
@@ -197,6 +209,7 @@ impl std::fmt::Debug for ChannelKind {
             ChannelKind::Webhook { .. } => "Webhook(..)",
             ChannelKind::Slack { .. } => "Slack(..)",
             ChannelKind::Ntfy { .. } => "Ntfy(..)",
+            ChannelKind::Email(_) => "Email(..)",
         })
     }
 }
@@ -253,6 +266,13 @@ impl ChannelSection {
             Some(list) => parse_events(&format!("{what} events"), Some(list))?,
             None => global.to_vec(),
         };
+        let email_keys = [
+            ("username", self.username.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+        ];
         let unused = |keys: &[(&str, bool)]| -> Result<(), String> {
             match keys.iter().find(|(_, set)| *set) {
                 Some((key, _)) => Err(format!(
@@ -270,6 +290,7 @@ impl ChannelSection {
                     ("token_env", self.token_env.is_some()),
                     ("click", self.click.is_some()),
                 ])?;
+                unused(&email_keys)?;
                 let url = match secret(&what, "url", &self.url_file, &self.url_env)? {
                     Some(u) if self.url.is_none() => u,
                     Some(_) => {
@@ -317,6 +338,7 @@ impl ChannelSection {
                     ("url_file", self.url_file.is_some()),
                     ("url_env", self.url_env.is_some()),
                 ])?;
+                unused(&email_keys)?;
                 let url = self
                     .url
                     .as_deref()
@@ -336,9 +358,31 @@ impl ChannelSection {
                     click: self.click.clone(),
                 }
             }
+            "email" => {
+                unused(&[
+                    ("format", self.format.is_some()),
+                    ("secret_file", self.secret_file.is_some()),
+                    ("secret_env", self.secret_env.is_some()),
+                    ("url_file", self.url_file.is_some()),
+                    ("url_env", self.url_env.is_some()),
+                    ("topic", self.topic.is_some()),
+                    ("token_file", self.token_file.is_some()),
+                    ("token_env", self.token_env.is_some()),
+                    ("click", self.click.is_some()),
+                ])?;
+                let password = secret(&what, "password", &self.password_file, &self.password_env)?;
+                ChannelKind::Email(super::email::EmailChannel::resolve(
+                    &what,
+                    self.url.as_deref(),
+                    self.username.as_deref(),
+                    password,
+                    self.from.as_deref(),
+                    self.to.as_deref(),
+                )?)
+            }
             other => {
                 return Err(format!(
-                    "{what} kind: unknown kind {other:?}; use \"webhook\" or \"ntfy\""
+                    "{what} kind: unknown kind {other:?}; use \"webhook\", \"ntfy\" or \"email\""
                 ));
             }
         };
@@ -403,7 +447,7 @@ fn check_url(what: &str, key: &str, url: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host_str() {
         Some(h) if h.eq_ignore_ascii_case("localhost") => true,
         Some(h) => h

@@ -182,6 +182,7 @@ async fn attempt_once(
     n: &Notification,
 ) -> Result<(u16, String), String> {
     let req = match &channel.kind {
+        ChannelKind::Email(mail) => return mail.send(n, channel.timeout).await,
         ChannelKind::Webhook { url, secret } => {
             let body = serde_json::to_vec(n).map_err(|e| e.to_string())?;
             let ts = unix_now().to_string();

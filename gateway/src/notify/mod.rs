@@ -19,6 +19,7 @@
 //! - `watch`: the task that turns backend events into notifications;
 //! - [`deliver`]: a queue and a worker per channel, retries, signatures, metrics;
 //! - [`format`]: the Slack and ntfy bodies;
+//! - [`email`]: the email channel (SMTP);
 //! - [`test_command`]: `sessiongate notify test`;
 //! - [`answer`]: answer URLs, their pages and their tokens.
 
@@ -26,6 +27,7 @@ pub mod answer;
 pub mod config;
 pub mod control;
 pub mod deliver;
+pub mod email;
 pub mod event;
 pub mod format;
 pub mod store;
