@@ -364,17 +364,31 @@ async fn failing_channels_do_not_stop_tool_calls_and_are_counted() {
     )
     .await
     .unwrap();
+    // Tool-call latency before any channel hangs, and while one does: measured and printed
+    // for the report, not asserted (2 shared cores).
+    let mut before = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        c.call_ok("list_sessions", json!({})).await.unwrap();
+        c.call_ok("get_logs", json!({ "session": "first" }))
+            .await
+            .unwrap();
+        before.push(t.elapsed());
+    }
     c.call_ok("create_session", json!({ "name": "x", "profile": "exit3" }))
         .await
         .unwrap();
     rx.until("/hang", "the hanging request", |g| !g.is_empty())
         .await;
     // While the channel hangs, tool calls answer.
+    let mut during = Vec::new();
     for i in 0..10 {
+        let t = std::time::Instant::now();
         c.call_ok("list_sessions", json!({})).await.unwrap();
         c.call_ok("get_logs", json!({ "session": "x" }))
             .await
             .unwrap();
+        during.push(t.elapsed());
         c.call_ok(
             "create_session",
             json!({ "name": format!("s{i}"), "profile": "bash" }),
@@ -382,6 +396,16 @@ async fn failing_channels_do_not_stop_tool_calls_and_are_counted() {
         .await
         .unwrap();
     }
+    let p50 = |v: &mut Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (b50, bmax) = p50(&mut before);
+    let (d50, dmax) = p50(&mut during);
+    eprintln!(
+        "list_sessions + get_logs: p50 {b50:?} (max {bmax:?}) before; p50 {d50:?} (max {dmax:?}) \
+         while a channel hangs and another answers 500"
+    );
     let http = reqwest::Client::new();
     let mut metrics = String::new();
     for _ in 0..600 {
