@@ -22,6 +22,7 @@
 //! - `password`: the owner's argon2id password, and the one thread that checks it.
 //! - `pkce`, `redirect`: PKCE S256 and redirect-URI rules.
 //! - `limiter`: login throttling (attempts are charged before they are checked).
+//! - [`owner_login`]: the owner's sign-in and the page style for the gateway's answer pages.
 //! - `cimd`: fetching client ID metadata documents safely.
 //! - `endpoints`: the HTTP handlers and the binding of a request to one browser; `pages`: the
 //!   HTML pages.
@@ -40,6 +41,7 @@ pub mod error;
 pub mod fuzzing;
 mod keys;
 mod limiter;
+pub mod owner_login;
 mod pages;
 mod password;
 mod pkce;

@@ -6,6 +6,9 @@
 - POST /: ntfy's JSON publish API (https://docs.ntfy.sh/publish/#publish-as-json): checks
   the fields ntfy reads and answers as ntfy does.
 - POST /fail answers 500, POST /reject answers 400, POST /hang never answers.
+- With $AUTO_ANSWER set, a waiting webhook whose question contains "auto" is answered as a
+  receiving service would: a POST to the answer_url of the option labelled $AUTO_ANSWER,
+  recorded as {"path": "auto_answer", "status": ..., "body": ...}.
 
 Prints its port on the first line, then one JSON line per request received.
 """
@@ -18,9 +21,12 @@ import re
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ.get("WEBHOOK_SECRET", "").encode()
+AUTO_ANSWER = os.environ.get("AUTO_ANSWER")
 NULLABLE_STR = (str, type(None))
 NULLABLE_INT = (int, type(None))
 SCHEMA = {
@@ -42,6 +48,20 @@ LOCK = threading.Lock()
 def record(rec):
     with LOCK:
         print(json.dumps(rec), flush=True)
+
+
+def auto_answer(payload):
+    """POSTs to the answer_url of the option labelled AUTO_ANSWER (form-encoded, no body)."""
+    urls = [o.get("answer_url") for o in payload.get("options") or [] if o.get("label") == AUTO_ANSWER]
+    rec = {"path": "auto_answer", "url": urls[0] if urls else None}
+    if urls and urls[0]:
+        req = urllib.request.Request(urls[0], data=b"", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                rec["status"], rec["body"] = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            rec["status"], rec["body"] = e.code, e.read().decode()
+    record(rec)
 
 
 def schema_errors(payload):
@@ -67,6 +87,17 @@ def ntfy_errors(msg):
             errors.append(key)
     if not all(isinstance(t, str) for t in msg.get("tags", [])):
         errors.append("tags")
+    # https://docs.ntfy.sh/publish/#action-buttons: at most three; view or http with a URL.
+    actions = msg.get("actions", [])
+    if not isinstance(actions, list) or len(actions) > 3:
+        errors.append("actions")
+    for a in actions if isinstance(actions, list) else []:
+        if a.get("action") not in ("view", "http") or not isinstance(a.get("label"), str):
+            errors.append("action")
+        if not str(a.get("url", "")).startswith(("http://", "https://")):
+            errors.append("action url")
+        if a.get("action") == "http" and a.get("method") != "POST":
+            errors.append("action method")
     return errors
 
 
@@ -113,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
             rec["errors"] = schema_errors(payload)
             record(rec)
             self.reply(200, b'{"ok":true}')
+            if AUTO_ANSWER and payload.get("event") == "waiting" and "auto" in (payload.get("question") or ""):
+                threading.Thread(target=auto_answer, args=(payload,), daemon=True).start()
         elif self.path == "/":
             rec["authorization"] = self.headers.get("authorization")
             rec["errors"] = ntfy_errors(payload)

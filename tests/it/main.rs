@@ -33,3 +33,7 @@ mod faults;
 mod nginx;
 // Notifications to the owner: webhook and ntfy receivers, one per prompt, restarts, failures.
 mod notify;
+// Answering from a notification: answer URLs, their pages, sign-in, and every refusal.
+mod notify_answer;
+// The email channel: a real SMTP server receives the mail; Chromium answers from its link.
+mod notify_email;

@@ -19,17 +19,23 @@ use crate::mcp_tools::{client, wait_for_text};
 const SECRET: &str = "webhook secret for tests";
 
 /// `tests/clients/notify_receiver.py`, and what it received.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     got: Arc<Mutex<Vec<Value>>>,
     dir: tempfile::TempDir,
 }
 
 impl Receiver {
     fn start() -> Receiver {
+        Receiver::start_with(&[])
+    }
+
+    /// Starts the receiver with extra environment variables.
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Receiver {
         let mut child = Command::new(clients::python())
             .arg(clients::dir().join("notify_receiver.py"))
+            .envs(env.iter().copied())
             .env("WEBHOOK_SECRET", SECRET)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -59,7 +65,7 @@ impl Receiver {
 
     /// A `[notify]` table with a signed webhook (`hook`) and an ntfy channel (`phone`), plus
     /// `extra` channels.
-    fn config(&self, extra: &str) -> String {
+    pub(crate) fn config(&self, extra: &str) -> String {
         format!(
             "[notify]\n\
              [notify.channels.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
@@ -73,7 +79,7 @@ impl Receiver {
     }
 
     /// What arrived at `path` so far.
-    fn at(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn at(&self, path: &str) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -84,7 +90,12 @@ impl Receiver {
     }
 
     /// Waits (up to a minute) until `pred` holds for what arrived at `path`.
-    async fn until(&self, path: &str, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn until(
+        &self,
+        path: &str,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         for _ in 0..1200 {
             let got = self.at(path);
             if pred(&got) {
@@ -353,17 +364,31 @@ async fn failing_channels_do_not_stop_tool_calls_and_are_counted() {
     )
     .await
     .unwrap();
+    // Tool-call latency before any channel hangs, and while one does: measured and printed
+    // for the report, not asserted (2 shared cores).
+    let mut before = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        c.call_ok("list_sessions", json!({})).await.unwrap();
+        c.call_ok("get_logs", json!({ "session": "first" }))
+            .await
+            .unwrap();
+        before.push(t.elapsed());
+    }
     c.call_ok("create_session", json!({ "name": "x", "profile": "exit3" }))
         .await
         .unwrap();
     rx.until("/hang", "the hanging request", |g| !g.is_empty())
         .await;
     // While the channel hangs, tool calls answer.
+    let mut during = Vec::new();
     for i in 0..10 {
+        let t = std::time::Instant::now();
         c.call_ok("list_sessions", json!({})).await.unwrap();
         c.call_ok("get_logs", json!({ "session": "x" }))
             .await
             .unwrap();
+        during.push(t.elapsed());
         c.call_ok(
             "create_session",
             json!({ "name": format!("s{i}"), "profile": "bash" }),
@@ -371,6 +396,16 @@ async fn failing_channels_do_not_stop_tool_calls_and_are_counted() {
         .await
         .unwrap();
     }
+    let p50 = |v: &mut Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (b50, bmax) = p50(&mut before);
+    let (d50, dmax) = p50(&mut during);
+    eprintln!(
+        "list_sessions + get_logs: p50 {b50:?} (max {bmax:?}) before; p50 {d50:?} (max {dmax:?}) \
+         while a channel hangs and another answers 500"
+    );
     let http = reqwest::Client::new();
     let mut metrics = String::new();
     for _ in 0..600 {

@@ -23,6 +23,7 @@
 //! offered rate raised by half until neither keeps up, for the highest rate each sustains.
 
 mod client;
+mod notify;
 mod paced;
 
 use std::time::{Duration, Instant};
@@ -674,6 +675,12 @@ async fn main() {
             prompts.push(format!(
                 "{backend}, {sessions} sessions: waiting-for-input prompt reported {prompt_ms:.0} ms after it was drawn"
             ));
+            if Some(&sessions) == args.sessions.iter().max() {
+                let hook_ms = notify::prompt_to_webhook(backend).await;
+                prompts.push(format!(
+                    "{backend}: a prompt's webhook notification received {hook_ms:.0} ms after it was drawn (a gateway of its own with one channel)"
+                ));
+            }
             fill_scrollback(&mut setup, sessions, args.fill_lines).await;
             let filled_rss = rss_mb(pid);
             // The growth run: many calls, then memory again (at the largest session count).

@@ -179,9 +179,15 @@ impl TestGateway {
 
     fn spawn(opts: &Options, root: &Path, data: &Path, config: &Path) -> TestGateway {
         let mut cmd = Command::new(binary());
+        // A test that needs to know the port beforehand (for `--public-url`) binds it itself.
+        let bind = if opts.extra_args.iter().any(|a| a == "--bind") {
+            &[][..]
+        } else {
+            &["--bind", "127.0.0.1:0"][..]
+        };
         cmd.arg("serve")
+            .args(bind)
             .args(["--auth", if opts.oauth { "oauth" } else { "none" }])
-            .args(["--bind", "127.0.0.1:0"])
             .args(["--backend", &opts.backend])
             .args(["--tmux-socket", &opts.socket])
             .arg("--data-dir")

@@ -63,6 +63,11 @@ pub(crate) fn hash(value: &str) -> String {
     sha256_b64(value.as_bytes())
 }
 
+/// The hash of the well-formed browser cookie a request carries, if any.
+pub(crate) fn presented_hash(s: &AuthServer, headers: &HeaderMap) -> Option<String> {
+    presented(s, headers).map(hash)
+}
+
 /// Whether the request comes from the browser that opened `p` (constant time).
 pub(crate) fn opened(s: &AuthServer, headers: &HeaderMap, p: &Pending) -> bool {
     presented(s, headers).is_some_and(|c| ct_eq(&hash(c), &p.browser))

@@ -538,7 +538,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.data_dir,
         Some(metrics.clone()),
     )
-    .context("opening the notifier's state")?;
+    .context("opening the notifier's state")?
+    .answer_at(
+        settings
+            .public_url
+            .as_deref()
+            .or((tls.is_some()).then_some(public_url.as_str())),
+        &settings.data_dir,
+        auth.clone(),
+    )
+    .context("opening the notifier's answer links")?;
     let state = state.with_notify(notifier.control());
     let mut http = crate::http::server::HttpConfig::new(public_url.clone());
     http.allowed_origins = settings.allowed_origins.clone();

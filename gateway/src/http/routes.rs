@@ -24,6 +24,8 @@ pub enum Route {
     Metrics,
     /// A route of the authorization server.
     Auth(Endpoint),
+    /// `/answer/{token}`: a notification's answer page (its own per-address limit).
+    Answer,
 }
 
 /// Which per-address bucket a request to the authorization server draws from.
@@ -44,6 +46,7 @@ impl Route {
             Route::Mcp => "/mcp",
             Route::Healthz => "/healthz",
             Route::Metrics => "/metrics",
+            Route::Answer => "/answer",
             Route::Auth(e) => e.label(),
         }
     }

@@ -211,6 +211,7 @@ pub fn router(
     if http.metrics_on_main {
         app = app.merge(metrics_router(svc));
     }
+    app = app.merge(crate::notify::answer::routes::router(svc));
     if let Some(auth) = &svc.auth {
         for r in auth.routes() {
             // Innermost first: the request's time cap, the route's rate limit, the body cap,

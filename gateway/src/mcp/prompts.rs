@@ -178,6 +178,19 @@ pub(super) async fn respond(
             p.question
         ));
     }
+    send_answer(state, &name, p, answer).await
+}
+
+/// Sends the keys that answer prompt `p` (on screen in session `name`) with `answer`, and
+/// watches for a moment for the prompt to go away: the answering half of
+/// `respond_to_prompt`, shared with the answer pages of notifications.
+pub(crate) async fn send_answer(
+    state: &AppState,
+    name: &SessionName,
+    p: &prompt::Prompt,
+    answer: &str,
+) -> CallToolResult {
+    let name = name.clone();
     let plan = match prompt::plan_answer(p, answer) {
         Ok(plan) => plan,
         Err(e) => return reply::fail(&e),

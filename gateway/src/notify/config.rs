@@ -36,8 +36,10 @@ pub struct NotifySection {
     pub events: Option<Vec<String>>,
     /// How long an agent must have worked before going idle counts as `finished`.
     pub finished_after_secs: Option<u64>,
-    /// Whether notifications carry answer URLs; only `off` exists so far.
+    /// Whether notifications carry answer URLs: `off`, `login` (the default) or `link`.
     pub answers: Option<String>,
+    /// How long an answer URL stays valid (default 600 s).
+    pub answer_ttl_secs: Option<u64>,
     /// The channels by name (`[notify.channels.NAME]`).
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelSection>,
@@ -73,6 +75,18 @@ pub struct ChannelSection {
     pub events: Option<Vec<String>>,
     /// Seconds one delivery attempt may take (default 10).
     pub timeout_secs: Option<u64>,
+    /// This channel's answer mode (default: the global `answers`).
+    pub answers: Option<String>,
+    /// Email: the SMTP user name.
+    pub username: Option<String>,
+    /// Email: a file holding the SMTP password.
+    pub password_file: Option<String>,
+    /// Email: an environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    /// Email: the sender (`Name <addr>` or `addr`).
+    pub from: Option<String>,
+    /// Email: the recipients.
+    pub to: Option<Vec<String>>,
 }
 
 /// The checked notification settings.
@@ -80,6 +94,8 @@ pub struct ChannelSection {
 pub struct NotifyConfig {
     /// How long an agent must have worked before going idle counts as `finished`.
     pub finished_after: Duration,
+    /// How long an answer URL stays valid.
+    pub answer_ttl: Duration,
     /// The channels, in name order.
     pub channels: Vec<ChannelConfig>,
 }
@@ -89,6 +105,7 @@ impl NotifyConfig {
     pub fn disabled() -> Self {
         NotifyConfig {
             finished_after: Duration::from_secs(DEFAULT_FINISHED_AFTER_SECS),
+            answer_ttl: Duration::from_secs(DEFAULT_ANSWER_TTL_SECS),
             channels: Vec::new(),
         }
     }
@@ -101,6 +118,8 @@ impl NotifyConfig {
 
 /// The default of `finished_after_secs`.
 pub const DEFAULT_FINISHED_AFTER_SECS: u64 = 20;
+/// The default of `answer_ttl_secs`.
+pub const DEFAULT_ANSWER_TTL_SECS: u64 = 600;
 /// The default of a channel's `timeout_secs`.
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
@@ -113,8 +132,44 @@ pub struct ChannelConfig {
     pub events: Vec<EventKind>,
     /// How long one attempt may take.
     pub timeout: Duration,
+    /// Whether its notifications carry answer URLs, and what they need.
+    pub answers: AnswerMode,
     /// What it is and where it goes.
     pub kind: ChannelKind,
+}
+
+/// Whether a notification carries answer URLs (`answers = "off" | "login" | "link"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerMode {
+    /// No answer URLs.
+    Off,
+    /// An answer URL answers only once the owner has signed in (the default).
+    Login,
+    /// The answer URL alone answers (what ntfy's one-tap buttons need).
+    Link,
+}
+
+impl AnswerMode {
+    fn parse(key: &str, value: Option<&str>) -> Result<Option<AnswerMode>, String> {
+        match value {
+            None => Ok(None),
+            Some("off") => Ok(Some(AnswerMode::Off)),
+            Some("login") => Ok(Some(AnswerMode::Login)),
+            Some("link") => Ok(Some(AnswerMode::Link)),
+            Some(other) => Err(format!(
+                "{key}: unknown mode {other:?}; use \"off\", \"login\" or \"link\""
+            )),
+        }
+    }
+
+    /// The name used in the database and the pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerMode::Off => "off",
+            AnswerMode::Login => "login",
+            AnswerMode::Link => "link",
+        }
+    }
 }
 
 /// What a channel is.
@@ -132,6 +187,8 @@ pub enum ChannelKind {
         /// The incoming-webhook URL (a secret).
         url: reqwest::Url,
     },
+    /// Email over SMTP ([`super::email`]).
+    Email(super::email::EmailChannel),
     /// ntfy's JSON publish API.
     Ntfy {
         /// The server's base URL.
@@ -152,6 +209,7 @@ impl std::fmt::Debug for ChannelKind {
             ChannelKind::Webhook { .. } => "Webhook(..)",
             ChannelKind::Slack { .. } => "Slack(..)",
             ChannelKind::Ntfy { .. } => "Ntfy(..)",
+            ChannelKind::Email(_) => "Email(..)",
         })
     }
 }
@@ -160,23 +218,22 @@ impl NotifySection {
     /// Checks the settings and reads the secrets. The error names the offending key.
     pub fn resolve(&self) -> Result<NotifyConfig, String> {
         let events = parse_events("[notify] events", self.events.as_deref())?;
-        match self.answers.as_deref() {
-            None | Some("off") => {}
-            Some(other) => {
-                return Err(format!(
-                    "[notify] answers: {other:?} is not available yet; only \"off\" is"
-                ));
-            }
+        let answers = AnswerMode::parse("[notify] answers", self.answers.as_deref())?
+            .unwrap_or(AnswerMode::Login);
+        let answer_ttl = self.answer_ttl_secs.unwrap_or(DEFAULT_ANSWER_TTL_SECS);
+        if answer_ttl == 0 {
+            return Err("[notify] answer_ttl_secs: must be at least 1".to_owned());
         }
         let mut channels = Vec::new();
         for (name, c) in &self.channels {
-            channels.push(c.resolve(name, &events)?);
+            channels.push(c.resolve(name, &events, answers)?);
         }
         Ok(NotifyConfig {
             finished_after: Duration::from_secs(
                 self.finished_after_secs
                     .unwrap_or(DEFAULT_FINISHED_AFTER_SECS),
             ),
+            answer_ttl: Duration::from_secs(answer_ttl),
             channels,
         })
     }
@@ -196,12 +253,26 @@ fn parse_events(key: &str, list: Option<&[String]>) -> Result<Vec<EventKind>, St
 }
 
 impl ChannelSection {
-    fn resolve(&self, name: &str, global: &[EventKind]) -> Result<ChannelConfig, String> {
+    fn resolve(
+        &self,
+        name: &str,
+        global: &[EventKind],
+        answers: AnswerMode,
+    ) -> Result<ChannelConfig, String> {
         let what = format!("[notify.channels.{name}]");
+        let answers = AnswerMode::parse(&format!("{what} answers"), self.answers.as_deref())?
+            .unwrap_or(answers);
         let events = match &self.events {
             Some(list) => parse_events(&format!("{what} events"), Some(list))?,
             None => global.to_vec(),
         };
+        let email_keys = [
+            ("username", self.username.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+        ];
         let unused = |keys: &[(&str, bool)]| -> Result<(), String> {
             match keys.iter().find(|(_, set)| *set) {
                 Some((key, _)) => Err(format!(
@@ -219,6 +290,7 @@ impl ChannelSection {
                     ("token_env", self.token_env.is_some()),
                     ("click", self.click.is_some()),
                 ])?;
+                unused(&email_keys)?;
                 let url = match secret(&what, "url", &self.url_file, &self.url_env)? {
                     Some(u) if self.url.is_none() => u,
                     Some(_) => {
@@ -266,6 +338,7 @@ impl ChannelSection {
                     ("url_file", self.url_file.is_some()),
                     ("url_env", self.url_env.is_some()),
                 ])?;
+                unused(&email_keys)?;
                 let url = self
                     .url
                     .as_deref()
@@ -285,9 +358,31 @@ impl ChannelSection {
                     click: self.click.clone(),
                 }
             }
+            "email" => {
+                unused(&[
+                    ("format", self.format.is_some()),
+                    ("secret_file", self.secret_file.is_some()),
+                    ("secret_env", self.secret_env.is_some()),
+                    ("url_file", self.url_file.is_some()),
+                    ("url_env", self.url_env.is_some()),
+                    ("topic", self.topic.is_some()),
+                    ("token_file", self.token_file.is_some()),
+                    ("token_env", self.token_env.is_some()),
+                    ("click", self.click.is_some()),
+                ])?;
+                let password = secret(&what, "password", &self.password_file, &self.password_env)?;
+                ChannelKind::Email(super::email::EmailChannel::resolve(
+                    &what,
+                    self.url.as_deref(),
+                    self.username.as_deref(),
+                    password,
+                    self.from.as_deref(),
+                    self.to.as_deref(),
+                )?)
+            }
             other => {
                 return Err(format!(
-                    "{what} kind: unknown kind {other:?}; use \"webhook\" or \"ntfy\""
+                    "{what} kind: unknown kind {other:?}; use \"webhook\", \"ntfy\" or \"email\""
                 ));
             }
         };
@@ -299,6 +394,7 @@ impl ChannelSection {
             name: name.to_owned(),
             events,
             timeout: Duration::from_secs(timeout),
+            answers,
             kind,
         })
     }
@@ -329,7 +425,7 @@ fn check_url(what: &str, key: &str, url: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host_str() {
         Some(h) if h.eq_ignore_ascii_case("localhost") => true,
         Some(h) => h

@@ -74,7 +74,46 @@ fn bad_channel_settings_name_the_key() {
             "[notify]\nevents = [\"waiting\", \"lunch\"]\n",
             "[notify] events: unknown event \"lunch\"",
         ),
-        ("[notify]\nanswers = \"link\"\n", "[notify] answers"),
+        (
+            "[notify]\nanswers = \"always\"\n",
+            "[notify] answers: unknown mode",
+        ),
+        (
+            "[notify]\nanswer_ttl_secs = 0\n",
+            "[notify] answer_ttl_secs",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"smtp://u:p@mail.example\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+            "[notify.channels.m] url: no credentials in the URL",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"http://mail.example\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+            "[notify.channels.m] url: scheme",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"smtps://mail.example\"\nto = [\"d@e.f\"]\n",
+            "[notify.channels.m] from",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"smtps://mail.example\"\nfrom = \"a@b.c\"\nto = []\n",
+            "[notify.channels.m] to",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"smtps://mail.example\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nusername = \"u\"\n",
+            "[notify.channels.m] password_file",
+        ),
+        (
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"smtps://mail.example\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\ntopic = \"t\"\n",
+            "[notify.channels.m] topic: not a setting",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nfrom = \"a@b.c\"\n",
+            "[notify.channels.x] from: not a setting",
+        ),
+        (
+            "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nanswers = \"yes\"\n",
+            "[notify.channels.x] answers: unknown mode",
+        ),
         (
             "[notify.channels.x]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\ntimeout_secs = 0\n",
             "[notify.channels.x] timeout_secs",
@@ -86,4 +125,44 @@ fn bad_channel_settings_name_the_key() {
             Ok(_) => panic!("accepted {text}"),
         }
     }
+}
+
+#[test]
+fn answers_default_to_login_and_a_channel_may_differ() {
+    let cfg = notify(
+        "[notify]\nanswer_ttl_secs = 30\n\
+         [notify.channels.a]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\n\
+         [notify.channels.b]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\nanswers = \"link\"\n",
+    )
+    .expect("valid");
+    assert_eq!(cfg.answer_ttl, Duration::from_secs(30));
+    assert_eq!(cfg.channels[0].answers, AnswerMode::Login);
+    assert_eq!(cfg.channels[1].answers, AnswerMode::Link);
+    let off = notify(
+        "[notify]\nanswers = \"off\"\n\
+         [notify.channels.a]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"t\"\n",
+    )
+    .expect("valid");
+    assert_eq!(off.channels[0].answers, AnswerMode::Off);
+}
+
+#[test]
+fn email_needs_tls_off_loopback() {
+    use crate::notify::email::Security;
+    let mail = |url: &str| {
+        let cfg = notify(&format!(
+            "[notify.channels.m]\nkind = \"email\"\nurl = \"{url}\"\n\
+             from = \"sessiongate <a@b.c>\"\nto = [\"d@e.f\"]\n"
+        ))
+        .expect("valid");
+        match &cfg.channels[0].kind {
+            ChannelKind::Email(m) => format!("{m:?}"),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(mail("smtps://mail.example").contains(&format!("{:?}", Security::Implicit)));
+    assert!(mail("smtps://mail.example").contains("465"));
+    assert!(mail("smtp://mail.example").contains(&format!("{:?}", Security::StartTls)));
+    assert!(mail("smtp://mail.example").contains("587"));
+    assert!(mail("smtp://127.0.0.1:2525").contains(&format!("{:?}", Security::LoopbackPlain)));
 }

@@ -4,13 +4,16 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use super::answer::Answers;
 use super::store::{Store, StoreError};
 
-/// Mutes per session, kept in memory and (when notifications are on) in the database.
+/// Mutes per session, kept in memory and (when notifications are on) in the database; and the
+/// answer URLs' service, when notifications carry them.
 #[derive(Debug, Default)]
 pub struct NotifyControl {
     muted: Mutex<HashSet<String>>,
     store: Option<Arc<Store>>,
+    answers: Option<Arc<Answers>>,
 }
 
 impl NotifyControl {
@@ -24,7 +27,18 @@ impl NotifyControl {
         Ok(NotifyControl {
             muted: Mutex::new(store.muted()?),
             store: Some(store),
+            answers: None,
         })
+    }
+
+    /// The answer URLs' service, if notifications carry answer URLs.
+    pub fn answers(&self) -> Option<Arc<Answers>> {
+        self.answers.clone()
+    }
+
+    /// Installs the answer URLs' service.
+    pub(super) fn set_answers(&mut self, answers: Arc<Answers>) {
+        self.answers = Some(answers);
     }
 
     /// Whether any channel is configured.

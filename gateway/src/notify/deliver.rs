@@ -82,15 +82,28 @@ impl Dispatcher {
     /// Queues `n` for every channel that sends its kind of event; never waits. A full queue
     /// drops the notification for that channel (counted as `dropped`).
     pub fn send(&self, n: Arc<Notification>) {
-        for (channel, tx) in &self.queues {
-            if n.event != EventKind::Test && !channel.events.contains(&n.event) {
-                continue;
-            }
-            if tx.try_send(n.clone()).is_err() {
-                tracing::warn!(channel = %channel.name, event = n.event.as_str(), "notification queue full; dropped");
-                if let Some(m) = &self.metrics {
-                    m.notification(&channel.name, "dropped");
-                }
+        for i in 0..self.queues.len() {
+            self.send_to(i, n.clone());
+        }
+    }
+
+    /// The channels, in the order [`Dispatcher::send_to`] numbers them.
+    pub fn channels(&self) -> Vec<Arc<ChannelConfig>> {
+        self.queues.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Queues `n` for channel number `i` if it sends its kind of event; never waits.
+    pub fn send_to(&self, i: usize, n: Arc<Notification>) {
+        let Some((channel, tx)) = self.queues.get(i) else {
+            return;
+        };
+        if n.event != EventKind::Test && !channel.events.contains(&n.event) {
+            return;
+        }
+        if tx.try_send(n.clone()).is_err() {
+            tracing::warn!(channel = %channel.name, event = n.event.as_str(), "notification queue full; dropped");
+            if let Some(m) = &self.metrics {
+                m.notification(&channel.name, "dropped");
             }
         }
     }
@@ -169,6 +182,7 @@ async fn attempt_once(
     n: &Notification,
 ) -> Result<(u16, String), String> {
     let req = match &channel.kind {
+        ChannelKind::Email(mail) => return mail.send(n, channel.timeout).await,
         ChannelKind::Webhook { url, secret } => {
             let body = serde_json::to_vec(n).map_err(|e| e.to_string())?;
             let ts = unix_now().to_string();

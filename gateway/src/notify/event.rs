@@ -77,6 +77,10 @@ pub struct Notification {
     pub signal: Option<i32>,
     /// What happened in a few lines: the last assistant message or the screen's last lines.
     pub summary: Option<String>,
+    /// What the options' answer URLs need: `login` (the owner's sign-in) or `link` (nothing
+    /// more); absent when there are none.
+    #[serde(rename = "answers", skip_serializing_if = "Option::is_none")]
+    pub answer_mode: Option<&'static str>,
 }
 
 impl Notification {
@@ -94,6 +98,7 @@ impl Notification {
             exit_code: None,
             signal: None,
             summary: None,
+            answer_mode: None,
         }
     }
 

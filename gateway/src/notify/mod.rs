@@ -19,11 +19,15 @@
 //! - `watch`: the task that turns backend events into notifications;
 //! - [`deliver`]: a queue and a worker per channel, retries, signatures, metrics;
 //! - [`format`]: the Slack and ntfy bodies;
-//! - [`test_command`]: `sessiongate notify test`.
+//! - [`email`]: the email channel (SMTP);
+//! - [`test_command`]: `sessiongate notify test`;
+//! - [`answer`]: answer URLs, their pages and their tokens.
 
+pub mod answer;
 pub mod config;
 pub mod control;
 pub mod deliver;
+pub mod email;
 pub mod event;
 pub mod format;
 pub mod store;
@@ -72,6 +76,41 @@ impl Notifier {
             control: Arc::new(control),
             metrics,
         })
+    }
+
+    /// Gives waiting notifications answer URLs under `base`, the public URL, when the owner
+    /// made the gateway reachable there (`--public-url`, or an https bind: `None`
+    /// otherwise). `auth` is the authorization server whose login `login` mode needs.
+    pub fn answer_at(
+        mut self,
+        base: Option<&str>,
+        data_dir: &Path,
+        auth: Option<Arc<sessiongate_auth::AuthServer>>,
+    ) -> Result<Self, store::StoreError> {
+        let Some(base) = base else {
+            return Ok(self);
+        };
+        if self.store.is_none() {
+            return Ok(self);
+        }
+        let answers = answer::Answers::open(data_dir, base, self.config.answer_ttl, auth)?;
+        let off: Vec<&str> = self
+            .config
+            .channels
+            .iter()
+            .filter(|c| {
+                c.answers == config::AnswerMode::Login
+                    && answers.mode_for(c) == config::AnswerMode::Off
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        if !off.is_empty() {
+            tracing::warn!(channels = ?off, "answers = \"login\" needs OAuth; these channels carry no answer URLs");
+        }
+        if let Some(control) = Arc::get_mut(&mut self.control) {
+            control.set_answers(Arc::new(answers));
+        }
+        Ok(self)
     }
 
     /// The mutes, for [`AppState::with_notify`].

@@ -57,6 +57,8 @@ struct Watcher {
     tracked: HashMap<SessionName, Tracked>,
     /// When to look at each session again.
     due: HashMap<SessionName, Vec<Instant>>,
+    /// When each session last printed, by the backend's output events.
+    last_output: HashMap<SessionName, Instant>,
 }
 
 /// Runs the watcher until `ct` is cancelled.
@@ -75,6 +77,7 @@ pub(super) async fn run(
         dispatcher,
         tracked: HashMap::new(),
         due: HashMap::new(),
+        last_output: HashMap::new(),
     };
     // What is on screen at startup counts too (a prompt already sent is in the database).
     w.schedule_all(Instant::now()).await;
@@ -87,6 +90,8 @@ pub(super) async fn run(
             // every session now, and again once screens and infos kept from before the
             // change have expired.
             epoch = now_epoch;
+            // Output times from before the change may be stale.
+            w.last_output.clear();
             let now = Instant::now();
             w.schedule_all(now).await;
             w.schedule_all(now + CACHE_EXPIRY).await;
@@ -131,13 +136,18 @@ pub(super) async fn run(
                     // A burst of output is one look a settle period and a quiet period after
                     // its last event.
                     let now = Instant::now();
+                    w.last_output.insert(name.clone(), now);
                     w.due.insert(name, vec![now + SETTLE, now + QUIET_RECHECK]);
                 }
                 Ok(SessionEvent::Exited(name)) => {
                     w.due.insert(name, vec![Instant::now()]);
                 }
                 Ok(SessionEvent::Terminated(name)) => w.forget(&name).await,
-                Err(RecvError::Lagged(_)) => w.schedule_all(Instant::now()).await,
+                Err(RecvError::Lagged(_)) => {
+                    // Missed events: the output times known may be stale.
+                    w.last_output.clear();
+                    w.schedule_all(Instant::now()).await;
+                }
                 Err(RecvError::Closed) => {
                     ct.cancelled().await;
                     return;
@@ -161,6 +171,7 @@ impl Watcher {
     async fn forget(&mut self, name: &SessionName) {
         self.tracked.remove(name);
         self.due.remove(name);
+        self.last_output.remove(name);
         self.state.notify.forget(name.as_str());
         let store = self.store.clone();
         let s = name.to_string();
@@ -195,10 +206,13 @@ impl Watcher {
             h.finish()
         };
         let now = Instant::now();
-        let settle = if self.state.backend.output_events_epoch().is_some() {
-            SETTLE
-        } else {
-            SETTLE_POLLED
+        let watched = self.state.backend.output_events_epoch().is_some();
+        let settle = if watched { SETTLE } else { SETTLE_POLLED };
+        // While output events are complete, the screen has not changed since the session's
+        // last output event: it has been stable since then, not since this look.
+        let changed_at = match self.last_output.get(name) {
+            Some(&at) if watched && at <= now => at,
+            _ => now,
         };
         let t = self.tracked.entry(name.clone()).or_insert(Tracked {
             digest: digest.wrapping_add(1),
@@ -211,7 +225,7 @@ impl Watcher {
         t.exited = false;
         if t.digest != digest {
             t.digest = digest;
-            t.stable_since = now;
+            t.stable_since = changed_at;
         }
         if now < t.stable_since + settle {
             // Not settled yet: look again when it would be.
@@ -252,8 +266,8 @@ impl Watcher {
                 let store = self.store.clone();
                 let (s, claim) = (name.to_string(), id.clone());
                 if db(move || store.claim(&claim, &s, "waiting")).await == Some(true) {
-                    self.dispatcher
-                        .send(Arc::new(Notification::waiting(name.as_str(), p)));
+                    let n = Arc::new(Notification::waiting(name.as_str(), p));
+                    self.send_waiting(n, p).await;
                 }
                 return;
             }
@@ -324,6 +338,25 @@ impl Watcher {
             .unwrap_or_default();
         n.summary = Some(last_lines(&screen));
         self.claim_and_send(n, "exited").await;
+    }
+
+    /// Sends a waiting prompt: each channel gets answer URLs of its own, when they are on.
+    async fn send_waiting(&self, n: Arc<Notification>, p: &sessiongate_backend::prompt::Prompt) {
+        let Some(answers) = self.state.notify.answers() else {
+            return self.dispatcher.send(n);
+        };
+        let channels = self.dispatcher.channels();
+        let prompt = p.clone();
+        let fallback = n.clone();
+        match db(move || answers.mint_all(&channels, &n, &prompt)).await {
+            Some(per_channel) => {
+                for (i, n) in per_channel.into_iter().enumerate() {
+                    self.dispatcher.send_to(i, n);
+                }
+            }
+            // The tokens could not be stored: the notification still goes out, without them.
+            None => self.dispatcher.send(fallback),
+        }
     }
 
     async fn claim_and_send(&self, n: Notification, event: &'static str) {
