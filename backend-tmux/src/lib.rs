@@ -21,12 +21,17 @@
 //! - `driver`: control mode or fork, reconnecting, pane → session map, events;
 //! - `control`: the control-mode client, its line protocol and argument quoting;
 //! - `command`: running a forked tmux and classifying its errors;
-//! - `format`: the `list-panes` format and its parser, and the name mapping.
+//! - `format`: the `list-panes` format and its parser, and the name mapping;
+//! - `ssh`: the SSH transport for a tmux server on another host ([`SshTarget`]): every
+//!   invocation becomes `ssh … HOST -- <words quoted by [`shell_quote`]>`.
 
 mod command;
 mod control;
 mod driver;
 mod format;
+mod ssh;
+
+pub use ssh::{RETRY_GAP, SshTarget, shell_quote};
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +77,8 @@ pub struct TmuxConfig {
     /// hung (a stopped server never answers; without a deadline every call would wait
     /// forever).
     pub command_timeout: std::time::Duration,
+    /// The host the tmux server runs on, reached over SSH; `None` for this machine.
+    pub ssh: Option<SshTarget>,
 }
 
 impl TmuxConfig {
@@ -84,6 +91,7 @@ impl TmuxConfig {
             program: "tmux".into(),
             config_file: None,
             command_timeout: std::time::Duration::from_secs(10),
+            ssh: None,
         }
     }
 }
@@ -102,6 +110,7 @@ impl TmuxBackend {
     /// created; a server that already runs on the socket is used as it is.
     pub fn new(cfg: TmuxConfig) -> Self {
         let tmux = Tmux {
+            ssh: cfg.ssh.map(|t| std::sync::Arc::new(ssh::Ssh::new(t))),
             program: cfg.program,
             socket: cfg.socket,
             config: cfg.config_file,
@@ -115,19 +124,46 @@ impl TmuxBackend {
         }
     }
 
-    /// Checks that tmux can be run at all, for a clear error at startup.
+    /// Checks that tmux can be run at all (on its host, over SSH for a remote one), for a
+    /// clear error at startup; returns tmux's version.
     pub async fn check(&self) -> Result<String> {
-        let out = tokio::process::Command::new(&self.driver.tmux.program)
-            .arg("-V")
-            .output()
+        let tmux = &self.driver.tmux;
+        let unavailable = |why: String| match tmux.host() {
+            Some(host) => Error::Unavailable(format!("host {host}: {why}")),
+            None => Error::Unavailable(format!("{why}; install tmux or choose --backend pty")),
+        };
+        let mut cmd = tmux
+            .argv_command(&[&tmux.program, "-V"])
+            .map_err(|e| e.into_error(tmux, ""))?;
+        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let out = tokio::time::timeout(tmux.timeout, cmd.output())
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot run {:?} ({e}); install tmux or choose --backend pty",
-                    self.driver.tmux.program
-                ))
-            })?;
+            .map_err(|_| {
+                tmux.note_ssh(Some("no answer in time"));
+                unavailable(format!("no answer within {} s", tmux.timeout.as_secs()))
+            })?
+            .map_err(|e| unavailable(format!("cannot run {:?} ({e})", tmux.program)))?;
+        if let Some(ssh) = &tmux.ssh {
+            if out.status.code() == Some(ssh::SSH_FAILED) {
+                let why = ssh.explain(&String::from_utf8_lossy(&out.stderr));
+                ssh.record(Some(&why));
+                return Err(TmuxFailure::Ssh(why).into_error(tmux, ""));
+            }
+            ssh.record(None);
+        }
+        if !out.status.success() {
+            return Err(unavailable(format!(
+                "cannot run {:?}: {}",
+                tmux.program,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// The host this backend's tmux runs on: `None` for this machine.
+    pub fn host(&self) -> Option<&str> {
+        self.driver.tmux.host()
     }
 
     async fn panes(&self) -> Result<Vec<PaneLine>> {
