@@ -166,6 +166,44 @@ impl Tmux {
         }
     }
 
+    /// Runs `argv` (a fixed program such as `sh` or `tmux -V`, never a client's command line)
+    /// on tmux's host with the same deadline and SSH accounting as tmux commands: its
+    /// standard output, or its standard error as [`TmuxFailure::Other`].
+    pub(crate) async fn run_plain(&self, argv: &[&str]) -> Result<String, TmuxFailure> {
+        let mut cmd = self.argv_command(argv)?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = match tokio::time::timeout(self.timeout, cmd.output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => return Err(TmuxFailure::Other(format!("cannot run {:?}: {e}", argv[0]))),
+            Err(_) => {
+                let why = format!("no answer within {} s", self.timeout.as_secs());
+                self.note_ssh(Some(&why));
+                return Err(match self.ssh {
+                    Some(_) => TmuxFailure::Ssh(why),
+                    None => TmuxFailure::Other(why),
+                });
+            }
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(ssh) = &self.ssh {
+            if out.status.code() == Some(SSH_FAILED) {
+                let why = ssh.explain(&stderr);
+                ssh.record(Some(&why));
+                return Err(TmuxFailure::Ssh(why));
+            }
+            ssh.record(None);
+        }
+        if !out.status.success() {
+            return Err(TmuxFailure::Other(
+                stderr.trim().chars().take(500).collect(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// Records an SSH-level outcome seen outside [`Tmux::run`] (the control client's start).
     pub(crate) fn note_ssh(&self, failure: Option<&str>) {
         if let Some(ssh) = &self.ssh {

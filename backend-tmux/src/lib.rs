@@ -128,37 +128,43 @@ impl TmuxBackend {
     /// clear error at startup; returns tmux's version.
     pub async fn check(&self) -> Result<String> {
         let tmux = &self.driver.tmux;
-        let unavailable = |why: String| match tmux.host() {
-            Some(host) => Error::Unavailable(format!("host {host}: {why}")),
-            None => Error::Unavailable(format!("{why}; install tmux or choose --backend pty")),
-        };
-        let mut cmd = tmux
-            .argv_command(&[&tmux.program, "-V"])
-            .map_err(|e| e.into_error(tmux, ""))?;
-        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
-        let out = tokio::time::timeout(tmux.timeout, cmd.output())
-            .await
-            .map_err(|_| {
-                tmux.note_ssh(Some("no answer in time"));
-                unavailable(format!("no answer within {} s", tmux.timeout.as_secs()))
-            })?
-            .map_err(|e| unavailable(format!("cannot run {:?} ({e})", tmux.program)))?;
-        if let Some(ssh) = &tmux.ssh {
-            if out.status.code() == Some(ssh::SSH_FAILED) {
-                let why = ssh.explain(&String::from_utf8_lossy(&out.stderr));
-                ssh.record(Some(&why));
-                return Err(TmuxFailure::Ssh(why).into_error(tmux, ""));
+        match tmux.run_plain(&[&tmux.program, "-V"]).await {
+            Ok(v) => Ok(v.trim().to_owned()),
+            Err(TmuxFailure::Other(why)) if tmux.host().is_none() => Err(Error::Unavailable(
+                format!("{why}; install tmux or choose --backend pty"),
+            )),
+            Err(e) => Err(e.into_error(tmux, "")),
+        }
+    }
+
+    /// Resolves a directory on the host tmux runs on (symlinks resolved there, as
+    /// `cd -P` does): `None` is the home directory of the user tmux runs as. Fails with
+    /// [`Error::WorkdirMissing`] when it is not an existing directory there. The directory
+    /// is handed to a fixed script as its one argument, never as part of the script.
+    pub async fn resolve_dir(&self, dir: Option<&str>) -> Result<std::path::PathBuf> {
+        let tmux = &self.driver.tmux;
+        let out = match dir {
+            Some(d) => {
+                tmux.run_plain(&["sh", "-c", "cd -P -- \"$1\" && pwd -P", "sh", d])
+                    .await
             }
-            ssh.record(None);
+            None => tmux.run_plain(&["sh", "-c", "cd -P && pwd -P"]).await,
+        };
+        match out {
+            Ok(path) => {
+                let path = path.strip_suffix('\n').unwrap_or(&path);
+                if path.is_empty() || path.contains('\n') || !path.starts_with('/') {
+                    return Err(Error::WorkdirMissing(
+                        sessiongate_backend::name::printable_prefix(dir.unwrap_or("~")),
+                    ));
+                }
+                Ok(std::path::PathBuf::from(path))
+            }
+            Err(TmuxFailure::Other(_)) => Err(Error::WorkdirMissing(
+                sessiongate_backend::name::printable_prefix(dir.unwrap_or("~")),
+            )),
+            Err(e) => Err(e.into_error(tmux, "")),
         }
-        if !out.status.success() {
-            return Err(unavailable(format!(
-                "cannot run {:?}: {}",
-                tmux.program,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     /// The host this backend's tmux runs on: `None` for this machine.

@@ -49,6 +49,7 @@ pub mod front_stack;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
+pub mod hosts;
 pub mod http_guard;
 pub mod jsonrpc_guard;
 pub mod limits;

@@ -114,10 +114,14 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
             && d.activity == Activity::WaitingForInput
         {
             texts.push(prompt_text(&info.name, &d));
-            waiting.push(json!({ "session": info.name, "detection": d }));
+            let host = info
+                .name
+                .host()
+                .unwrap_or(sessiongate_backend::hosts::LOCAL);
+            waiting.push(json!({ "session": info.name, "host": host, "detection": d }));
         }
     }
-    let text = if waiting.is_empty() {
+    let mut text = if waiting.is_empty() {
         format!(
             "No session is waiting for input ({} sessions checked).",
             sessions.len()
@@ -125,9 +129,10 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     } else {
         texts.join("\n\n")
     };
+    let hosts = crate::hosts::describe_hosts(&state.hosts, &mut text);
     reply::ok_json(
         text,
-        json!({ "waiting": waiting, "checked": sessions.len() }),
+        json!({ "waiting": waiting, "checked": sessions.len(), "hosts": hosts }),
     )
 }
 
