@@ -210,9 +210,9 @@ impl SessionPolicy {
 
     /// Checks an untrusted create request.
     ///
-    /// `working_dir` may be absolute, `~`-relative, relative to the first allowed root, or
-    /// empty (the first allowed root). It must exist and, after symlinks are resolved, lie
-    /// under an allowed root.
+    /// `name` must be bare (this policy is one machine's). `working_dir` may be absolute,
+    /// `~`-relative, relative to the first allowed root, or empty (the first allowed root).
+    /// It must exist and, after symlinks are resolved, lie under an allowed root.
     pub fn prepare(
         &self,
         name: &str,
@@ -220,6 +220,13 @@ impl SessionPolicy {
         profile: &str,
     ) -> Result<CreateSpec> {
         let name = SessionName::new(name)?;
+        if name.host().is_some() {
+            // This policy is one machine's: the host router removes the host part first.
+            return Err(Error::InvalidName {
+                name: printable_prefix(name.as_str()),
+                reason: "a host part (HOST:) is not allowed here",
+            });
+        }
         let working_dir = self.check_dir(working_dir.unwrap_or(""))?;
         let p = self
             .profiles

@@ -174,6 +174,54 @@ async fn remote_sessions_work_like_local_ones_and_lists_merge_hosts() {
         .unwrap();
     assert!(err.contains("no host named \"gpu\""), "{err}");
 
+    // Hostile directories and host names change nothing on the remote side: each is refused
+    // and no command in them ran there.
+    let canary = root.path().join("PWNED");
+    for dir in [
+        format!("$(touch {})", canary.display()),
+        format!("`touch {}`", canary.display()),
+        format!("x'; touch {}; '", canary.display()),
+        format!("x\ntouch {}", canary.display()),
+        "-P".to_owned(),
+        "../../..".to_owned(),
+        "/etc".to_owned(),
+        "~root".to_owned(),
+    ] {
+        let err = c
+            .call_err(
+                "create_session",
+                json!({ "name": "build:evil", "profile": "bash", "working_dir": dir }),
+            )
+            .await
+            .unwrap();
+        assert!(
+            err.contains("does not exist") || err.contains("outside the allowed roots"),
+            "{dir:?}: {err}"
+        );
+    }
+    for host in ["a;b", "$(id)", "-oProxyCommand=id", "build:x"] {
+        let err = c
+            .call_err(
+                "create_session",
+                json!({ "name": "evil", "host": host, "profile": "bash" }),
+            )
+            .await
+            .unwrap();
+        assert!(err.contains("invalid session name"), "{host:?}: {err}");
+    }
+    assert!(
+        !canary.exists(),
+        "a hostile directory ran a command on the host"
+    );
+    let out = std::process::Command::new("tmux")
+        .args(["-L", &socket, "ls", "-F", "#{session_name}"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("evil"),
+        "{out:?}"
+    );
+
     c.call_ok("terminate_session", json!({ "session": "build:cc" }))
         .await
         .unwrap();
