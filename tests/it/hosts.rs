@@ -75,9 +75,17 @@ async fn remote_sessions_work_like_local_ones_and_lists_merge_hosts() {
     let _remote = RemoteTmux(socket.clone());
     let root = remote_root();
     let cfg = sshd.ssh_config(ClientFaults::default());
+    // A second host: the same sshd, another tmux server.
+    let socket2 = unique_socket("remote2");
+    let _remote2 = RemoteTmux(socket2.clone());
+    let r = root.path().display().to_string();
     let gw = gateway(
         "hosts",
-        &host_table("build", &cfg, &socket, &root.path().display().to_string()),
+        &format!(
+            "{}{}",
+            host_table("build", &cfg, &socket, &r),
+            host_table("gpu", &cfg, &socket2, &r)
+        ),
     );
     let mut c = client(&gw).await;
 
@@ -134,6 +142,12 @@ async fn remote_sessions_work_like_local_ones_and_lists_merge_hosts() {
         "a remote pid is not one of this machine's"
     );
 
+    c.call_ok(
+        "create_session",
+        json!({ "name": "gpu:cc", "profile": "bash" }),
+    )
+    .await
+    .unwrap();
     let list = structured(&mut c, "list_sessions", json!({})).await;
     let names: Vec<(String, String)> = list["sessions"]
         .as_array()
@@ -151,13 +165,17 @@ async fn remote_sessions_work_like_local_ones_and_lists_merge_hosts() {
         [
             ("build:cc".to_owned(), "build".to_owned()),
             ("build:two".to_owned(), "build".to_owned()),
+            ("gpu:cc".to_owned(), "gpu".to_owned()),
             ("here".to_owned(), "local".to_owned()),
         ]
     );
-    assert_eq!(list["hosts"][1]["host"], "build");
-    assert_eq!(list["hosts"][1]["reachable"], true, "{list}");
+    for (i, host) in ["local", "build", "gpu"].iter().enumerate() {
+        assert_eq!(list["hosts"][i]["host"], *host, "{list}");
+        assert_eq!(list["hosts"][i]["reachable"], true, "{list}");
+    }
     let prompts = structured(&mut c, "check_prompts", json!({})).await;
-    assert_eq!(prompts["checked"], 3, "{prompts}");
+    assert_eq!(prompts["checked"], 4, "{prompts}");
+    assert_eq!(prompts["hosts"].as_array().unwrap().len(), 3, "{prompts}");
 
     // A directory outside the host's roots, and an unknown host, are refused.
     let err = c
@@ -169,10 +187,10 @@ async fn remote_sessions_work_like_local_ones_and_lists_merge_hosts() {
         .unwrap();
     assert!(err.contains("outside the allowed roots"), "{err}");
     let err = c
-        .call_err("get_logs", json!({ "session": "gpu:cc" }))
+        .call_err("get_logs", json!({ "session": "tpu:cc" }))
         .await
         .unwrap();
-    assert!(err.contains("no host named \"gpu\""), "{err}");
+    assert!(err.contains("no host named \"tpu\""), "{err}");
 
     // Hostile directories and host names change nothing on the remote side: each is refused
     // and no command in them ran there.
