@@ -13,9 +13,13 @@ use tokio::process::Command;
 
 use sessiongate_backend::Error;
 
+use crate::ssh::{SSH_FAILED, Ssh};
+
 /// How to reach the tmux server.
 #[derive(Debug, Clone)]
 pub(crate) struct Tmux {
+    /// Set for a tmux server on another machine: every invocation runs through `ssh`.
+    pub(crate) ssh: Option<std::sync::Arc<Ssh>>,
     pub(crate) program: String,
     pub(crate) socket: String,
     pub(crate) config: Option<String>,
@@ -40,6 +44,9 @@ pub(crate) enum TmuxFailure {
     /// The control-mode client could not run the command (it ended, hung, or the command
     /// cannot be written as one line); the command should be run forked instead.
     Broken,
+    /// The SSH connection to the tmux server's host failed (unreachable, refused, host key
+    /// not trusted, authentication), with what was learnt.
+    Ssh(String),
     /// Anything else, with tmux's message.
     Other(String),
 }
@@ -53,18 +60,14 @@ impl Tmux {
         commands: &[Vec<Cow<'_, str>>],
         stdin: Option<&[u8]>,
     ) -> Result<String, TmuxFailure> {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("-L").arg(&self.socket);
-        cmd.arg("-f")
-            .arg(self.config.as_deref().unwrap_or("/dev/null"));
+        let mut words: Vec<Cow<'_, str>> = Vec::new();
         for (i, c) in commands.iter().enumerate() {
             if i > 0 {
-                cmd.arg(";");
+                words.push(Cow::Borrowed(";"));
             }
-            for a in c {
-                cmd.arg(escape_arg(a).as_ref());
-            }
+            words.extend(c.iter().map(|a| escape_arg(a)));
         }
+        let mut cmd = self.command(&words)?;
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -75,10 +78,16 @@ impl Tmux {
         .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                TmuxFailure::Other(format!(
-                    "the tmux program {:?} is not installed or not on PATH",
-                    self.program
-                ))
+                TmuxFailure::Other(match &self.ssh {
+                    Some(ssh) => format!(
+                        "the ssh program {:?} is not installed or not on PATH",
+                        ssh.target.program
+                    ),
+                    None => format!(
+                        "the tmux program {:?} is not installed or not on PATH",
+                        self.program
+                    ),
+                })
             } else {
                 TmuxFailure::Other(format!("could not run tmux: {e}"))
             }
@@ -92,6 +101,15 @@ impl Tmux {
         // kill_on_drop ends the invocation when the deadline drops it.
         let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
             Ok(out) => out.map_err(|e| TmuxFailure::Other(format!("tmux did not finish: {e}")))?,
+            Err(_) if self.ssh.is_some() => {
+                let why = format!(
+                    "no answer within {} s (the host or its network is down or hung), and what \
+                     was asked may still happen",
+                    self.timeout.as_secs()
+                );
+                self.note_ssh(Some(&why));
+                return Err(TmuxFailure::Ssh(why));
+            }
             Err(_) => {
                 return Err(TmuxFailure::Server(format!(
                     "it did not answer within {} s (stopped or hung?), and what was asked may \
@@ -100,10 +118,102 @@ impl Tmux {
                 )));
             }
         };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(ssh) = &self.ssh {
+            if out.status.code() == Some(SSH_FAILED) {
+                let why = ssh.explain(&stderr);
+                ssh.record(Some(&why));
+                return Err(TmuxFailure::Ssh(why));
+            }
+            ssh.record(None);
+        }
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        Err(classify(&String::from_utf8_lossy(&out.stderr)))
+        Err(classify(&stderr))
+    }
+
+    /// The process that runs tmux with `args` after the socket and configuration options:
+    /// tmux itself (an argv, never a shell string), or `ssh` running it on the remote host.
+    /// Fails at once while the host's last SSH failure is recent (see [`crate::ssh`]).
+    pub(crate) fn command<S: AsRef<str>>(&self, args: &[S]) -> Result<Command, TmuxFailure> {
+        let config = self.config.as_deref().unwrap_or("/dev/null");
+        let mut words: Vec<&str> = vec![&self.program, "-L", &self.socket, "-f", config];
+        // A login over SSH often has no UTF-8 locale (ssh sends none by default), and tmux
+        // then writes every control character and non-ASCII byte of its output (the tabs of
+        // `list-panes -F`, a session's UTF-8 text) as `_`; `-u` says the client takes UTF-8.
+        if self.ssh.is_some() {
+            words.push("-u");
+        }
+        words.extend(args.iter().map(|a| a.as_ref()));
+        self.argv_command(&words)
+    }
+
+    /// The process that runs `argv` (tmux's own program first) locally or over SSH.
+    pub(crate) fn argv_command(&self, argv: &[&str]) -> Result<Command, TmuxFailure> {
+        match &self.ssh {
+            None => {
+                let mut cmd = Command::new(argv[0]);
+                cmd.args(&argv[1..]);
+                Ok(cmd)
+            }
+            Some(ssh) => {
+                if let Some(why) = ssh.recent_failure() {
+                    return Err(TmuxFailure::Ssh(why));
+                }
+                ssh.command(argv).map_err(TmuxFailure::Ssh)
+            }
+        }
+    }
+
+    /// Runs `argv` (a fixed program such as `sh` or `tmux -V`, never a client's command line)
+    /// on tmux's host with the same deadline and SSH accounting as tmux commands: its
+    /// standard output, or its standard error as [`TmuxFailure::Other`].
+    pub(crate) async fn run_plain(&self, argv: &[&str]) -> Result<String, TmuxFailure> {
+        let mut cmd = self.argv_command(argv)?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = match tokio::time::timeout(self.timeout, cmd.output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => return Err(TmuxFailure::Other(format!("cannot run {:?}: {e}", argv[0]))),
+            Err(_) => {
+                let why = format!("no answer within {} s", self.timeout.as_secs());
+                self.note_ssh(Some(&why));
+                return Err(match self.ssh {
+                    Some(_) => TmuxFailure::Ssh(why),
+                    None => TmuxFailure::Other(why),
+                });
+            }
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(ssh) = &self.ssh {
+            if out.status.code() == Some(SSH_FAILED) {
+                let why = ssh.explain(&stderr);
+                ssh.record(Some(&why));
+                return Err(TmuxFailure::Ssh(why));
+            }
+            ssh.record(None);
+        }
+        if !out.status.success() {
+            return Err(TmuxFailure::Other(
+                stderr.trim().chars().take(500).collect(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Records an SSH-level outcome seen outside [`Tmux::run`] (the control client's start).
+    pub(crate) fn note_ssh(&self, failure: Option<&str>) {
+        if let Some(ssh) = &self.ssh {
+            ssh.record(failure);
+        }
+    }
+
+    /// The name of the host tmux runs on, for messages: `None` for this machine.
+    pub(crate) fn host(&self) -> Option<&str> {
+        self.ssh.as_ref().map(|s| s.target.host.as_str())
     }
 }
 
@@ -170,12 +280,23 @@ impl TmuxFailure {
             TmuxFailure::Duplicate => Error::AlreadyExists(session.to_owned()),
             TmuxFailure::Broken => Error::Unavailable("tmux: the control client ended".into()),
             TmuxFailure::Server(why) => Error::Unavailable(format!(
-                "the tmux server on socket {socket:?} is not working: {why}; check it with \
+                "the tmux server on socket {socket:?}{on} is not working: {why}; check it with \
                  `tmux -L {socket} ls`, and if it stays stuck, `tmux -L {socket} kill-server` \
                  (this ends its sessions) lets the next call start a new one",
-                socket = tmux.socket
+                socket = tmux.socket,
+                on = tmux
+                    .host()
+                    .map(|h| format!(" on host {h}"))
+                    .unwrap_or_default(),
             )),
-            TmuxFailure::Other(m) => Error::Unavailable(format!("tmux: {m}")),
+            TmuxFailure::Ssh(why) => Error::Unavailable(format!(
+                "host {} cannot be reached over SSH: {why}",
+                tmux.host().unwrap_or("local")
+            )),
+            TmuxFailure::Other(m) => match tmux.host() {
+                Some(host) => Error::Unavailable(format!("tmux on host {host}: {m}")),
+                None => Error::Unavailable(format!("tmux: {m}")),
+            },
             TmuxFailure::NoServer | TmuxFailure::NoTarget => Error::NotFound(session.to_owned()),
         }
     }

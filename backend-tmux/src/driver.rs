@@ -253,7 +253,12 @@ impl Driver {
         if let Err(e) = self.tmux.run(&[detach], None).await {
             tracing::debug!(?e, "detaching stale control clients failed");
         }
-        // A client that did not go is stuck: tmux still lists it, so the pid is its.
+        // A client that did not go is stuck: tmux still lists it, so the pid is its. On
+        // another host the pid is not one of this machine's: such a client is left to
+        // tmux (it ends when its SSH connection does).
+        if self.tmux.ssh.is_some() {
+            return;
+        }
         if let Ok(after) = list().await {
             for pid in after.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                 if let Some(pid) = rustix::process::Pid::from_raw(pid) {

@@ -21,12 +21,17 @@
 //! - `driver`: control mode or fork, reconnecting, pane → session map, events;
 //! - `control`: the control-mode client, its line protocol and argument quoting;
 //! - `command`: running a forked tmux and classifying its errors;
-//! - `format`: the `list-panes` format and its parser, and the name mapping.
+//! - `format`: the `list-panes` format and its parser, and the name mapping;
+//! - `ssh`: the SSH transport for a tmux server on another host ([`SshTarget`]): every
+//!   invocation becomes `ssh … HOST -- <words quoted by [`shell_quote`]>`.
 
 mod command;
 mod control;
 mod driver;
 mod format;
+mod ssh;
+
+pub use ssh::{RETRY_GAP, SshTarget, shell_quote};
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +82,8 @@ pub struct TmuxConfig {
     /// hung (a stopped server never answers; without a deadline every call would wait
     /// forever).
     pub command_timeout: std::time::Duration,
+    /// The host the tmux server runs on, reached over SSH; `None` for this machine.
+    pub ssh: Option<SshTarget>,
 }
 
 impl TmuxConfig {
@@ -89,6 +96,7 @@ impl TmuxConfig {
             program: "tmux".into(),
             config_file: None,
             command_timeout: std::time::Duration::from_secs(10),
+            ssh: None,
         }
     }
 }
@@ -107,6 +115,7 @@ impl TmuxBackend {
     /// created; a server that already runs on the socket is used as it is.
     pub fn new(cfg: TmuxConfig) -> Self {
         let tmux = Tmux {
+            ssh: cfg.ssh.map(|t| std::sync::Arc::new(ssh::Ssh::new(t))),
             program: cfg.program,
             socket: cfg.socket,
             config: cfg.config_file,
@@ -120,19 +129,52 @@ impl TmuxBackend {
         }
     }
 
-    /// Checks that tmux can be run at all, for a clear error at startup.
+    /// Checks that tmux can be run at all (on its host, over SSH for a remote one), for a
+    /// clear error at startup; returns tmux's version.
     pub async fn check(&self) -> Result<String> {
-        let out = tokio::process::Command::new(&self.driver.tmux.program)
-            .arg("-V")
-            .output()
-            .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot run {:?} ({e}); install tmux or choose --backend pty",
-                    self.driver.tmux.program
-                ))
-            })?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let tmux = &self.driver.tmux;
+        match tmux.run_plain(&[&tmux.program, "-V"]).await {
+            Ok(v) => Ok(v.trim().to_owned()),
+            Err(TmuxFailure::Other(why)) if tmux.host().is_none() => Err(Error::Unavailable(
+                format!("{why}; install tmux or choose --backend pty"),
+            )),
+            Err(e) => Err(e.into_error(tmux, "")),
+        }
+    }
+
+    /// Resolves a directory on the host tmux runs on (symlinks resolved there, as
+    /// `cd -P` does): `None` is the home directory of the user tmux runs as. Fails with
+    /// [`Error::WorkdirMissing`] when it is not an existing directory there. The directory
+    /// is handed to a fixed script as its one argument, never as part of the script.
+    pub async fn resolve_dir(&self, dir: Option<&str>) -> Result<std::path::PathBuf> {
+        let tmux = &self.driver.tmux;
+        let out = match dir {
+            Some(d) => {
+                tmux.run_plain(&["sh", "-c", "cd -P -- \"$1\" && pwd -P", "sh", d])
+                    .await
+            }
+            None => tmux.run_plain(&["sh", "-c", "cd -P && pwd -P"]).await,
+        };
+        match out {
+            Ok(path) => {
+                let path = path.strip_suffix('\n').unwrap_or(&path);
+                if path.is_empty() || path.contains('\n') || !path.starts_with('/') {
+                    return Err(Error::WorkdirMissing(
+                        sessiongate_backend::name::printable_prefix(dir.unwrap_or("~")),
+                    ));
+                }
+                Ok(std::path::PathBuf::from(path))
+            }
+            Err(TmuxFailure::Other(_)) => Err(Error::WorkdirMissing(
+                sessiongate_backend::name::printable_prefix(dir.unwrap_or("~")),
+            )),
+            Err(e) => Err(e.into_error(tmux, "")),
+        }
+    }
+
+    /// The host this backend's tmux runs on: `None` for this machine.
+    pub fn host(&self) -> Option<&str> {
+        self.driver.tmux.host()
     }
 
     async fn panes(&self) -> Result<Vec<PaneLine>> {

@@ -20,6 +20,18 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A qualified session name (`HOST:NAME`) names a host that is not configured.
+    #[error(
+        "invalid session name {name:?}: no host named {host:?} is configured (hosts: {available})"
+    )]
+    UnknownHost {
+        /// The name, shortened to a printable prefix.
+        name: String,
+        /// The host part.
+        host: String,
+        /// The configured hosts, comma-separated.
+        available: String,
+    },
     /// No session with that name exists.
     #[error("no session named {0:?}; call list_sessions to see the sessions that exist")]
     NotFound(String),

@@ -12,6 +12,8 @@
 //! # Layout
 //! - [`backend`]: the [`SessionBackend`] trait and the events it publishes.
 //! - [`cache`]: [`cache::ScreenCache`], a backend wrapper that reads a screen once per change.
+//! - [`hosts`]: [`hosts::Hosts`], a backend that routes `HOST:NAME` sessions to one backend
+//!   per host (this machine's, and remote ones) and merges their lists and events.
 //! - [`name`]: [`SessionName`], a validated session name (the public identity of a session).
 //! - [`policy`]: [`SessionPolicy`]: allowed working-directory roots and launch profiles; it
 //!   turns untrusted create requests into a [`CreateSpec`].
@@ -24,6 +26,7 @@
 pub mod backend;
 pub mod cache;
 pub mod error;
+pub mod hosts;
 pub mod keys;
 pub mod name;
 pub mod policy;

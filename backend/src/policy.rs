@@ -126,6 +126,78 @@ impl SessionPolicy {
         })
     }
 
+    /// A policy for another machine: `roots` are canonical paths *there* (resolved on that
+    /// host), taken as given; nothing is checked against this machine's file system.
+    pub fn for_host(
+        roots: Vec<PathBuf>,
+        profiles: BTreeMap<String, LaunchProfile>,
+        like: &SessionPolicy,
+    ) -> Result<Self> {
+        if roots.is_empty() || roots.iter().any(|r| !r.is_absolute()) {
+            return Err(Error::InvalidArgument(
+                "a host needs at least one allowed root, as an absolute path".into(),
+            ));
+        }
+        let mut p = SessionPolicy::new(&[std::path::PathBuf::from("/")], profiles)?;
+        p.roots = roots;
+        p.max_message_bytes = like.max_message_bytes;
+        p.cols = like.cols;
+        p.rows = like.rows;
+        Ok(p)
+    }
+
+    /// The directory an untrusted request names, before symlinks are resolved (on whichever
+    /// machine it lies): empty is the first root, `~` and `~/...` are under `home`, a relative
+    /// path is under the first root. Refuses what cannot be a path.
+    pub fn requested_dir(&self, raw: &str, home: &Path) -> Result<PathBuf> {
+        let missing = || Error::WorkdirMissing(printable_prefix(raw));
+        if raw.len() > 4096 || raw.contains('\0') {
+            return Err(missing());
+        }
+        Ok(if raw.is_empty() {
+            self.roots[0].clone()
+        } else if raw == "~" || raw.starts_with("~/") {
+            home.join(raw.trim_start_matches('~').trim_start_matches('/'))
+        } else {
+            self.roots[0].join(raw)
+        })
+    }
+
+    /// Finishes a create request whose working directory was resolved on the session's host
+    /// (`canonical`: symlinks resolved there, an existing directory): checks that it lies
+    /// under an allowed root and that the profile exists. The program is looked for on that
+    /// host when the session starts (a missing one ends the session at once, status 127).
+    pub fn prepare_resolved(
+        &self,
+        name: &str,
+        canonical: PathBuf,
+        profile: &str,
+    ) -> Result<CreateSpec> {
+        let name = SessionName::new(name)?;
+        if !self.roots.iter().any(|r| canonical.starts_with(r)) {
+            return Err(Error::WorkdirNotAllowed {
+                path: canonical,
+                roots: self.roots.clone(),
+            });
+        }
+        let p = self
+            .profiles
+            .get(profile)
+            .ok_or_else(|| Error::UnknownProfile {
+                name: printable_prefix(profile),
+                available: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        Ok(CreateSpec {
+            name,
+            working_dir: canonical,
+            profile: profile.to_owned(),
+            argv: p.argv().to_vec(),
+            env: p.env(),
+            cols: self.cols,
+            rows: self.rows,
+        })
+    }
+
     /// The allowed roots, canonical.
     pub fn roots(&self) -> &[PathBuf] {
         &self.roots
@@ -138,9 +210,9 @@ impl SessionPolicy {
 
     /// Checks an untrusted create request.
     ///
-    /// `working_dir` may be absolute, `~`-relative, relative to the first allowed root, or
-    /// empty (the first allowed root). It must exist and, after symlinks are resolved, lie
-    /// under an allowed root.
+    /// `name` must be bare (this policy is one machine's). `working_dir` may be absolute,
+    /// `~`-relative, relative to the first allowed root, or empty (the first allowed root).
+    /// It must exist and, after symlinks are resolved, lie under an allowed root.
     pub fn prepare(
         &self,
         name: &str,
@@ -148,6 +220,13 @@ impl SessionPolicy {
         profile: &str,
     ) -> Result<CreateSpec> {
         let name = SessionName::new(name)?;
+        if name.host().is_some() {
+            // This policy is one machine's: the host router removes the host part first.
+            return Err(Error::InvalidName {
+                name: printable_prefix(name.as_str()),
+                reason: "a host part (HOST:) is not allowed here",
+            });
+        }
         let working_dir = self.check_dir(working_dir.unwrap_or(""))?;
         let p = self
             .profiles
@@ -199,15 +278,11 @@ impl SessionPolicy {
         if raw.len() > 4096 || raw.contains('\0') {
             return Err(missing());
         }
-        let path = if raw.is_empty() {
-            self.roots[0].clone()
-        } else if raw == "~" || raw.starts_with("~/") {
-            let home = std::env::var_os("HOME").ok_or_else(missing)?;
-            Path::new(&home).join(raw.trim_start_matches('~').trim_start_matches('/'))
-        } else {
-            // A relative path is taken relative to the first root, not to the gateway's own
-            // working directory, which a client has no business knowing.
-            self.roots[0].join(raw)
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let needs_home = raw == "~" || raw.starts_with("~/");
+        let path = match (&home, needs_home) {
+            (None, true) => return Err(missing()),
+            (home, _) => self.requested_dir(raw, home.as_deref().unwrap_or(Path::new("/")))?,
         };
         let canonical = std::fs::canonicalize(&path).map_err(|_| missing())?;
         if !canonical.is_dir() {

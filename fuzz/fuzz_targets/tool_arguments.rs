@@ -22,13 +22,22 @@ fuzz_target!(|data: &[u8]| {
     assert!(decode_tool_args(tool, &args).is_some());
 
     if let Ok(name) = SessionName::new(&text) {
-        let n = name.as_str();
-        assert!((1..=64).contains(&n.len()));
-        assert!(
-            n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        );
-        assert!(!n.starts_with('-') && !n.bytes().all(|b| b == b'.'));
+        // A bare name, or HOST:NAME with one ':'; each part from the small alphabet.
+        let (host, bare) = match name.as_str().split_once(':') {
+            Some((h, b)) => (Some(h), b),
+            None => (None, name.as_str()),
+        };
+        let part_ok = |n: &str, max: usize| {
+            (1..=max).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && !n.starts_with('-')
+                && !n.bytes().all(|b| b == b'.')
+        };
+        assert!(part_ok(bare, 64));
+        assert!(host.is_none_or(|h| part_ok(h, 32)));
+        assert_eq!(name.bare().as_str(), bare);
+        assert_eq!(name.host(), host);
     }
     let keys: Vec<&str> = text.split(',').collect();
     if let Ok(parsed) = Key::parse_list(&keys) {

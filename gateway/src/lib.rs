@@ -14,7 +14,8 @@
 //!   decoding into one typed request ([`checks::rpc`]), MCP-session caps, scope, tool-call rate
 //!   limit, audit, tool metrics, deadline, and the fast lane ([`checks::fast_lane`]) before rmcp.
 //! - [`mcp`]: the MCP server: the tool catalogue ([`mcp::catalog`]), the tools, resources.
-//! - [`audit`]: the append-only audit log; [`notify`]: notifications to the owner.
+//! - [`audit`]: the append-only audit log; [`notify`]: notifications to the owner (and
+//!   their answer pages); [`hosts`]: the machines reached over SSH, as one backend per host.
 //! - [`cli`]: the command line, the owner's commands and the configuration file.
 //! - [`state`]: what every handler shares; [`storage`]: why the data directory cannot be
 //!   written; [`error`]: the startup error type; `fuzzing`: entry points for `fuzz/`.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hosts;
 pub mod http;
 pub mod mcp;
 pub mod notify;

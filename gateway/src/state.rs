@@ -20,6 +20,8 @@ pub struct AppState {
     /// answer at once instead of running into the shutdown deadline. [`AppState::new`] gives
     /// a token nobody cancels; the router installs the server's own.
     pub shutdown: CancellationToken,
+    /// The remote hosts (creating sessions there, which are unreachable).
+    pub hosts: Arc<crate::hosts::HostSet>,
 }
 
 impl AppState {
@@ -31,7 +33,14 @@ impl AppState {
             policy,
             notify: Arc::new(crate::notify::control::NotifyControl::disabled()),
             shutdown: CancellationToken::new(),
+            hosts: Arc::default(),
         }
+    }
+
+    /// The same state with the remote hosts (see [`crate::hosts::HostSet::build`]).
+    pub fn with_hosts(mut self, hosts: Arc<crate::hosts::HostSet>) -> Self {
+        self.hosts = hosts;
+        self
     }
 
     /// The same state with the notifier's mutes (see [`crate::notify::Notifier::control`]).

@@ -10,6 +10,7 @@ use sessiongate_backend_pty::{PtyBackend, PtyConfig};
 use sessiongate_backend_tmux::{TmuxBackend, TmuxConfig};
 use sessiongate_tests::contract;
 use sessiongate_tests::gateway::unique_socket;
+use sessiongate_tests::sshd::{ClientFaults, Sshd};
 
 /// A tmux backend on a private socket whose server is killed when dropped.
 struct TmuxFixture {
@@ -30,6 +31,25 @@ fn tmux() -> TmuxFixture {
     let socket = unique_socket("contract");
     let backend = Arc::new(TmuxBackend::new(TmuxConfig::new(socket.clone(), "sg-")));
     TmuxFixture { backend, socket }
+}
+
+/// A tmux backend that reaches its server through a real `sshd` on loopback (the same
+/// machine plays the remote host), on a private socket whose server is killed when dropped.
+struct SshFixture {
+    tmux: TmuxFixture,
+    _sshd: Sshd,
+}
+
+fn tmux_over_ssh() -> SshFixture {
+    let sshd = Sshd::start_new();
+    let socket = unique_socket("contract-ssh");
+    let mut cfg = TmuxConfig::new(socket.clone(), "sg-");
+    cfg.ssh = Some(sshd.target("remote", ClientFaults::default()));
+    let backend = Arc::new(TmuxBackend::new(cfg));
+    SshFixture {
+        tmux: TmuxFixture { backend, socket },
+        _sshd: sshd,
+    }
 }
 
 macro_rules! contract_tests {
@@ -53,6 +73,17 @@ macro_rules! contract_tests {
                     let root = tempfile::tempdir().unwrap();
                     let f = tmux();
                     contract::$scenario(f.backend.as_ref() as &dyn SessionBackend, root.path()).await;
+                }
+            )*
+        }
+        mod tmux_ssh {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let root = tempfile::tempdir().unwrap();
+                    let f = tmux_over_ssh();
+                    contract::$scenario(f.tmux.backend.as_ref() as &dyn SessionBackend, root.path()).await;
                 }
             )*
         }
@@ -94,6 +125,14 @@ async fn tmux_screen_cache_serves_unchanged_screens() {
     let root = tempfile::tempdir().unwrap();
     let f = tmux();
     let b = ScreenCache::new(f.backend.clone());
+    contract::screen_cache_serves_unchanged_screens(&b, root.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_ssh_screen_cache_serves_unchanged_screens() {
+    let root = tempfile::tempdir().unwrap();
+    let f = tmux_over_ssh();
+    let b = ScreenCache::new(f.tmux.backend.clone());
     contract::screen_cache_serves_unchanged_screens(&b, root.path()).await;
 }
 

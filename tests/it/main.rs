@@ -31,6 +31,8 @@ mod tmux_faults;
 mod faults;
 // Behind a real nginx with the documented configuration, at a path prefix over TLS.
 mod nginx;
+// Remote hosts over SSH (a real sshd on loopback): HOST:NAME sessions, merged lists, faults.
+mod hosts;
 // Notifications to the owner: webhook and ntfy receivers, one per prompt, restarts, failures.
 mod notify;
 // Answering from a notification: answer URLs, their pages, sign-in, and every refusal.

@@ -6,6 +6,8 @@
 //!   cargo run --release -p sessiongate-tests --bin load -- [--clients 1,8,64]
 //!       [--sessions 10,200] [--backends tmux,pty] [--seconds 5] [--growth-calls 100000]
 //!       [--fill-lines 10000] [--tools get_session_status,get_logs,send_message,list_sessions]
+//!       [--remote]   (only the same reads on local tmux sessions and on sessions of a remote
+//!                     host reached through a real sshd on loopback; see `remote.rs`)
 //!
 //! Prints a table of requests per second, p50/p90/p99 latencies, the ratio of each p50 to
 //! both floors and the CPU time per call of the server and of the clients (utime + stime from
@@ -25,6 +27,7 @@
 mod client;
 mod notify;
 mod paced;
+mod remote;
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +85,9 @@ fn parse_args() -> Args {
         connections: 64,
     };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = argv.iter().position(|a| a == "--remote") {
+        argv.remove(i);
+    }
     if let Some(i) = argv.iter().position(|a| a == "--paced") {
         argv.remove(i);
         a.paced = true;
@@ -463,15 +469,33 @@ fn row(what: &str, s: &Stats, floors: (f64, f64), cpu_ms: Option<(f64, f64)>) {
 
 /// Runs `tool` from `clients` MCP clients until `deadline`, or until `budget` calls in all
 /// have been made, each client on session `s<client % sessions>`.
+/// The sessions a run calls: `{host}s0` .. `{host}s<count-1>` (`host` is `""` or `"HOST:"`).
+#[derive(Clone, Copy)]
+struct Sessions {
+    host: &'static str,
+    count: usize,
+}
+
+impl Sessions {
+    /// This machine's `s0` .. `s<count-1>`.
+    fn local(count: usize) -> Sessions {
+        Sessions { host: "", count }
+    }
+}
+
 async fn tool_run(
     url: &str,
     token: &str,
     tool: &'static str,
     clients: usize,
-    sessions: usize,
+    sessions: Sessions,
     deadline: Instant,
     budget: Option<usize>,
 ) -> Stats {
+    let Sessions {
+        host,
+        count: sessions,
+    } = sessions;
     let left = std::sync::Arc::new(std::sync::atomic::AtomicIsize::new(
         budget.map_or(isize::MAX, |b| b as isize),
     ));
@@ -483,7 +507,7 @@ async fn tool_run(
             let Ok(mut mc) = LeanMcp::connect(&url, &token).await else {
                 return (Vec::new(), 1);
             };
-            let session = format!("s{}", c % sessions);
+            let session = format!("{host}s{}", c % sessions);
             let mut l = Vec::new();
             let mut e = 0;
             let mut i = 0usize;
@@ -627,6 +651,9 @@ async fn main() {
     if args.paced {
         return paced_main(&args).await;
     }
+    if std::env::args().any(|a| a == "--remote") {
+        return remote::remote_main(&args).await;
+    }
     println!(
         "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call: server + clients |"
     );
@@ -660,8 +687,16 @@ async fn main() {
                 for &tool in &args.tools {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
                     let cpu_before = cpu_now(pid);
-                    let stats =
-                        tool_run(&url, &token, tool, clients, sessions, deadline, None).await;
+                    let stats = tool_run(
+                        &url,
+                        &token,
+                        tool,
+                        clients,
+                        Sessions::local(sessions),
+                        deadline,
+                        None,
+                    )
+                    .await;
                     row(
                         &format!("{backend}, {sessions} sessions, {clients} clients: {tool}"),
                         &stats,
@@ -704,7 +739,7 @@ async fn main() {
                         &token,
                         "mixed",
                         64,
-                        sessions,
+                        Sessions::local(sessions),
                         deadline,
                         Some(args.growth_calls.div_ceil(GROWTH_ROUNDS)),
                     )

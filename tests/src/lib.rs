@@ -11,6 +11,7 @@
 //! - [`oauth`]: a hand-driven OAuth client for the authorization tests.
 //! - [`idp`]: upstream identity providers (a real OpenID Connect provider, a GitHub stand-in)
 //!   and a browser that walks through them.
+//! - [`sshd`]: a real OpenSSH server on loopback with throwaway keys, for remote hosts.
 //! - [`mcp`]: [`mcp::McpClient`], a small Streamable HTTP client that speaks raw JSON-RPC, so
 //!   tests can also send what a well-behaved client never would.
 
@@ -21,3 +22,4 @@ pub mod gateway;
 pub mod idp;
 pub mod mcp;
 pub mod oauth;
+pub mod sshd;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, Command};
+use tokio::process::ChildStdin;
 use tokio::sync::{Notify, oneshot, watch};
 
 use crate::command::{Tmux, TmuxFailure, classify};
@@ -65,16 +65,22 @@ impl Control {
         session: &str,
         on_notice: impl Fn(Notice<'_>) + Send + 'static,
     ) -> Result<Control, TmuxFailure> {
-        let mut cmd = Command::new(&tmux.program);
-        cmd.arg("-L")
-            .arg(&tmux.socket)
-            .arg("-f")
-            .arg(tmux.config.as_deref().unwrap_or("/dev/null"))
-            .arg("-C")
-            .args(["new-session", "-A", "-s", session, "-x", "80", "-y", "24"])
-            // The control session's own pane runs a program that waits quietly.
-            .args(["--", "cat"])
-            .stdin(Stdio::piped())
+        // The control session's own pane runs a program that waits quietly.
+        let args = [
+            "-C",
+            "new-session",
+            "-A",
+            "-s",
+            session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "--",
+            "cat",
+        ];
+        let mut cmd = tmux.command(&args)?;
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);

@@ -15,6 +15,7 @@ impl Server {
     fn new(tag: &str) -> Server {
         Server {
             tmux: Tmux {
+                ssh: None,
                 program: "tmux".into(),
                 socket: format!("sg-ctl-{}-{tag}", std::process::id()),
                 config: None,

@@ -106,6 +106,8 @@ pub struct FileConfig {
     pub login: Option<LoginSection>,
     /// Notifications to the owner (`[notify]`, see [`crate::notify::config`]).
     pub notify: Option<crate::notify::config::NotifySection>,
+    /// Other machines reached over SSH (`[hosts.NAME]`, see [`crate::hosts`]).
+    pub hosts: Option<BTreeMap<String, crate::hosts::HostSection>>,
 }
 
 /// The `[login]` table.

@@ -60,6 +60,9 @@ pub enum Command {
     /// Notifications: send a test through the configured channels.
     #[command(subcommand)]
     Notify(crate::notify::test_command::NotifyCommand),
+    /// Other machines reached over SSH: `hosts check` connects to each.
+    #[command(subcommand)]
+    Hosts(crate::hosts::HostsCommand),
 }
 
 /// Options of `sessiongate passwd`.
@@ -225,6 +228,8 @@ pub struct Settings {
     pub login: sessiongate_auth::LoginConfig,
     /// Notifications (`[notify]` in the config file).
     pub notify: crate::notify::config::NotifyConfig,
+    /// Other machines reached over SSH (`[hosts.NAME]` in the config file).
+    pub hosts: std::collections::BTreeMap<String, crate::hosts::HostSection>,
 }
 
 impl ServeArgs {
@@ -293,7 +298,12 @@ impl ServeArgs {
                 ));
             }
         };
+        let hosts = file.hosts.clone().unwrap_or_default();
+        for name in hosts.keys() {
+            crate::hosts::check_host_name(name).map_err(config_error)?;
+        }
         Ok(Settings {
+            hosts,
             allowed_hosts: file.allowed_hosts.clone().unwrap_or_default(),
             trusted_proxies: crate::http::client_addr::TrustedProxies::parse(&trusted)?
                 .with_header(file.forwarded_header.unwrap_or_default()),
@@ -414,6 +424,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Clients(cmd) => crate::cli::admin::clients(cmd),
         Command::Sessions(cmd) => crate::cli::admin::sessions(cmd),
         Command::Notify(cmd) => crate::notify::test_command::run(cmd),
+        Command::Hosts(cmd) => crate::hosts::run(cmd),
         Command::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_tracing(&log);
@@ -495,7 +506,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         })?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let state = AppState::new(backend, Arc::new(settings.policy));
+    // Every name goes through the host router (`HOST:NAME`); a remote host that is down
+    // is only logged: `serve` starts anyway.
+    let (backend, hosts) = crate::hosts::HostSet::build(
+        backend,
+        &settings.hosts,
+        &settings.data_dir,
+        &settings.tmux_prefix,
+    )
+    .map_err(Error::Refused)?;
+    crate::hosts::check_in_background(&hosts);
+    let state = AppState::new(backend, Arc::new(settings.policy)).with_hosts(Arc::new(hosts));
     let public_url = settings
         .public_url
         .clone()

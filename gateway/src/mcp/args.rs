@@ -7,8 +7,12 @@ use serde::Deserialize;
 /// Arguments of `create_session`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct CreateSessionArgs {
-    /// A new session's name: 1-64 characters from letters, digits, '_', '.' and '-'.
+    /// A new session's name: 1-64 characters from letters, digits, '_', '.' and '-';
+    /// `HOST:NAME` starts it on a configured remote host.
     pub(crate) name: String,
+    /// The host to start it on (one list_sessions shows; default: this machine, "local").
+    #[serde(default)]
+    pub(crate) host: Option<String>,
     /// The working directory: absolute, '~/...', or relative to the first allowed root.
     /// It must exist and lie under an allowed root. Default: the first allowed root.
     #[serde(default)]

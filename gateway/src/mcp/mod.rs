@@ -154,15 +154,17 @@ impl SessionTools {
                 .join(", ")
         ));
         let board = board::snapshot(&self.state, &sessions, true).await;
+        let hosts = crate::hosts::describe_hosts(&self.state.hosts, &mut text);
         let sessions: Vec<serde_json::Value> = sessions
             .iter()
             .map(|s| {
                 let mut v = json!(s);
                 v["notifications"] = json!(self.notifications_of(s.name.as_str()));
+                v["host"] = json!(s.name.host().unwrap_or(sessiongate_backend::hosts::LOCAL));
                 v
             })
             .collect();
-        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots, "board": board });
+        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
         Ok(reply::ok_json(text, value))
     }
 
@@ -183,8 +185,15 @@ impl SessionTools {
         let profile = a.profile.as_deref().unwrap_or("claude");
         let spec = match self
             .state
-            .policy
-            .prepare(&a.name, a.working_dir.as_deref(), profile)
+            .hosts
+            .prepare(
+                &self.state.policy,
+                &a.name,
+                a.host.as_deref(),
+                a.working_dir.as_deref(),
+                profile,
+            )
+            .await
         {
             Ok(s) => s,
             Err(e) => return Ok(reply::fail(&e)),

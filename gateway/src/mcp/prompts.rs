@@ -116,11 +116,15 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
             && d.activity == Activity::WaitingForInput
         {
             texts.push(prompt_text(&info.name, d));
-            waiting.push(json!({ "session": info.name, "detection": d }));
+            let host = info
+                .name
+                .host()
+                .unwrap_or(sessiongate_backend::hosts::LOCAL);
+            waiting.push(json!({ "session": info.name, "host": host, "detection": d }));
         }
         detections.push(detection);
     }
-    let text = if waiting.is_empty() {
+    let mut text = if waiting.is_empty() {
         format!(
             "No session is waiting for input ({} sessions checked).",
             sessions.len()
@@ -128,11 +132,13 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     } else {
         texts.join("\n\n")
     };
+    let hosts = crate::hosts::describe_hosts(&state.hosts, &mut text);
     reply::ok_json(
         text,
         json!({
             "waiting": waiting,
             "checked": sessions.len(),
+            "hosts": hosts,
             "board": super::board::snapshot_of(state, &sessions, &detections, true),
         }),
     )

@@ -1,0 +1,319 @@
+//! Routing sessions by host: one [`SessionBackend`] per machine behind one.
+//!
+//! A session on another machine is named `HOST:NAME` (`build:cc`); a bare name means this
+//! machine, so clients that know nothing of hosts keep working. [`Hosts`] strips the host
+//! before a call reaches that host's backend and qualifies every name coming back (infos,
+//! events, errors), so each backend only ever sees bare names. Lists are gathered from every
+//! host at once, each under its own deadline: a host that hangs costs a list no more than
+//! that deadline and never holds up another host; one that fails is reported by
+//! [`Hosts::list_by_host`] with its error instead of failing the whole list.
+//!
+//! A remote session's pid is a process id of *that* machine: it is removed from the infos
+//! (set to `None`), so that nothing on the gateway's machine mistakes it for one of its own
+//! processes (reading `/proc/<pid>` here would read an unrelated process).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::backend::{SessionBackend, SessionEvent};
+use crate::error::{Error, Result};
+use crate::keys::Key;
+use crate::name::{SessionName, printable_prefix};
+use crate::policy::CreateSpec;
+use crate::types::{ReadRequest, Screen, SessionInfo};
+
+/// The name of this machine among the hosts.
+pub const LOCAL: &str = "local";
+
+/// One host's part of a merged list.
+#[derive(Debug)]
+pub struct HostListing {
+    /// The host's name ([`LOCAL`] for this machine).
+    pub host: String,
+    /// Its sessions (qualified names), or why they could not be listed.
+    pub sessions: Result<Vec<SessionInfo>>,
+}
+
+/// Sessions on this machine and on remote hosts, routed by the host part of their names.
+#[derive(Debug)]
+pub struct Hosts {
+    local: Arc<dyn SessionBackend>,
+    remote: BTreeMap<String, Arc<dyn SessionBackend>>,
+    events: broadcast::Sender<SessionEvent>,
+    /// How long one host may take to list its sessions before it is reported as unreachable.
+    list_timeout: Duration,
+    /// What the last list learnt of each remote host: `Some(error)` while it failed.
+    status: std::sync::Mutex<BTreeMap<String, Option<String>>>,
+}
+
+impl Hosts {
+    /// Routes bare names to `local` and `HOST:NAME` to `remote[HOST]`. Starts one task per
+    /// backend that republishes its events with qualified names (call inside a runtime).
+    pub fn new(
+        local: Arc<dyn SessionBackend>,
+        remote: BTreeMap<String, Arc<dyn SessionBackend>>,
+        list_timeout: Duration,
+    ) -> Hosts {
+        let events = broadcast::channel(1024).0;
+        forward(local.events(), events.clone(), None);
+        for (host, b) in &remote {
+            forward(b.events(), events.clone(), Some(host.clone()));
+        }
+        let status = remote.keys().map(|h| (h.clone(), None)).collect();
+        Hosts {
+            local,
+            remote,
+            events,
+            list_timeout,
+            status: std::sync::Mutex::new(status),
+        }
+    }
+
+    /// The hosts' names: [`LOCAL`] first, then the remote ones in order.
+    pub fn names(&self) -> Vec<&str> {
+        std::iter::once(LOCAL)
+            .chain(self.remote.keys().map(String::as_str))
+            .collect()
+    }
+
+    /// Whether any remote host is configured.
+    pub fn has_remote(&self) -> bool {
+        !self.remote.is_empty()
+    }
+
+    /// Every host's sessions, gathered at once; a host that fails or does not answer within
+    /// the list deadline is listed with its error.
+    pub async fn list_by_host(&self) -> Vec<HostListing> {
+        let hosts = std::iter::once((LOCAL, &self.local))
+            .chain(self.remote.iter().map(|(h, b)| (h.as_str(), b)));
+        let calls = hosts.map(|(host, b)| async move {
+            let sessions = match tokio::time::timeout(self.list_timeout, b.list()).await {
+                Ok(Ok(list)) => Ok(list
+                    .into_iter()
+                    .map(|i| qualify_info(i, host))
+                    .collect::<Result<Vec<_>>>()),
+                Ok(Err(e)) => Err(qualify_error(e, host)),
+                Err(_) => Err(Error::Unavailable(format!(
+                    "host {host} did not list its sessions within {} s",
+                    self.list_timeout.as_secs()
+                ))),
+            }
+            .and_then(|r| r);
+            HostListing {
+                host: host.to_owned(),
+                sessions,
+            }
+        });
+        let listings = join_all(calls).await;
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        for l in listings.iter().filter(|l| l.host != LOCAL) {
+            status.insert(
+                l.host.clone(),
+                l.sessions.as_ref().err().map(|e| e.to_string()),
+            );
+        }
+        drop(status);
+        listings
+    }
+
+    /// Each remote host with the error of its last list (`None` when it answered), as of the
+    /// last [`Hosts::list_by_host`] (which [`SessionBackend::list`] calls).
+    pub fn last_status(&self) -> Vec<(String, Option<String>)> {
+        let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.iter().map(|(h, e)| (h.clone(), e.clone())).collect()
+    }
+
+    /// The backend of `name`'s host and the bare name.
+    fn route(&self, name: &SessionName) -> Result<(&Arc<dyn SessionBackend>, SessionName, &str)> {
+        match name.host() {
+            None | Some(LOCAL) => Ok((&self.local, name.bare(), LOCAL)),
+            Some(host) => match self.remote.get_key_value(host) {
+                Some((h, b)) => Ok((b, name.bare(), h.as_str())),
+                None => Err(Error::UnknownHost {
+                    name: printable_prefix(name.as_str()),
+                    host: host.to_owned(),
+                    available: self.names().join(", "),
+                }),
+            },
+        }
+    }
+}
+
+/// Runs the futures concurrently and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Republishes `from`'s events on `to`, qualified by `host` (bare for this machine).
+fn forward(
+    mut from: broadcast::Receiver<SessionEvent>,
+    to: broadcast::Sender<SessionEvent>,
+    host: Option<String>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let ev = match from.recv().await {
+                Ok(ev) => ev,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let ev = match &host {
+                None => Some(ev),
+                Some(h) => qualify_event(ev, h),
+            };
+            if let Some(ev) = ev {
+                // Nobody listening is fine.
+                let _ = to.send(ev);
+            }
+        }
+    });
+}
+
+fn qualify_event(ev: SessionEvent, host: &str) -> Option<SessionEvent> {
+    let q = |n: SessionName| n.on_host(host).ok();
+    Some(match ev {
+        SessionEvent::Created(n) => SessionEvent::Created(q(n)?),
+        SessionEvent::Output(n) => SessionEvent::Output(q(n)?),
+        SessionEvent::Exited(n) => SessionEvent::Exited(q(n)?),
+        SessionEvent::Terminated(n) => SessionEvent::Terminated(q(n)?),
+    })
+}
+
+fn qualify_info(mut info: SessionInfo, host: &str) -> Result<SessionInfo> {
+    if host != LOCAL {
+        info.name = info.name.on_host(host)?;
+        // Not a process of this machine.
+        info.pid = None;
+    }
+    Ok(info)
+}
+
+/// Puts the host back into the names an error mentions, and the host's name into messages
+/// about its machinery.
+fn qualify_error(e: Error, host: &str) -> Error {
+    if host == LOCAL {
+        return e;
+    }
+    let q = |n: String| format!("{host}:{n}");
+    match e {
+        Error::NotFound(n) => Error::NotFound(q(n)),
+        Error::AlreadyExists(n) => Error::AlreadyExists(q(n)),
+        Error::Exited(n) => Error::Exited(q(n)),
+        Error::Unavailable(m) if !m.contains(&format!("host {host}")) => {
+            Error::Unavailable(format!("host {host}: {m}"))
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl SessionBackend for Hosts {
+    fn kind(&self) -> &'static str {
+        self.local.kind()
+    }
+
+    /// The sessions of every host that answers (see [`Hosts::list_by_host`] for the errors
+    /// of the others).
+    async fn list(&self) -> Result<Vec<SessionInfo>> {
+        let mut all = Vec::new();
+        for listing in self.list_by_host().await {
+            match listing.sessions {
+                Ok(s) => all.extend(s),
+                // This machine failing is an error of the call, as without hosts.
+                Err(e) if listing.host == LOCAL => return Err(e),
+                // A remote host that fails is left out of a plain list; the tools that show
+                // hosts use `list_by_host` and report its error.
+                Err(_) => {}
+            }
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn create(&self, mut spec: CreateSpec) -> Result<SessionInfo> {
+        let (b, bare, host) = self.route(&spec.name)?;
+        spec.name = bare;
+        let info = b.create(spec).await.map_err(|e| qualify_error(e, host))?;
+        qualify_info(info, host)
+    }
+
+    async fn info(&self, name: &SessionName) -> Result<SessionInfo> {
+        let (b, bare, host) = self.route(name)?;
+        let info = b.info(&bare).await.map_err(|e| qualify_error(e, host))?;
+        qualify_info(info, host)
+    }
+
+    async fn send_text(&self, name: &SessionName, text: &str, submit: bool) -> Result<()> {
+        let (b, bare, host) = self.route(name)?;
+        b.send_text(&bare, text, submit)
+            .await
+            .map_err(|e| qualify_error(e, host))
+    }
+
+    async fn send_keys(&self, name: &SessionName, keys: &[Key]) -> Result<()> {
+        let (b, bare, host) = self.route(name)?;
+        b.send_keys(&bare, keys)
+            .await
+            .map_err(|e| qualify_error(e, host))
+    }
+
+    async fn read(&self, name: &SessionName, req: ReadRequest) -> Result<Screen> {
+        let (b, bare, host) = self.route(name)?;
+        b.read(&bare, req).await.map_err(|e| qualify_error(e, host))
+    }
+
+    async fn resize(&self, name: &SessionName, cols: u16, rows: u16) -> Result<()> {
+        let (b, bare, host) = self.route(name)?;
+        b.resize(&bare, cols, rows)
+            .await
+            .map_err(|e| qualify_error(e, host))
+    }
+
+    async fn terminate(&self, name: &SessionName) -> Result<()> {
+        let (b, bare, host) = self.route(name)?;
+        b.terminate(&bare).await.map_err(|e| qualify_error(e, host))
+    }
+
+    fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Complete only while every host's events are: the sum of their epochs (which changes
+    /// whenever one of them does).
+    fn output_events_epoch(&self) -> Option<u64> {
+        let mut sum = self.local.output_events_epoch()?;
+        for b in self.remote.values() {
+            sum = sum.wrapping_add(b.output_events_epoch()?);
+        }
+        Some(sum)
+    }
+}
+
+#[cfg(test)]
+mod tests;

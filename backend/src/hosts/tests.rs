@@ -1,0 +1,214 @@
+//! Routing by host with stand-in backends: names are split and qualified, remote pids are
+//! dropped, a failing or hanging host is listed with its error while the others answer.
+
+use std::sync::Mutex;
+
+use super::*;
+use crate::types::ProcessStatus;
+
+/// A backend holding sessions in memory; `hang` makes every call wait forever and `fail`
+/// makes it fail.
+#[derive(Debug, Default)]
+struct Fake {
+    sessions: Mutex<Vec<SessionName>>,
+    hang: bool,
+    fail: bool,
+    events: Option<broadcast::Sender<SessionEvent>>,
+}
+
+impl Fake {
+    async fn gate(&self) -> Result<()> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        if self.fail {
+            return Err(Error::Unavailable("ssh: connection refused".into()));
+        }
+        Ok(())
+    }
+}
+
+fn info(name: &SessionName) -> SessionInfo {
+    SessionInfo {
+        name: name.clone(),
+        backend: "fake",
+        profile: None,
+        status: ProcessStatus::Running,
+        current_command: None,
+        pid: Some(4242),
+        working_dir: None,
+        created_at: None,
+        last_activity: None,
+        cols: 80,
+        rows: 24,
+    }
+}
+
+#[async_trait]
+impl SessionBackend for Fake {
+    fn kind(&self) -> &'static str {
+        "fake"
+    }
+    async fn list(&self) -> Result<Vec<SessionInfo>> {
+        self.gate().await?;
+        Ok(self.sessions.lock().unwrap().iter().map(info).collect())
+    }
+    async fn create(&self, spec: CreateSpec) -> Result<SessionInfo> {
+        self.gate().await?;
+        assert_eq!(spec.name.host(), None, "a backend saw a qualified name");
+        self.sessions.lock().unwrap().push(spec.name.clone());
+        Ok(info(&spec.name))
+    }
+    async fn info(&self, name: &SessionName) -> Result<SessionInfo> {
+        self.gate().await?;
+        assert_eq!(name.host(), None, "a backend saw a qualified name");
+        if self.sessions.lock().unwrap().contains(name) {
+            Ok(info(name))
+        } else {
+            Err(Error::NotFound(name.to_string()))
+        }
+    }
+    async fn send_text(&self, _: &SessionName, _: &str, _: bool) -> Result<()> {
+        self.gate().await
+    }
+    async fn send_keys(&self, _: &SessionName, _: &[Key]) -> Result<()> {
+        self.gate().await
+    }
+    async fn read(&self, _: &SessionName, _: ReadRequest) -> Result<Screen> {
+        self.gate().await?;
+        Err(Error::Unavailable("not here".into()))
+    }
+    async fn resize(&self, _: &SessionName, _: u16, _: u16) -> Result<()> {
+        self.gate().await
+    }
+    async fn terminate(&self, _: &SessionName) -> Result<()> {
+        self.gate().await
+    }
+    fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        match &self.events {
+            Some(tx) => tx.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+}
+
+fn name(s: &str) -> SessionName {
+    SessionName::new(s).unwrap()
+}
+
+fn with(names: &[&str]) -> Fake {
+    Fake {
+        sessions: Mutex::new(names.iter().map(|n| name(n)).collect()),
+        ..Fake::default()
+    }
+}
+
+#[tokio::test]
+async fn names_are_routed_by_host_and_qualified_on_the_way_back() {
+    let remote_tx = broadcast::channel(16).0;
+    let build = Fake {
+        events: Some(remote_tx.clone()),
+        ..with(&["cc"])
+    };
+    let hosts = Hosts::new(
+        Arc::new(with(&["cc", "mine"])),
+        BTreeMap::from([(
+            "build".to_owned(),
+            Arc::new(build) as Arc<dyn SessionBackend>,
+        )]),
+        Duration::from_secs(5),
+    );
+    let mut events = hosts.events();
+
+    let remote = hosts.info(&name("build:cc")).await.unwrap();
+    assert_eq!(remote.name.as_str(), "build:cc");
+    assert_eq!(
+        remote.pid, None,
+        "a remote pid must not look like a local one"
+    );
+    let local = hosts.info(&name("cc")).await.unwrap();
+    assert_eq!((local.name.as_str(), local.pid), ("cc", Some(4242)));
+    assert_eq!(
+        hosts.info(&name("local:mine")).await.unwrap().name.as_str(),
+        "mine"
+    );
+
+    let missing = hosts.info(&name("build:mine")).await.unwrap_err();
+    assert!(
+        matches!(&missing, Error::NotFound(n) if n == "build:mine"),
+        "{missing}"
+    );
+    let unknown = hosts.info(&name("gpu:cc")).await.unwrap_err();
+    assert!(
+        unknown.to_string().starts_with("invalid session name"),
+        "{unknown}"
+    );
+    assert!(unknown.to_string().contains("local, build"), "{unknown}");
+
+    let all: Vec<String> = hosts
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(all, ["build:cc", "cc", "mine"]);
+
+    remote_tx.send(SessionEvent::Output(name("cc"))).unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev, SessionEvent::Output(name("build:cc")));
+}
+
+#[tokio::test]
+async fn a_failing_or_hanging_host_is_listed_with_its_error() {
+    let hosts = Hosts::new(
+        Arc::new(with(&["here"])),
+        BTreeMap::from([
+            (
+                "down".to_owned(),
+                Arc::new(Fake {
+                    fail: true,
+                    ..with(&["x"])
+                }) as Arc<dyn SessionBackend>,
+            ),
+            (
+                "hung".to_owned(),
+                Arc::new(Fake {
+                    hang: true,
+                    ..with(&["y"])
+                }) as Arc<dyn SessionBackend>,
+            ),
+            (
+                "up".to_owned(),
+                Arc::new(with(&["z"])) as Arc<dyn SessionBackend>,
+            ),
+        ]),
+        Duration::from_millis(300),
+    );
+    let listings = hosts.list_by_host().await;
+    let hosts_seen: Vec<&str> = listings.iter().map(|l| l.host.as_str()).collect();
+    assert_eq!(hosts_seen, ["local", "down", "hung", "up"]);
+    let err = |i: usize| listings[i].sessions.as_ref().unwrap_err().to_string();
+    assert!(
+        err(1).contains("host down") && err(1).contains("refused"),
+        "{}",
+        err(1)
+    );
+    assert!(err(2).contains("host hung"), "{}", err(2));
+    assert_eq!(
+        listings[3].sessions.as_ref().unwrap()[0].name.as_str(),
+        "up:z"
+    );
+    // The plain list answers with what the reachable hosts have.
+    let names: Vec<String> = hosts
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(names, ["here", "up:z"]);
+}

@@ -1,0 +1,89 @@
+//! `--remote`: the same reads (`get_session_status`, `get_logs`) on local tmux sessions and
+//! on sessions of a remote host, one gateway serving both, so that the table shows what the
+//! SSH transport costs per call (issue #19's target: the remote p50 within 2x of the local
+//! one at 1 and 8 clients). The "remote" host is a real `sshd` on loopback with throwaway
+//! keys (`sessiongate_tests::sshd`) and tmux on this machine behind it; the control-mode
+//! client runs over the SSH master connection, so steady-state calls fork nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use sessiongate_tests::gateway::{Options, TestGateway, unique_socket};
+use sessiongate_tests::mcp::McpClient;
+use sessiongate_tests::sshd::{ALIAS, ClientFaults, Sshd};
+
+use crate::{Args, LIFTED_LIMITS, Sessions, row, tool_run};
+
+/// Runs the comparison for each `--sessions` count and `--clients` count.
+pub(crate) async fn remote_main(args: &Args) {
+    let sshd = Sshd::start_new();
+    let socket = unique_socket("load-remote");
+    let root = tempfile::tempdir().expect("tempdir");
+    let cfg = sshd.ssh_config(ClientFaults::default());
+    let mut opts = Options {
+        backend: "tmux".to_owned(),
+        ..Options::oauth("load-remote", 3600)
+    };
+    opts.extra_config.push_str(LIFTED_LIMITS);
+    opts.extra_profiles = format!(
+        "\n[hosts.remote]\nssh = \"{ALIAS}\"\nssh_config = \"{}\"\ntmux_socket = \"{socket}\"\n\
+         allowed_roots = [\"{}\"]\nextra_profiles = {{ bash = [\"bash\", \"--norc\", \"--noprofile\"] }}\n",
+        cfg.display(),
+        root.path().display()
+    );
+    let gw = TestGateway::start(opts);
+    let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
+    let mut setup = McpClient::new(&gw.mcp_url());
+    setup
+        .headers
+        .push(("authorization".into(), format!("Bearer {token}")));
+    setup.initialize().await.expect("initialize");
+    println!(
+        "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / local p50 | - | CPU µs/call: server + clients |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let most = args.sessions.iter().copied().max().unwrap_or(1);
+    for i in 0..most {
+        for name in [format!("s{i}"), format!("remote:s{i}")] {
+            setup
+                .call_ok("create_session", json!({ "name": name, "profile": "bash" }))
+                .await
+                .expect("create");
+        }
+    }
+    let url = gw.mcp_url();
+    for &sessions in &args.sessions {
+        for &clients in &args.clients {
+            for tool in ["get_session_status", "get_logs"] {
+                let run = |host: &'static str| {
+                    let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
+                    let targets = Sessions {
+                        host,
+                        count: sessions,
+                    };
+                    tool_run(&url, &token, tool, clients, targets, deadline, None)
+                };
+                let local = run("").await;
+                let remote = run("remote:").await;
+                let floors = (local.pct(0.5), f64::NAN);
+                row(
+                    &format!("local tmux, {sessions} sessions, {clients} clients: {tool}"),
+                    &local,
+                    floors,
+                    None,
+                );
+                row(
+                    &format!("remote over ssh, {sessions} sessions, {clients} clients: {tool}"),
+                    &remote,
+                    floors,
+                    None,
+                );
+            }
+        }
+    }
+    drop(gw);
+    let _ = std::process::Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .status();
+}
