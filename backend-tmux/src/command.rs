@@ -119,14 +119,7 @@ impl Tmux {
             }
         };
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if let Some(ssh) = &self.ssh {
-            if out.status.code() == Some(SSH_FAILED) {
-                let why = ssh.explain(&stderr);
-                ssh.record(Some(&why));
-                return Err(TmuxFailure::Ssh(why));
-            }
-            ssh.record(None);
-        }
+        self.check_ssh(&out.status, &stderr)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -188,14 +181,7 @@ impl Tmux {
             }
         };
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if let Some(ssh) = &self.ssh {
-            if out.status.code() == Some(SSH_FAILED) {
-                let why = ssh.explain(&stderr);
-                ssh.record(Some(&why));
-                return Err(TmuxFailure::Ssh(why));
-            }
-            ssh.record(None);
-        }
+        self.check_ssh(&out.status, &stderr)?;
         if !out.status.success() {
             return Err(TmuxFailure::Other(
                 stderr.trim().chars().take(500).collect(),
@@ -205,6 +191,24 @@ impl Tmux {
     }
 
     /// Records an SSH-level outcome seen outside [`Tmux::run`] (the control client's start).
+    /// Whether `ssh` itself failed (its exit code 255, not tmux's): an error naming the host,
+    /// remembered for the next calls; success is remembered too.
+    fn check_ssh(
+        &self,
+        status: &std::process::ExitStatus,
+        stderr: &str,
+    ) -> Result<(), TmuxFailure> {
+        if let Some(ssh) = &self.ssh {
+            if status.code() == Some(SSH_FAILED) {
+                let why = ssh.explain(stderr);
+                ssh.record(Some(&why));
+                return Err(TmuxFailure::Ssh(why));
+            }
+            ssh.record(None);
+        }
+        Ok(())
+    }
+
     pub(crate) fn note_ssh(&self, failure: Option<&str>) {
         if let Some(ssh) = &self.ssh {
             ssh.record(failure);

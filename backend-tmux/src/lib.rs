@@ -272,7 +272,25 @@ impl SessionBackend for TmuxBackend {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>> {
-        let mut v: Vec<SessionInfo> = self.panes().await?.into_iter().map(|p| p.info).collect();
+        // As for one pane (`pane`): a pane that just died may not have its exit status yet;
+        // a few short re-reads bridge that, so that a list never keeps "exited, code
+        // unknown" for a program whose code tmux learns a moment later.
+        let mut panes = self.panes().await?;
+        for _ in 1..PANE_STATUS_RETRIES {
+            let pending = panes.iter().any(|p| {
+                p.info.status
+                    == ProcessStatus::Exited {
+                        code: None,
+                        signal: None,
+                    }
+            });
+            if !pending {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            panes = self.panes().await?;
+        }
+        let mut v: Vec<SessionInfo> = panes.into_iter().map(|p| p.info).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
     }

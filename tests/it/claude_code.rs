@@ -396,7 +396,7 @@ fn tool_results(api: &FakeApi) -> Vec<String> {
 /// Write, Edit and AskUserQuestion, each answered through respond_to_prompt and checked by
 /// its effect: the file written, the edit applied, the chosen option and the typed answer in
 /// what Claude Code sent back to its API.
-async fn claude_tools_flow(backend: &str) {
+async fn claude_tools_flow(backend: &str, version: Version) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join(".claude.json"),
@@ -430,7 +430,13 @@ async fn claude_tools_flow(backend: &str) {
         {"name": "AskUserQuestion", "input": checks, "final": "Noted."},
     ]);
     let api = FakeApi::start_with(home.path(), "true", Some(&turns));
-    let gw = TestGateway::start(claude_options(backend, home.path(), &api));
+    let gw = TestGateway::start(claude_options_of(
+        backend,
+        home.path(),
+        &api,
+        "default",
+        &claude_binary_of(version),
+    ));
     let mut c = client(&gw).await;
     let proj = gw.root.join("project");
     std::fs::create_dir(&proj).unwrap();
@@ -693,18 +699,28 @@ async fn claude_tools_flow(backend: &str) {
 
 #[tokio::test]
 async fn claude_code_tools_on_tmux() {
-    claude_tools_flow("tmux").await;
+    claude_tools_flow("tmux", Version::Pinned).await;
 }
 
 #[tokio::test]
 async fn claude_code_tools_on_pty() {
-    claude_tools_flow("pty").await;
+    claude_tools_flow("pty", Version::Pinned).await;
+}
+
+#[tokio::test]
+async fn claude_code_tools_newest_on_tmux() {
+    claude_tools_flow("tmux", Version::Newest).await;
+}
+
+#[tokio::test]
+async fn claude_code_tools_newest_on_pty() {
+    claude_tools_flow("pty", Version::Newest).await;
 }
 
 /// Dialogs without the footer the menu rule knows: "Exit plan mode?", WebFetch's permission
 /// and the plan approval, each answered through respond_to_prompt and checked by the tool
 /// result Claude Code sent back to its API.
-async fn claude_plan_flow(backend: &str) {
+async fn claude_plan_flow(backend: &str, version: Version) {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join(".claude.json"),
@@ -723,7 +739,13 @@ async fn claude_plan_flow(backend: &str) {
          "final": "Starting."},
     ]);
     let api = FakeApi::start_with(home.path(), "true", Some(&turns));
-    let gw = TestGateway::start(claude_options_in(backend, home.path(), &api, "plan"));
+    let gw = TestGateway::start(claude_options_of(
+        backend,
+        home.path(),
+        &api,
+        "plan",
+        &claude_binary_of(version),
+    ));
     let mut c = client(&gw).await;
     std::fs::create_dir(gw.root.join("project")).unwrap();
     c.call_ok(
@@ -799,10 +821,20 @@ async fn claude_plan_flow(backend: &str) {
 
 #[tokio::test]
 async fn claude_code_plan_and_fetch_on_tmux() {
-    claude_plan_flow("tmux").await;
+    claude_plan_flow("tmux", Version::Pinned).await;
 }
 
 #[tokio::test]
 async fn claude_code_plan_and_fetch_on_pty() {
-    claude_plan_flow("pty").await;
+    claude_plan_flow("pty", Version::Pinned).await;
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_newest_on_tmux() {
+    claude_plan_flow("tmux", Version::Newest).await;
+}
+
+#[tokio::test]
+async fn claude_code_plan_and_fetch_newest_on_pty() {
+    claude_plan_flow("pty", Version::Newest).await;
 }

@@ -81,25 +81,27 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("auth.db")
 }
 
+/// A connection to the data directory's database (`path`), as every table the gateway keeps
+/// there uses it: WAL, `synchronous = FULL` (a commit returns once the rows are on the disk),
+/// a 5 s busy timeout, and `schema` created if missing.
+pub(crate) fn open_database(path: &Path, schema: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(schema)?;
+    Ok(conn)
+}
+
 fn open(path: &Path) -> Result<Connection, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let io = |e: rusqlite::Error| {
+    open_database(path, SCHEMA).map_err(|e| {
         Error::Refused(format!(
             "the audit log {} cannot be opened: {}",
             path.display(),
             crate::storage::describe_sqlite(dir, &e)
         ))
-    };
-    let conn = Connection::open(path).map_err(io)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(io)?;
-    // A commit returns once the rows are on the disk: a call runs only after that.
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(io)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(io)?;
-    conn.execute_batch(SCHEMA).map_err(io)?;
-    Ok(conn)
+    })
 }
 
 impl AuditLog {

@@ -40,11 +40,7 @@ pub struct Store {
 impl Store {
     /// Opens (and creates) the tables in the data directory's database.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(crate::audit::database_path(data_dir))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = crate::audit::open_database(&crate::audit::database_path(data_dir), SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
