@@ -260,10 +260,20 @@ async fn claude_permission_flow(backend: &str, version: Version) {
     let l = labels(&p);
     assert_eq!(l.len(), 4, "{l:?}");
     assert_eq!((l[0].as_str(), l[3].as_str()), ("Yes", "No"));
-    let status = c
-        .call("get_session_status", json!({ "session": "cc" }))
-        .await
-        .unwrap();
+    // Claude Code writes its state file a moment after it draws the dialog (on a busy machine,
+    // noticeably later): until then the screen is the signal. Look again for a while.
+    let mut status = Value::Null;
+    for _ in 0..40 {
+        status = c
+            .call("get_session_status", json!({ "session": "cc" }))
+            .await
+            .unwrap();
+        let rule = status["structuredContent"]["detection"]["rule"].as_str();
+        if rule.is_some_and(|r| r.contains("state-file")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     assert_eq!(
         status["structuredContent"]["detection"]["activity"], "waiting_for_input",
         "{status}"

@@ -28,11 +28,27 @@ pub(crate) async fn send_message(
     };
     // The pause counts from when the program has handled the paste: a program still busy
     // (Gemini CLI just after it started) would otherwise read the paste and the Enter
-    // together. Its screen changing says it has drawn the text.
+    // together. The text's last line showing on its screen says it has drawn it (a screen
+    // that merely changed may be a spinner or a rotating tip; a busy machine made that
+    // difference).
     let before = screen(state, name).await;
+    let probe: String = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(24)
+        .collect();
     state.backend.send_text(name, text, false).await?;
     for _ in 0..DRAW_POLLS {
-        if screen(state, name).await != before {
+        let now = screen(state, name).await;
+        let drawn = if probe.is_empty() {
+            now != before
+        } else {
+            now.contains(&probe) && !before.contains(&probe)
+        };
+        if drawn {
             break;
         }
         tokio::time::sleep(DRAW_POLL).await;
