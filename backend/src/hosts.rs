@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::keys::Key;
 use crate::name::{SessionName, printable_prefix};
 use crate::policy::CreateSpec;
+use crate::prompt::claude_state::{ClaudeState, TranscriptRead};
 use crate::types::{ReadRequest, Screen, SessionInfo};
 
 /// The name of this machine among the hosts.
@@ -302,6 +303,31 @@ impl SessionBackend for Hosts {
 
     fn events(&self) -> broadcast::Receiver<SessionEvent> {
         self.events.subscribe()
+    }
+
+    async fn claude_state(&self, info: &SessionInfo) -> Option<ClaudeState> {
+        let (b, bare, _) = self.route(&info.name).ok()?;
+        b.claude_state(&SessionInfo {
+            name: bare,
+            ..info.clone()
+        })
+        .await
+    }
+
+    async fn claude_transcript(
+        &self,
+        info: &SessionInfo,
+        limit: usize,
+    ) -> Option<(ClaudeState, TranscriptRead)> {
+        let (b, bare, _) = self.route(&info.name).ok()?;
+        b.claude_transcript(
+            &SessionInfo {
+                name: bare,
+                ..info.clone()
+            },
+            limit,
+        )
+        .await
     }
 
     /// Complete only while every host's events are: the sum of their epochs (which changes
