@@ -163,6 +163,12 @@ impl Tmux {
     /// on tmux's host with the same deadline and SSH accounting as tmux commands: its
     /// standard output, or its standard error as [`TmuxFailure::Other`].
     pub(crate) async fn run_plain(&self, argv: &[&str]) -> Result<String, TmuxFailure> {
+        let out = self.run_plain_bytes(argv).await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// [`Tmux::run_plain`], with standard output as the bytes it was.
+    pub(crate) async fn run_plain_bytes(&self, argv: &[&str]) -> Result<Vec<u8>, TmuxFailure> {
         let mut cmd = self.argv_command(argv)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -187,7 +193,7 @@ impl Tmux {
                 stderr.trim().chars().take(500).collect(),
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
     }
 
     /// Records an SSH-level outcome seen outside [`Tmux::run`] (the control client's start).

@@ -22,9 +22,11 @@
 //! - `control`: the control-mode client, its line protocol and argument quoting;
 //! - `command`: running a forked tmux and classifying its errors;
 //! - `format`: the `list-panes` format and its parser, and the name mapping;
+//! - `claude_remote`: Claude Code's state file and transcript read on a remote host;
 //! - `ssh`: the SSH transport for a tmux server on another host ([`SshTarget`]): every
 //!   invocation becomes `ssh … HOST -- <words quoted by [`shell_quote`]>`.
 
+mod claude_remote;
 mod command;
 mod control;
 mod driver;
@@ -561,6 +563,46 @@ impl SessionBackend for TmuxBackend {
 
     fn output_events_epoch(&self) -> Option<u64> {
         self.driver.output_epoch()
+    }
+
+    /// On a remote host, read there by a fixed script over the SSH connection.
+    async fn claude_state(
+        &self,
+        info: &SessionInfo,
+    ) -> Option<sessiongate_backend::prompt::claude_state::ClaudeState> {
+        if self.host().is_none() {
+            return info
+                .pid
+                .and_then(sessiongate_backend::prompt::claude_state::find_state);
+        }
+        let pid = self.pane(&info.name).await.ok()?.info.pid?;
+        claude_remote::state(&self.driver.tmux, pid)
+            .await
+            .map(|(s, _)| s)
+    }
+
+    /// On a remote host, read there by fixed scripts over the SSH connection.
+    async fn claude_transcript(
+        &self,
+        info: &SessionInfo,
+        limit: usize,
+    ) -> Option<(
+        sessiongate_backend::prompt::claude_state::ClaudeState,
+        sessiongate_backend::prompt::claude_state::TranscriptRead,
+    )> {
+        if self.host().is_none() {
+            let pid = info.pid?;
+            return tokio::task::spawn_blocking(move || {
+                sessiongate_backend::prompt::claude_state::local_transcript(pid, limit)
+            })
+            .await
+            .ok()
+            .flatten();
+        }
+        let pid = self.pane(&info.name).await.ok()?.info.pid?;
+        let (claude, home) = claude_remote::state(&self.driver.tmux, pid).await?;
+        let items = claude_remote::transcript(&self.driver.tmux, &claude, &home, limit).await?;
+        Some((claude, items))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::keys::Key;
 use crate::name::SessionName;
 use crate::policy::CreateSpec;
+use crate::prompt::claude_state::{self, ClaudeState, TranscriptRead};
 use crate::types::{ReadRequest, Screen, SessionInfo};
 
 /// Something that happened to a session, published by a backend so that the gateway can
@@ -75,5 +76,27 @@ pub trait SessionBackend: Send + Sync + std::fmt::Debug + 'static {
     /// `None` while output is not watched: callers must re-read to see changes.
     fn output_events_epoch(&self) -> Option<u64> {
         None
+    }
+
+    /// Claude Code's state for the session `info` describes, read from its state file on
+    /// the session's machine and checked against the process's start time there; `None`
+    /// when the session runs no Claude Code (or it cannot be read). The default reads the
+    /// files of this machine under `info.pid`; a backend on another host reads them there.
+    async fn claude_state(&self, info: &SessionInfo) -> Option<ClaudeState> {
+        info.pid.and_then(claude_state::find_state)
+    }
+
+    /// The last `limit` items of the transcript of the Claude Code that the session runs,
+    /// with its state, read on the session's machine; `None` when it runs no Claude Code.
+    async fn claude_transcript(
+        &self,
+        info: &SessionInfo,
+        limit: usize,
+    ) -> Option<(ClaudeState, TranscriptRead)> {
+        let pid = info.pid?;
+        tokio::task::spawn_blocking(move || claude_state::local_transcript(pid, limit))
+            .await
+            .ok()
+            .flatten()
     }
 }

@@ -369,4 +369,22 @@ impl SessionBackend for ScreenCache {
     fn output_events_epoch(&self) -> Option<u64> {
         self.inner.output_events_epoch()
     }
+
+    async fn claude_state(
+        &self,
+        info: &SessionInfo,
+    ) -> Option<crate::prompt::claude_state::ClaudeState> {
+        self.inner.claude_state(info).await
+    }
+
+    async fn claude_transcript(
+        &self,
+        info: &SessionInfo,
+        limit: usize,
+    ) -> Option<(
+        crate::prompt::claude_state::ClaudeState,
+        crate::prompt::claude_state::TranscriptRead,
+    )> {
+        self.inner.claude_transcript(info, limit).await
+    }
 }

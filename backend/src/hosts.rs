@@ -8,6 +8,12 @@
 //! that deadline and never holds up another host; one that fails is reported by
 //! [`Hosts::list_by_host`] with its error instead of failing the whole list.
 //!
+//! Each host's backend sits behind its own [`ScreenCache`]: whether screens may be kept is
+//! decided per host, so a remote host whose output is not watched (it is down, or its
+//! control client restarts) turns off keeping screens for its own sessions only, not for
+//! this machine's (the router's own [`SessionBackend::output_events_epoch`] is `None` while
+//! any host's is, which turns off a cache in front of the router).
+//!
 //! A remote session's pid is a process id of *that* machine: it is removed from the infos
 //! (set to `None`), so that nothing on the gateway's machine mistakes it for one of its own
 //! processes (reading `/proc/<pid>` here would read an unrelated process).
@@ -20,10 +26,12 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::backend::{SessionBackend, SessionEvent};
+use crate::cache::ScreenCache;
 use crate::error::{Error, Result};
 use crate::keys::Key;
 use crate::name::{SessionName, printable_prefix};
 use crate::policy::CreateSpec;
+use crate::prompt::claude_state::{ClaudeState, TranscriptRead};
 use crate::types::{ReadRequest, Screen, SessionInfo};
 
 /// The name of this machine among the hosts.
@@ -51,13 +59,20 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// Routes bare names to `local` and `HOST:NAME` to `remote[HOST]`. Starts one task per
-    /// backend that republishes its events with qualified names (call inside a runtime).
+    /// Routes bare names to `local` and `HOST:NAME` to `remote[HOST]`, each behind its own
+    /// [`ScreenCache`]. Starts one task per backend that republishes its events with
+    /// qualified names (call inside a runtime).
     pub fn new(
         local: Arc<dyn SessionBackend>,
         remote: BTreeMap<String, Arc<dyn SessionBackend>>,
         list_timeout: Duration,
     ) -> Hosts {
+        let cached = |b: Arc<dyn SessionBackend>| -> Arc<dyn SessionBackend> {
+            Arc::new(ScreenCache::new(b))
+        };
+        let local = cached(local);
+        let remote: BTreeMap<String, Arc<dyn SessionBackend>> =
+            remote.into_iter().map(|(h, b)| (h, cached(b))).collect();
         let events = broadcast::channel(1024).0;
         forward(local.events(), events.clone(), None);
         for (host, b) in &remote {
@@ -302,6 +317,31 @@ impl SessionBackend for Hosts {
 
     fn events(&self) -> broadcast::Receiver<SessionEvent> {
         self.events.subscribe()
+    }
+
+    async fn claude_state(&self, info: &SessionInfo) -> Option<ClaudeState> {
+        let (b, bare, _) = self.route(&info.name).ok()?;
+        b.claude_state(&SessionInfo {
+            name: bare,
+            ..info.clone()
+        })
+        .await
+    }
+
+    async fn claude_transcript(
+        &self,
+        info: &SessionInfo,
+        limit: usize,
+    ) -> Option<(ClaudeState, TranscriptRead)> {
+        let (b, bare, _) = self.route(&info.name).ok()?;
+        b.claude_transcript(
+            &SessionInfo {
+                name: bare,
+                ..info.clone()
+            },
+            limit,
+        )
+        .await
     }
 
     /// Complete only while every host's events are: the sum of their epochs (which changes

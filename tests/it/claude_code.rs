@@ -52,7 +52,7 @@ pub(crate) fn claude_binary() -> PathBuf {
 /// The stand-in API, killed on drop.
 pub(crate) struct FakeApi {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 

@@ -138,6 +138,7 @@ async fn tmux_ssh_screen_cache_serves_unchanged_screens() {
 
 contract_tests!(
     create_list_terminate,
+    claude_state_is_read_where_the_session_runs,
     text_arrives_intact,
     named_keys,
     scrollback_pages,

@@ -453,3 +453,119 @@ async fn a_host_that_never_answers_blocks_nothing_else() {
     assert_eq!(list["sessions"][0]["name"], "here", "{list}");
     assert_eq!(list["hosts"][1]["reachable"], false, "{list}");
 }
+
+/// The real Claude Code on a remote host: its trust and API-key dialogs and its Bash
+/// permission prompt answered through `HOST:NAME`, `check_prompts` naming the host, its state
+/// file (status) and transcript read on that host over the SSH connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_on_a_remote_host_asks_and_is_answered() {
+    use crate::claude_code::{FakeApi, answer, claude_binary, labels, the_prompt, wait_for};
+    let sshd = Sshd::start_new();
+    let socket = unique_socket("remote-cc");
+    let _remote = RemoteTmux(socket.clone());
+    let root = remote_root();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let touch = "touch created-by-claude.txt";
+    let api = FakeApi::start(home.path(), touch);
+    let proj = root.path().join("project");
+    std::fs::create_dir(&proj).unwrap();
+    let marker = proj.join("created-by-claude.txt");
+    // The profile of that host sets the environment: its own HOME and the stand-in API.
+    let table = format!(
+        "[hosts.build]\nssh = \"{ALIAS}\"\nssh_config = \"{}\"\ntmux_socket = \"{socket}\"\n\
+         allowed_roots = [\"{}\"]\nconnect_timeout_secs = 3\ncommand_timeout_secs = 6\n\
+         [hosts.build.extra_profiles]\nclaude-test = {{ command = [{:?}, \"--permission-mode\", \"default\"], \
+         env = {{ HOME = {:?}, ANTHROPIC_BASE_URL = \"http://127.0.0.1:{}\", \
+         ANTHROPIC_API_KEY = \"sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz\", DISABLE_TELEMETRY = \"1\", \
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_AUTOUPDATER = \"1\" }} }}\n",
+        sshd.ssh_config(ClientFaults::default()).display(),
+        root.path().display(),
+        claude_binary().display().to_string(),
+        home.path().display().to_string(),
+        api.port
+    );
+    let gw = gateway("hosts-cc", &table);
+    let mut c = client(&gw).await;
+    let cc = "build:cc";
+    c.call_ok(
+        "create_session",
+        json!({ "name": cc, "profile": "claude-test", "working_dir": "project" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, cc, "waiting_for_input").await;
+    let p = the_prompt(&mut c, cc).await;
+    assert!(p["question"].as_str().unwrap().contains("trust"), "{p}");
+    answer(&mut c, cc, "yes").await;
+    wait_for(&mut c, cc, "waiting_for_input").await;
+    let p = the_prompt(&mut c, cc).await;
+    assert_eq!(p["question"], "Do you want to use this API key?", "{p}");
+    answer(&mut c, cc, "Yes").await;
+    wait_for(&mut c, cc, "idle").await;
+
+    c.call_ok(
+        "send_message",
+        json!({ "session": cc, "message": "Create a marker file please" }),
+    )
+    .await
+    .unwrap();
+    wait_for(&mut c, cc, "waiting_for_input").await;
+    let prompts = structured(&mut c, "check_prompts", json!({})).await;
+    let mine = prompts["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["session"] == cc)
+        .unwrap_or_else(|| panic!("{cc} is not listed as waiting: {prompts}"))
+        .clone();
+    assert_eq!(mine["host"], "build", "{mine}");
+    let p = &mine["detection"]["prompt"];
+    assert_eq!(p["question"], "Do you want to proceed?", "{p}");
+    let l = labels(p);
+    assert_eq!((l[0].as_str(), l[l.len() - 1].as_str()), ("Yes", "No"));
+    // The state file on that host is the signal, as on this machine.
+    let status = structured(&mut c, "get_session_status", json!({ "session": cc })).await;
+    assert!(
+        status["detection"]["rule"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state-file"),
+        "Claude Code's state file on the host is the signal: {status}"
+    );
+    let r = answer(&mut c, cc, "1").await;
+    assert_eq!(r["structuredContent"]["keys"], json!(["1"]));
+    wait_for(&mut c, cc, "idle").await;
+    assert!(marker.exists(), "the approved command did not run");
+
+    // The transcript, read on that host.
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        t = c
+            .call("get_transcript", json!({ "session": cc, "limit": 20 }))
+            .await
+            .unwrap();
+        assert_ne!(t["isError"], true, "{t}");
+        let items = t["structuredContent"]["items"].as_array().unwrap();
+        if items
+            .iter()
+            .any(|i| i["kind"] == "tool_use" && i["tool"] == "Bash" && i["text"] == touch)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(t["structuredContent"]["session"], cc, "{t}");
+    assert!(
+        t["structuredContent"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "tool_use" && i["tool"] == "Bash" && i["text"] == touch),
+        "{t}"
+    );
+}

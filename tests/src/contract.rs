@@ -16,6 +16,15 @@ use sessiongate_backend::{
 /// How long output may take to appear before a scenario fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// A stand-in for Claude Code: writes the state file Claude Code keeps for its own pid (with
+/// its real start time) and a transcript, then keeps the pid (`exec`).
+const CLAUDE_LIKE: &str = r#"d=$HOME/.claude/sessions; mkdir -p "$d"
+s=$(cat /proc/$$/stat); s=${s##*)}; set -- $s
+printf '{"pid":%s,"procStart":"%s","status":"waiting","waitingFor":"permission prompt","sessionId":"abc-1","cwd":"/w"}' $$ "${20}" > "$d/$$.json"
+t=$HOME/.claude/projects/-w; mkdir -p "$t"
+printf '%s\n' '{"type":"assistant","message":{"content":[{"type":"text","text":"hello from its host"}]}}' > "$t/abc-1.jsonl"
+echo ready; exec sleep 600"#;
+
 /// The policy the scenarios use: `root` as the only allowed root, and test profiles.
 pub fn policy(root: &Path) -> SessionPolicy {
     let argv = |v: &[&str]| LaunchProfile::Argv(v.iter().map(|s| s.to_string()).collect());
@@ -31,6 +40,16 @@ pub fn policy(root: &Path) -> SessionPolicy {
             argv(&["sh", "-c", "yes 'flood flood flood flood flood flood'"]),
         ),
         ("cat".to_owned(), argv(&["cat"])),
+        (
+            "claude-like".to_owned(),
+            argv(&[
+                "env",
+                &format!("HOME={}", root.join("home").display()),
+                "sh",
+                "-c",
+                CLAUDE_LIKE,
+            ]),
+        ),
     ]);
     SessionPolicy::new(&[root.to_path_buf()], profiles).expect("policy")
 }
@@ -511,5 +530,40 @@ pub async fn screen_cache_serves_unchanged_screens(b: &ScreenCache, root: &Path)
     b.resize(&n, 50, 12).await.unwrap();
     let info = b.info(&n).await.unwrap();
     assert_eq!((info.cols, info.rows), (50, 12));
+    b.terminate(&n).await.unwrap();
+}
+
+/// Claude Code's state file and transcript are read on the session's machine (through the
+/// backend), checked against the process's start time there: a file whose `procStart`
+/// differs is not trusted.
+pub async fn claude_state_is_read_where_the_session_runs(b: &dyn SessionBackend, root: &Path) {
+    let p = policy(root);
+    let n = name("cc");
+    let info = b
+        .create(p.prepare("cc", None, "claude-like").unwrap())
+        .await
+        .unwrap();
+    wait_screen(b, &n, 50, "ready", |s| s.contains("ready")).await;
+    let state = b.claude_state(&info).await.expect("the state file is read");
+    assert_eq!(state.status, "waiting");
+    assert_eq!(state.waiting_for.as_deref(), Some("permission prompt"));
+    assert_eq!(state.session_id.as_deref(), Some("abc-1"));
+    let (_, items) = b.claude_transcript(&info, 10).await.expect("a transcript");
+    let items = items.expect("the transcript is read");
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].text, "hello from its host");
+    // A file left by another process with the same pid: its start time differs.
+    let dir = root.join("home/.claude/sessions");
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let stale = text.replace("\"procStart\":\"", "\"procStart\":\"1");
+        std::fs::write(&f, stale).unwrap();
+    }
+    assert_eq!(
+        b.claude_state(&info).await,
+        None,
+        "a stale state file is trusted"
+    );
     b.terminate(&n).await.unwrap();
 }

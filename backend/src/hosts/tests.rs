@@ -14,6 +14,10 @@ struct Fake {
     hang: bool,
     fail: bool,
     events: Option<broadcast::Sender<SessionEvent>>,
+    /// What `output_events_epoch` answers.
+    epoch: Option<u64>,
+    /// How many screens were read.
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 impl Fake {
@@ -76,13 +80,28 @@ impl SessionBackend for Fake {
     }
     async fn read(&self, _: &SessionName, _: ReadRequest) -> Result<Screen> {
         self.gate().await?;
-        Err(Error::Unavailable("not here".into()))
+        if self.epoch.is_none() {
+            return Err(Error::Unavailable("not here".into()));
+        }
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Screen {
+            text: "$ ".into(),
+            total_lines: 1,
+            first_line: 0,
+            returned_lines: 1,
+            more_above: false,
+            cursor: None,
+        })
     }
     async fn resize(&self, _: &SessionName, _: u16, _: u16) -> Result<()> {
         self.gate().await
     }
     async fn terminate(&self, _: &SessionName) -> Result<()> {
         self.gate().await
+    }
+    fn output_events_epoch(&self) -> Option<u64> {
+        self.epoch
     }
     fn events(&self) -> broadcast::Receiver<SessionEvent> {
         match &self.events {
@@ -211,4 +230,37 @@ async fn a_failing_or_hanging_host_is_listed_with_its_error() {
         .map(|i| i.name.to_string())
         .collect();
     assert_eq!(names, ["here", "up:z"]);
+}
+
+/// A remote host whose output is not watched (down, or its control client restarting) makes
+/// the router's epoch `None`, which turns off a cache in front of the router; this machine's
+/// screens are still kept, by its own cache.
+#[tokio::test]
+async fn a_host_without_watched_output_does_not_turn_off_the_local_cache() {
+    let local = Arc::new(Fake {
+        sessions: Mutex::new(vec![name("here")]),
+        events: Some(broadcast::channel(16).0),
+        epoch: Some(7),
+        ..Fake::default()
+    });
+    let down = Arc::new(Fake {
+        fail: true,
+        ..Fake::default()
+    });
+    let hosts = Hosts::new(
+        local.clone(),
+        BTreeMap::from([("build".to_owned(), down as Arc<dyn SessionBackend>)]),
+        Duration::from_secs(5),
+    );
+    assert_eq!(hosts.output_events_epoch(), None);
+    // As the gateway holds it: a cache in front of the router.
+    let front = ScreenCache::new(Arc::new(hosts));
+    for _ in 0..3 {
+        front
+            .read(&name("here"), ReadRequest::visible())
+            .await
+            .unwrap();
+    }
+    let reads = local.reads.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reads, 1, "the local screen was read {reads} times");
 }

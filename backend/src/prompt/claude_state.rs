@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::transcript::{TranscriptError, TranscriptItem, read_transcript, transcript_path};
+
+/// The outcome of reading a transcript.
+pub type TranscriptRead = Result<Vec<TranscriptItem>, TranscriptError>;
+
 /// The largest state file read.
 pub const MAX_STATE_FILE: u64 = 64 * 1024;
 
@@ -80,13 +85,24 @@ pub fn read_state(dir: &Path, pid: u32) -> Result<ClaudeState, StateError> {
         .take(MAX_STATE_FILE)
         .read_to_string(&mut text)
         .map_err(|e| StateError::Malformed(e.to_string()))?;
-    let raw: Raw = serde_json::from_str(&text).map_err(|e| StateError::Malformed(e.to_string()))?;
+    parse_state(&text, pid, process_start(pid).as_deref())
+}
+
+/// Checks the text of the state file of `pid` against the process's start time as read on
+/// its machine (`actual_start`, field 22 of its `/proc/<pid>/stat`; `None` when it is gone).
+/// The same checks whether the file was read here or on another host.
+pub fn parse_state(
+    text: &str,
+    pid: u32,
+    actual_start: Option<&str>,
+) -> Result<ClaudeState, StateError> {
+    let raw: Raw = serde_json::from_str(text).map_err(|e| StateError::Malformed(e.to_string()))?;
     if raw.pid != Some(u64::from(pid)) {
         return Err(StateError::Malformed(
             "its pid differs from its name".into(),
         ));
     }
-    match (raw.proc_start.as_deref(), process_start(pid)) {
+    match (raw.proc_start.as_deref(), actual_start) {
         (Some(recorded), Some(actual)) if recorded == actual => {}
         _ => return Err(StateError::Stale),
     }
@@ -181,6 +197,16 @@ pub fn find_state(root: u32) -> Option<ClaudeState> {
     }
     memory.insert(root, (Instant::now(), found));
     state
+}
+
+/// The last `limit` items of the transcript of the Claude Code process in the tree under
+/// `root` on this machine, with its state: `None` when the tree runs no Claude Code.
+pub fn local_transcript(root: u32, limit: usize) -> Option<(ClaudeState, TranscriptRead)> {
+    let claude = find_state(root)?;
+    let home = process_home(claude.pid).or_else(|| std::env::var_os("HOME").map(Into::into))?;
+    let path = transcript_path(&home, claude.cwd.as_deref()?, claude.session_id.as_deref()?);
+    let items = read_transcript(&path, limit);
+    Some((claude, items))
 }
 
 /// Searches the tree under `root` for a process with a valid state file.

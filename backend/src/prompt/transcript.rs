@@ -145,9 +145,16 @@ pub fn read_transcript(path: &Path, limit: usize) -> Result<Vec<TranscriptItem>,
     f.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::new();
     f.take(MAX_TAIL).read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
+    Ok(parse_tail(&buf, start > 0, limit))
+}
+
+/// The last `limit` items of a transcript's tail `buf`; `cut` says that the tail starts in
+/// the middle of the file (its first line is then incomplete and skipped). Malformed lines
+/// are skipped.
+pub fn parse_tail(buf: &[u8], cut: bool, limit: usize) -> Vec<TranscriptItem> {
+    let text = String::from_utf8_lossy(buf);
     let mut lines = text.lines();
-    if start > 0 {
+    if cut {
         // The first line was cut in the middle.
         lines.next();
     }
@@ -156,7 +163,7 @@ pub fn read_transcript(path: &Path, limit: usize) -> Result<Vec<TranscriptItem>,
         .flat_map(|v| items_of(&v))
         .collect();
     let skip = items.len().saturating_sub(limit);
-    Ok(items.split_off(skip))
+    items.split_off(skip)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rmcp::model::CallToolResult;
 use serde_json::json;
 
-use sessiongate_backend::prompt::{self, Activity, Agent, Detection, claude_state};
+use sessiongate_backend::prompt::{self, Activity, Agent, Detection};
 use sessiongate_backend::{ProcessStatus, ReadRequest, SessionInfo, SessionName};
 
 use super::reply;
@@ -47,7 +47,7 @@ pub(crate) async fn detect_session(state: &AppState, info: &SessionInfo) -> Opti
     prompt::refine_with_foreground(&mut detection, info.current_command.as_deref());
     // Claude Code's own state file is the best signal there is; the screen still supplies
     // the structure of the question it waits on.
-    if let Some(state) = info.pid.and_then(claude_state::find_state) {
+    if let Some(state) = state.backend.claude_state(info).await {
         let screen_waits = detection.activity == Activity::WaitingForInput;
         detection.agent = Agent::ClaudeCode;
         detection.activity = match state.status.as_str() {

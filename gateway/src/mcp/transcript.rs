@@ -4,8 +4,6 @@ use rmcp::model::CallToolResult;
 use serde_json::json;
 
 use sessiongate_backend::SessionName;
-use sessiongate_backend::prompt::claude_state::{find_state, process_home};
-use sessiongate_backend::prompt::transcript::{read_transcript, transcript_path};
 
 use super::reply;
 use crate::state::AppState;
@@ -34,15 +32,7 @@ pub(super) async fn get_transcript(
         Err(e) => return reply::fail(&e),
     };
     let name = info.name.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let claude = info.pid.and_then(find_state)?;
-        let home = process_home(claude.pid).or_else(|| std::env::var_os("HOME").map(Into::into))?;
-        let path = transcript_path(&home, claude.cwd.as_deref()?, claude.session_id.as_deref()?);
-        Some((claude, read_transcript(&path, limit as usize)))
-    })
-    .await
-    .ok()
-    .flatten();
+    let found = state.backend.claude_transcript(&info, limit as usize).await;
     match found {
         None => reply::fail_msg(format!(
             "session {name} does not run Claude Code (no Claude Code state file under its process); \

@@ -292,7 +292,7 @@ impl Watcher {
                         &[name.as_str(), &wall.unix_timestamp_nanos().to_string()],
                     );
                     let mut n = Notification::new(EventKind::Finished, id.clone(), name.as_str());
-                    n.summary = Some(summary(info, screen).await);
+                    n.summary = Some(summary(self.state.backend.as_ref(), info, screen).await);
                     self.claim_and_send(n, "finished").await;
                 }
             }
@@ -384,24 +384,22 @@ async fn db<T: Send + 'static>(
 
 /// The last assistant message of a Claude Code session's transcript, or the screen's last
 /// lines.
-async fn summary(info: &SessionInfo, screen: &str) -> String {
-    use sessiongate_backend::prompt::claude_state::{find_state, process_home};
-    use sessiongate_backend::prompt::transcript::{read_transcript, transcript_path};
-    let pid = info.pid;
-    let said = tokio::task::spawn_blocking(move || {
-        let claude = pid.and_then(find_state)?;
-        let home = process_home(claude.pid).or_else(|| std::env::var_os("HOME").map(Into::into))?;
-        let path = transcript_path(&home, claude.cwd.as_deref()?, claude.session_id.as_deref()?);
-        let items = read_transcript(&path, 50).ok()?;
-        items
-            .into_iter()
-            .rev()
-            .find(|i| i.kind == "assistant")
-            .map(|i| i.text)
-    })
-    .await
-    .ok()
-    .flatten();
+async fn summary(
+    backend: &dyn sessiongate_backend::SessionBackend,
+    info: &SessionInfo,
+    screen: &str,
+) -> String {
+    let said = backend
+        .claude_transcript(info, 50)
+        .await
+        .and_then(|(_, items)| items.ok())
+        .and_then(|items| {
+            items
+                .into_iter()
+                .rev()
+                .find(|i| i.kind == "assistant")
+                .map(|i| i.text)
+        });
     said.unwrap_or_else(|| last_lines(screen))
 }
 
