@@ -1,261 +1,351 @@
 //! Prometheus metrics: request counts and latencies per route, tool-call counts and latencies
-//! per tool, refusals (authentication, rate limits), sessions by state, and the process's
-//! memory, served as text at `/metrics`.
+//! per tool, refusals (authentication, rate limits), notifications, sessions by state, and the
+//! process's memory, served as text at `/metrics`.
 //!
-//! Labels come from fixed lists (known routes, known tools), never from raw client input, so
-//! a client cannot blow up the number of series. Latency is measured until the response body
-//! has been sent in full, which for a streamed (SSE) tool result is when the result is out.
+//! The series are kept and written by the `prometheus-client` crate (its Prometheus text
+//! encoder, format 0.0.4), which escapes label values; the choice is explained in
+//! `docs/crate-decisions.md`. Labels come from fixed lists (known routes, known tools), never
+//! from raw client input, so a client cannot blow up the number of series; the one configured
+//! label (a notification channel's name) comes from the config file. Latency is measured until
+//! the response body has been sent in full, which for a streamed (SSE) tool result is when the
+//! result is out. The gauges (sessions, memory) are computed when `/metrics` is asked for.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header;
+use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use sessiongate_backend::{ProcessStatus, SessionBackend};
 
 use crate::checks::rpc::RpcMessage;
 use crate::http::routes::Route;
+use crate::mcp::catalog::{CATALOG, Entry};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The reasons a bearer token is refused; each has a series from the start, at 0.
+const AUTH_FAILURE_REASONS: [&str; 3] = ["missing", "invalid", "insufficient_scope"];
+
+/// The labels of `sessiongate_http_requests_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteStatus {
+    route: &'static str,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.counts[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
+/// The label of `sessiongate_http_request_duration_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabel {
+    route: &'static str,
 }
 
-#[derive(Debug, Default)]
-struct Series {
-    requests: BTreeMap<(&'static str, u16), u64>,
-    request_latency: BTreeMap<&'static str, Histogram>,
-    tool_calls: BTreeMap<&'static str, u64>,
-    tool_latency: BTreeMap<&'static str, Histogram>,
-    auth_failures: BTreeMap<&'static str, u64>,
-    rate_limited: BTreeMap<&'static str, u64>,
-    notifications: BTreeMap<(String, &'static str), u64>,
+/// The label of the tool-call series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ToolLabel {
+    tool: &'static str,
+}
+
+/// The label of `sessiongate_auth_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// The label of `sessiongate_rate_limited_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+/// The labels of `sessiongate_notifications_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NotificationLabels {
+    channel: String,
+    outcome: &'static str,
+}
+
+/// The label of `sessiongate_fast_lane_calls_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabel {
+    request: &'static str,
+}
+
+/// The label of `sessiongate_sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// A latency histogram with our buckets.
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// A family of latency histograms.
+type Latencies<S> = Family<S, Histogram, fn() -> Histogram>;
+
+/// One tool's series, kept so that recording a call looks nothing up.
+#[derive(Debug)]
+struct ToolSeries {
+    calls: Counter,
+    latency: Histogram,
 }
 
 /// The gateway's metrics.
-#[derive(Debug)]
 pub struct Metrics {
-    series: Mutex<Series>,
-    started: std::time::SystemTime,
+    /// Every series below, for the encoder.
+    registry: Registry,
+    requests: Family<RouteStatus, Counter>,
+    request_latency: Latencies<RouteLabel>,
+    tool_calls: Family<ToolLabel, Counter>,
+    tool_latency: Latencies<ToolLabel>,
+    /// One slot per catalogue entry, in catalogue order, then one for `unknown`; each is
+    /// filled on the tool's first call, so a tool never called shows no series.
+    tools: Box<[OnceLock<ToolSeries>]>,
+    auth_failures: Family<ReasonLabel, Counter>,
+    rate_limited: Family<LimitLabel, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
     /// Tool calls the fast lane answered: on an MCP session, and stateless.
-    fast_lane: [std::sync::atomic::AtomicU64; 2],
+    fast_lane: [Counter; 2],
+    started: SystemTime,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Metrics {
-    /// Empty metrics.
+    /// Empty metrics: the counters that are always shown are at 0.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RouteStatus, Counter>::default();
+        registry.register(
+            "sessiongate_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        let request_latency = Latencies::<RouteLabel>::new_with_constructor(latency_histogram);
+        registry.register(
+            "sessiongate_http_request_duration_seconds",
+            "HTTP request latency by route, until the response body was sent",
+            request_latency.clone(),
+        );
+        let tool_calls = Family::<ToolLabel, Counter>::default();
+        registry.register(
+            "sessiongate_tool_calls",
+            "MCP tool calls by tool",
+            tool_calls.clone(),
+        );
+        let tool_latency = Latencies::<ToolLabel>::new_with_constructor(latency_histogram);
+        registry.register(
+            "sessiongate_tool_call_duration_seconds",
+            "MCP tool-call latency by tool, until the result was sent",
+            tool_latency.clone(),
+        );
+        let auth_failures = Family::<ReasonLabel, Counter>::default();
+        for reason in AUTH_FAILURE_REASONS {
+            let _ = auth_failures.get_or_create(&ReasonLabel { reason });
+        }
+        registry.register(
+            "sessiongate_auth_failures",
+            "Requests to /mcp refused for their bearer token",
+            auth_failures.clone(),
+        );
+        let rate_limited = Family::<LimitLabel, Counter>::default();
+        registry.register(
+            "sessiongate_rate_limited",
+            "Requests refused by a rate limit",
+            rate_limited.clone(),
+        );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "sessiongate_notifications",
+            "Notifications by channel and outcome",
+            notifications.clone(),
+        );
+        let lanes = Family::<RequestLabel, Counter>::default();
+        let fast_lane = ["session", "stateless"]
+            .map(|request| lanes.get_or_create_owned(&RequestLabel { request }));
+        registry.register(
+            "sessiongate_fast_lane_calls",
+            "Tool calls answered by the fast lane, by kind of request",
+            lanes,
+        );
         Metrics {
-            series: Mutex::new(Series::default()),
-            started: std::time::SystemTime::now(),
-            fast_lane: Default::default(),
+            registry,
+            requests,
+            request_latency,
+            tool_calls,
+            tool_latency,
+            tools: (0..=CATALOG.len()).map(|_| OnceLock::new()).collect(),
+            auth_failures,
+            rate_limited,
+            notifications,
+            fast_lane,
+            started: SystemTime::now(),
         }
     }
 
     /// Counts a tool call the fast lane answered (`stateless`: one that opened no session).
     pub fn fast_lane_call(&self, stateless: bool) {
-        self.fast_lane[usize::from(stateless)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn series(&self) -> std::sync::MutexGuard<'_, Series> {
-        self.series.lock().unwrap_or_else(|p| p.into_inner())
+        self.fast_lane[usize::from(stateless)].inc();
     }
 
     /// Counts a refused bearer token, by reason (`missing`, `invalid`, `insufficient_scope`).
     pub fn auth_failure(&self, reason: &'static str) {
-        *self.series().auth_failures.entry(reason).or_default() += 1;
+        self.auth_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     /// Counts a request refused by a rate limit.
     pub fn rate_limited(&self, limit: &'static str) {
-        *self.series().rate_limited.entry(limit).or_default() += 1;
+        self.rate_limited.get_or_create(&LimitLabel { limit }).inc();
     }
 
     /// Counts a notification's delivery by channel (a configured name) and outcome (`sent`,
     /// `rejected`, `failed`, `dropped`).
     pub fn notification(&self, channel: &str, outcome: &'static str) {
-        *self
-            .series()
-            .notifications
-            .entry((channel.to_owned(), outcome))
-            .or_default() += 1;
+        let labels = NotificationLabels {
+            channel: channel.to_owned(),
+            outcome,
+        };
+        self.notifications.get_or_create(&labels).inc();
+    }
+
+    /// Counts a request by route and status.
+    fn request(&self, route: &'static str, status: u16) {
+        self.requests
+            .get_or_create(&RouteStatus { route, status })
+            .inc();
+    }
+
+    /// Records a request's latency by route.
+    fn request_latency(&self, route: &'static str, secs: f64) {
+        self.request_latency
+            .get_or_create(&RouteLabel { route })
+            .observe(secs);
+    }
+
+    /// The series of the tool in catalogue row `entry` (`None`: a tool the catalogue does not
+    /// know, counted as `unknown`), created on its first call.
+    fn tool(&self, entry: Option<&'static Entry>) -> &ToolSeries {
+        let (slot, tool) = match entry.and_then(|e| {
+            CATALOG
+                .iter()
+                .position(|c| c.tool == e.tool)
+                .map(|i| (i, e.name))
+        }) {
+            Some(found) => found,
+            None => (CATALOG.len(), "unknown"),
+        };
+        self.tools[slot].get_or_init(|| {
+            let label = ToolLabel { tool };
+            ToolSeries {
+                calls: self.tool_calls.get_or_create_owned(&label),
+                latency: self.tool_latency.get_or_create_owned(&label),
+            }
+        })
+    }
+
+    /// The counters and histograms in the Prometheus text format.
+    fn encode_series(&self, out: &mut String) {
+        if prometheus_text::encode(out, &self.registry).is_err() {
+            tracing::error!("metrics could not be encoded");
+        }
     }
 
     /// The Prometheus text exposition, with the sessions counted now.
     pub async fn render(&self, backend: &dyn SessionBackend) -> String {
         let sessions = backend.list().await;
         let mut out = String::new();
-        let s = self.series();
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_http_requests_total HTTP requests by route and status.\n\
-             # TYPE sessiongate_http_requests_total counter"
-        );
-        for ((route, status), n) in &s.requests {
-            let _ = writeln!(
-                out,
-                "sessiongate_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        write_histograms(
-            &mut out,
-            "sessiongate_http_request_duration_seconds",
-            "HTTP request latency by route, until the response body was sent.",
-            "route",
-            s.request_latency.iter().map(|(k, h)| (k.to_string(), h)),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_tool_calls_total MCP tool calls by tool.\n\
-             # TYPE sessiongate_tool_calls_total counter"
-        );
-        for (tool, n) in &s.tool_calls {
-            let _ = writeln!(out, "sessiongate_tool_calls_total{{tool=\"{tool}\"}} {n}");
-        }
-        write_histograms(
-            &mut out,
-            "sessiongate_tool_call_duration_seconds",
-            "MCP tool-call latency by tool, until the result was sent.",
-            "tool",
-            s.tool_latency.iter().map(|(k, h)| ((*k).to_owned(), h)),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_auth_failures_total Requests to /mcp refused for their bearer token.\n\
-             # TYPE sessiongate_auth_failures_total counter"
-        );
-        for reason in ["missing", "invalid", "insufficient_scope"] {
-            let n = s.auth_failures.get(reason).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "sessiongate_auth_failures_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_rate_limited_total Requests refused by a rate limit.\n\
-             # TYPE sessiongate_rate_limited_total counter"
-        );
-        for (limit, n) in &s.rate_limited {
-            let _ = writeln!(
-                out,
-                "sessiongate_rate_limited_total{{limit=\"{limit}\"}} {n}"
-            );
-        }
-        if !s.notifications.is_empty() {
-            let _ = writeln!(
-                out,
-                "# HELP sessiongate_notifications_total Notifications by channel and outcome.\n\
-                 # TYPE sessiongate_notifications_total counter"
-            );
-            for ((channel, outcome), n) in &s.notifications {
-                let _ = writeln!(
-                    out,
-                    "sessiongate_notifications_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
-                );
-            }
-        }
-        drop(s);
-        let lane = |i: usize| self.fast_lane[i].load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_fast_lane_calls_total Tool calls answered by the fast lane, by kind of request.\n\
-             # TYPE sessiongate_fast_lane_calls_total counter\n\
-             sessiongate_fast_lane_calls_total{{request=\"session\"}} {}\n\
-             sessiongate_fast_lane_calls_total{{request=\"stateless\"}} {}",
-            lane(0),
-            lane(1)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP sessiongate_sessions Terminal sessions by state.\n\
-             # TYPE sessiongate_sessions gauge"
-        );
+        self.encode_series(&mut out);
+        // The gauges, computed now: a registry of their own, made for this page.
+        let mut now = Registry::default();
+        let backend_up = Gauge::<i64>::default();
         match sessions {
             Ok(list) => {
                 let running = list
                     .iter()
                     .filter(|s| matches!(s.status, ProcessStatus::Running))
                     .count();
-                let _ = writeln!(
-                    out,
-                    "sessiongate_sessions{{state=\"running\"}} {running}\n\
-                     sessiongate_sessions{{state=\"exited\"}} {}",
-                    list.len() - running
+                let by_state = Family::<StateLabel, Gauge>::default();
+                for (state, n) in [("running", running), ("exited", list.len() - running)] {
+                    by_state
+                        .get_or_create(&StateLabel { state })
+                        .set(to_i64(n as u64));
+                }
+                now.register(
+                    "sessiongate_sessions",
+                    "Terminal sessions by state",
+                    by_state,
                 );
-                let _ = writeln!(out, "sessiongate_backend_up 1");
+                backend_up.set(1);
             }
             Err(_) => {
-                let _ = writeln!(out, "sessiongate_backend_up 0");
+                backend_up.set(0);
             }
         }
+        now.register(
+            "sessiongate_backend_up",
+            "Whether the session backend answered when the sessions were counted",
+            backend_up,
+        );
         if let Some(rss) = resident_bytes() {
-            let _ = writeln!(
-                out,
-                "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+            now.register(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                gauge(rss),
             );
         }
         if let Some(heap) = heap_in_use_bytes() {
-            let _ = writeln!(
-                out,
-                "# HELP sessiongate_heap_in_use_bytes Heap memory allocated and not yet freed.\n\
-                 # TYPE sessiongate_heap_in_use_bytes gauge\nsessiongate_heap_in_use_bytes {heap}"
+            now.register(
+                "sessiongate_heap_in_use_bytes",
+                "Heap memory allocated and not yet freed",
+                gauge(heap),
             );
         }
         if let Ok(d) = self.started.duration_since(std::time::UNIX_EPOCH) {
-            let _ = writeln!(
-                out,
-                "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}",
-                d.as_secs()
+            now.register(
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch in seconds",
+                gauge(d.as_secs()),
             );
+        }
+        if prometheus_text::encode(&mut out, &now).is_err() {
+            tracing::error!("metrics could not be encoded");
         }
         out
     }
 }
 
-fn write_histograms<'a>(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    label: &str,
-    items: impl Iterator<Item = (String, &'a Histogram)>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-    for (key, h) in items {
-        for (le, n) in BUCKETS.iter().zip(h.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{label}=\"{key}\",le=\"{le}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{label}=\"{key}\",le=\"+Inf\"}} {}\n\
-             {name}_sum{{{label}=\"{key}\"}} {}\n{name}_count{{{label}=\"{key}\"}} {}",
-            h.count, h.sum, h.count
-        );
-    }
+/// `n` as a gauge's value (saturating: no count here comes near `i64::MAX`).
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A gauge set to `n`.
+fn gauge(n: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(to_i64(n));
+    g
 }
 
 /// The process's resident set size, from `/proc/self/statm`.
@@ -346,20 +436,10 @@ pub async fn record_http(
         .extensions()
         .get::<Route>()
         .map_or("other", |r| r.label());
-    let status = resp.status().as_u16();
-    *metrics
-        .series()
-        .requests
-        .entry((route, status))
-        .or_default() += 1;
+    metrics.request(route, resp.status().as_u16());
     let elapsed_to_headers = started.elapsed().as_secs_f64();
     on_body_end(resp, move |body_secs| {
-        metrics
-            .series()
-            .request_latency
-            .entry(route)
-            .or_default()
-            .observe(elapsed_to_headers + body_secs);
+        metrics.request_latency(route, elapsed_to_headers + body_secs);
     })
 }
 
@@ -376,22 +456,17 @@ pub async fn record_tool_calls(
         .and_then(RpcMessage::single)
         .and_then(|m| m.tool.as_ref())
         .filter(|t| t.name.is_some())
-        .map(|t| t.entry.map_or("unknown", |e| e.name));
-    let Some(tool) = tool else {
+        .map(|t| t.entry);
+    let Some(entry) = tool else {
         return next(req).await;
     };
     let metrics = metrics.clone();
     let started = Instant::now();
     let resp = next(req).await;
     let to_headers = started.elapsed().as_secs_f64();
-    *metrics.series().tool_calls.entry(tool).or_default() += 1;
+    metrics.tool(entry).calls.inc();
     on_body_end(resp, move |body_secs| {
-        metrics
-            .series()
-            .tool_latency
-            .entry(tool)
-            .or_default()
-            .observe(to_headers + body_secs);
+        metrics.tool(entry).latency.observe(to_headers + body_secs);
     })
 }
 
@@ -400,10 +475,7 @@ pub async fn serve_metrics(State(state): State<MetricsState>) -> Response {
     let text = state.metrics.render(state.backend.as_ref()).await;
     (
         [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            ),
+            (header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE),
             (header::CACHE_CONTROL, "no-store"),
         ],
         text,
@@ -421,18 +493,5 @@ pub struct MetricsState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_are_cumulative() {
-        let mut h = Histogram::default();
-        h.observe(0.0004);
-        h.observe(0.02);
-        h.observe(100.0);
-        assert_eq!(h.counts[0], 1);
-        assert_eq!(h.counts[5], 2);
-        assert_eq!(h.counts[BUCKETS.len() - 1], 2);
-        assert_eq!(h.count, 3);
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;
