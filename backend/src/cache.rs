@@ -165,6 +165,16 @@ impl ScreenCache {
         }
     }
 
+    /// A stamp that changes whenever anything kept may be stale: every session event
+    /// (output, created, exited, ended), every create or terminate made through this cache
+    /// (counted when the call returns, before its event may arrive), and every lost event or
+    /// epoch change. `None` while the backend does not report every output.
+    pub fn change_stamp(&self) -> Option<(u64, u64, u64)> {
+        let mut st = self.lock();
+        st.catch_up(self.inner.output_events_epoch());
+        Some((st.wipes, st.next_gen, st.epoch?))
+    }
+
     /// How many reads were answered from the cache so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)

@@ -22,14 +22,19 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The remote hosts (creating sessions there, which are unreachable).
     pub hosts: Arc<crate::hosts::HostSet>,
+    /// The kept `list_sessions` answer (see [`crate::mcp::list_cache`]).
+    pub list_cache: Arc<crate::mcp::list_cache::ListCache>,
 }
 
 impl AppState {
     /// Bundles the state. Reads go through a [`ScreenCache`], so an unchanged screen is
     /// read from the backend once.
     pub fn new(backend: Arc<dyn SessionBackend>, policy: Arc<SessionPolicy>) -> Self {
+        let screens = Arc::new(ScreenCache::new(backend));
+        let list_cache = Arc::new(crate::mcp::list_cache::ListCache::new(screens.clone()));
         AppState {
-            backend: Arc::new(ScreenCache::new(backend)),
+            backend: screens,
+            list_cache,
             policy,
             notify: Arc::new(crate::notify::control::NotifyControl::disabled()),
             shutdown: CancellationToken::new(),

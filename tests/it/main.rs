@@ -7,6 +7,8 @@ mod contract;
 mod mcp_tools;
 // Plain tool calls answered as JSON without rmcp's session task, and what still goes to rmcp.
 mod fast_lane;
+// list_sessions answered from a kept answer: every change still shows at once.
+mod list_answer;
 // Bad input of every kind: each gets a clear error and changes nothing.
 mod bad_input;
 // OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.

@@ -101,10 +101,15 @@ pub(crate) fn request_body(id: u64, method: &str, params: &Value) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// An MCP session over one [`Conn`].
+/// The revision without sessions whose calls the stateless rows make.
+const STATELESS_VERSION: &str = "2026-07-28";
+
+/// An MCP session over one [`Conn`], or a client of the revision without sessions.
 pub(crate) struct LeanMcp {
     conn: Conn,
     next_id: u64,
+    /// Calls of the 2026-07-28 revision: no session, version and capabilities in `_meta`.
+    stateless: bool,
 }
 
 impl LeanMcp {
@@ -133,14 +138,45 @@ impl LeanMcp {
             "initialized: HTTP {}",
             r.status
         );
-        Ok(LeanMcp { conn, next_id: 1 })
+        Ok(LeanMcp {
+            conn,
+            next_id: 1,
+            stateless: false,
+        })
+    }
+
+    /// A client of the 2026-07-28 revision: no `initialize` and no session; every call
+    /// carries the protocol version and client capabilities in `_meta`, and
+    /// `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers.
+    pub(crate) async fn stateless(url: &str, token: &str) -> anyhow::Result<LeanMcp> {
+        let mut conn = Conn::open(url, token).await?;
+        conn.headers.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static(STATELESS_VERSION),
+        );
+        conn.headers
+            .insert("mcp-method", HeaderValue::from_static("tools/call"));
+        Ok(LeanMcp {
+            conn,
+            next_id: 1,
+            stateless: true,
+        })
     }
 
     /// Calls a tool; `Ok(true)` when it succeeded, `Ok(false)` for an `isError` result.
     pub(crate) async fn call(&mut self, tool: &str, args: Value) -> anyhow::Result<bool> {
         let id = self.next_id;
         self.next_id += 1;
-        let params = json!({ "name": tool, "arguments": args });
+        let mut params = json!({ "name": tool, "arguments": args });
+        if self.stateless {
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {}
+            });
+            self.conn
+                .headers
+                .insert("mcp-name", HeaderValue::from_str(tool)?);
+        }
         let r = self
             .conn
             .send(Method::POST, request_body(id, "tools/call", &params))
@@ -152,8 +188,11 @@ impl LeanMcp {
         Ok(msg["result"]["isError"] != json!(true))
     }
 
-    /// Ends the session (DELETE).
+    /// Ends the session (DELETE); a stateless client has none.
     pub(crate) async fn close(mut self) -> anyhow::Result<()> {
+        if self.stateless {
+            return Ok(());
+        }
         let r = self.conn.send(Method::DELETE, Vec::new()).await?;
         anyhow::ensure!(r.status.is_success(), "DELETE: HTTP {}", r.status);
         Ok(())

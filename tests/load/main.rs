@@ -483,6 +483,7 @@ impl Sessions {
     }
 }
 
+/// [`tool_run_as`] in MCP sessions.
 async fn tool_run(
     url: &str,
     token: &str,
@@ -491,6 +492,22 @@ async fn tool_run(
     sessions: Sessions,
     deadline: Instant,
     budget: Option<usize>,
+) -> Stats {
+    tool_run_as(url, token, tool, clients, sessions, deadline, budget, false).await
+}
+
+/// `clients` clients calling `tool` until `deadline` (or `budget` calls in all), in MCP
+/// sessions or as `stateless` calls of the 2026-07-28 revision.
+#[allow(clippy::too_many_arguments)]
+async fn tool_run_as(
+    url: &str,
+    token: &str,
+    tool: &'static str,
+    clients: usize,
+    sessions: Sessions,
+    deadline: Instant,
+    budget: Option<usize>,
+    stateless: bool,
 ) -> Stats {
     let Sessions {
         host,
@@ -504,7 +521,12 @@ async fn tool_run(
         let token = token.to_owned();
         let left = left.clone();
         async move {
-            let Ok(mut mc) = LeanMcp::connect(&url, &token).await else {
+            let connected = if stateless {
+                LeanMcp::stateless(&url, &token).await
+            } else {
+                LeanMcp::connect(&url, &token).await
+            };
+            let Ok(mut mc) = connected else {
                 return (Vec::new(), 1);
             };
             let session = format!("{host}s{}", c % sessions);
@@ -684,10 +706,11 @@ async fn main() {
                     floors,
                     None,
                 );
-                for &tool in &args.tools {
+                // Each tool in a session, then as stateless 2026-07-28 calls.
+                for (&tool, stateless) in args.tools.iter().flat_map(|t| [(t, false), (t, true)]) {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
                     let cpu_before = cpu_now(pid);
-                    let stats = tool_run(
+                    let stats = tool_run_as(
                         &url,
                         &token,
                         tool,
@@ -695,10 +718,12 @@ async fn main() {
                         Sessions::local(sessions),
                         deadline,
                         None,
+                        stateless,
                     )
                     .await;
+                    let mode = if stateless { " (stateless)" } else { "" };
                     row(
-                        &format!("{backend}, {sessions} sessions, {clients} clients: {tool}"),
+                        &format!("{backend}, {sessions} sessions, {clients} clients: {tool}{mode}"),
                         &stats,
                         floors,
                         Some(cpu_since(pid, cpu_before)),

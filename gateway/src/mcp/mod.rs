@@ -27,6 +27,7 @@ pub mod catalog;
 pub(crate) mod changes;
 mod events;
 mod git;
+pub mod list_cache;
 mod notifications;
 pub(crate) mod prompts;
 mod reply;
@@ -122,6 +123,10 @@ impl SessionTools {
         meta = board::tool_meta()
     )]
     async fn list_sessions(&self) -> Result<CallToolResult, McpError> {
+        let key = self.state.list_cache.key(&self.state);
+        if let Some(kept) = key.as_ref().and_then(|k| self.state.list_cache.get(k)) {
+            return Ok(kept);
+        }
         let sessions = match self.state.backend.list().await {
             Ok(s) => s,
             Err(e) => return Ok(reply::fail(&e)),
@@ -155,7 +160,7 @@ impl SessionTools {
         ));
         let board = board::snapshot(&self.state, &sessions, true).await;
         let hosts = crate::hosts::describe_hosts(&self.state.hosts, &mut text);
-        let sessions: Vec<serde_json::Value> = sessions
+        let sessions_json: Vec<serde_json::Value> = sessions
             .iter()
             .map(|s| {
                 let mut v = json!(s);
@@ -164,8 +169,12 @@ impl SessionTools {
                 v
             })
             .collect();
-        let value = json!({ "sessions": sessions, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
-        Ok(reply::ok_json(text, value))
+        let value = json!({ "sessions": sessions_json, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
+        let result = reply::ok_json(text, value);
+        if let Some(key) = key {
+            self.state.list_cache.put(key, &sessions, &result);
+        }
+        Ok(result)
     }
 
     #[tool(

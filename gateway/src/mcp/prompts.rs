@@ -13,7 +13,7 @@ use super::reply;
 use crate::state::AppState;
 
 /// How long a screen must be unchanged before a trailing `?` or `:` counts as a question.
-const QUIET_SECS: i64 = 1;
+pub(super) const QUIET_SECS: i64 = 1;
 /// When to look again after the last output so that a question that needs a quiet screen is
 /// seen without polling: just after [`QUIET_SECS`] (tmux reports activity to the second,
 /// rounded down, so its screens count as quiet no later than this either).

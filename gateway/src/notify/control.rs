@@ -2,6 +2,7 @@
 //! sessions are muted (`set_notifications`), and whether any channel is configured at all.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::answer::Answers;
@@ -14,6 +15,8 @@ pub struct NotifyControl {
     muted: Mutex<HashSet<String>>,
     store: Option<Arc<Store>>,
     answers: Option<Arc<Answers>>,
+    /// Bumped after every change of `muted` (answers that show mutes are kept until it moves).
+    generation: AtomicU64,
 }
 
 impl NotifyControl {
@@ -28,6 +31,7 @@ impl NotifyControl {
             muted: Mutex::new(store.muted()?),
             store: Some(store),
             answers: None,
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -69,11 +73,18 @@ impl NotifyControl {
         } else {
             set.insert(session.to_owned());
         }
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
     /// Forgets a session that no longer exists (a new one by that name starts unmuted).
     pub(crate) fn forget(&self, session: &str) {
         self.set().remove(session);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// A count that moves whenever a mute changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
