@@ -253,6 +253,9 @@ async fn gemini_flow(backend: &str) {
         &[node.display().to_string(), gemini.display().to_string()],
         &[
             ("HOME", home.path().display().to_string()),
+            // Gemini CLI runs headless (reads a prompt from stdin, then exits) when
+            // CI=true, as in CI's own environment, which sessions inherit.
+            ("CI", "false".into()),
             ("GEMINI_API_KEY", "test-key".into()),
             (
                 "GOOGLE_GEMINI_BASE_URL",
