@@ -261,7 +261,10 @@ impl SessionBackend for ScreenCache {
         let list = self.inner.list().await?;
         let mut st = self.lock();
         st.catch_up(self.inner.output_events_epoch());
+        // A program that just exited may not have its exit status yet: such a list is not
+        // kept (see `status_pending`).
         if let Some(stamp) = before
+            && !list.iter().any(status_pending)
             && st.list_stamp() == Some(stamp)
         {
             // A session that printed during the read may have changed after it was read.
@@ -310,6 +313,7 @@ impl SessionBackend for ScreenCache {
         let mut st = self.lock();
         st.catch_up(self.inner.output_events_epoch());
         if let Some(stamp) = before
+            && !status_pending(&info)
             && st.stamp(name) == Some(stamp)
         {
             st.infos
@@ -397,4 +401,15 @@ impl SessionBackend for ScreenCache {
     )> {
         self.inner.claude_transcript(info, limit).await
     }
+}
+
+/// Whether `info` is of a program that exited before the backend learnt its exit status
+/// (tmux learns it a moment after it marks the pane dead, with no event to say so): never
+/// kept, so that the next read asks again instead of keeping "exited, code unknown".
+fn status_pending(info: &SessionInfo) -> bool {
+    info.status
+        == crate::ProcessStatus::Exited {
+            code: None,
+            signal: None,
+        }
 }
