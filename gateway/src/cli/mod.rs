@@ -93,7 +93,7 @@ pub struct TokenArgs {
     /// Space- or comma-separated scopes [default: sessions:read sessions:write sessions:manage].
     #[arg(long)]
     pub scope: Option<String>,
-    /// Lifetime in seconds, or with a unit: 90s, 30m, 12h, 7d [default: 1h].
+    /// Lifetime in seconds, or with a unit: 90s, 30m, 12h, 7d.
     #[arg(long, default_value = "1h")]
     pub ttl: String,
     /// The token's subject.

@@ -64,7 +64,9 @@ pub async fn read_body(req: Request, next: impl AsyncFnOnce(Request) -> Response
             );
         }
         Err(_) => {
-            tracing::info!(path = %parts.uri.path(), "request body too slow; cut off");
+            // The route's name, not its path: an answer link's path is a secret.
+            let route = route.map_or("other", Route::label);
+            tracing::info!(route, "request body too slow; cut off");
             let mut resp = plain(
                 StatusCode::REQUEST_TIMEOUT,
                 "the request body was not sent in time",

@@ -98,6 +98,11 @@ pub(crate) enum ChangesError {
     /// `path` leads out of the part of the repository that may be read.
     #[error("path {0:?} is outside the repository or the allowed roots")]
     PathOutside(String),
+    /// The session runs on another machine: its repository is not on this one.
+    #[error(
+        "get_changes reads the repository on this machine; session {0} runs on host {1}, where it cannot look yet"
+    )]
+    Remote(String, String),
     /// `max_bytes` or `offset` out of range.
     #[error("{0}")]
     BadArgument(String),
@@ -142,6 +147,13 @@ async fn changes(
     let path = a.path.as_deref().map(relative_path).transpose()?;
 
     let name = SessionName::new(&a.session)?;
+    // A remote session's directory is a path on that host: never look it up here.
+    if let Some(host) = name
+        .host()
+        .filter(|h| *h != sessiongate_backend::hosts::LOCAL)
+    {
+        return Err(ChangesError::Remote(a.session.clone(), host.to_owned()));
+    }
     let info = state.backend.info(&name).await?;
     let workdir = info
         .working_dir
@@ -322,7 +334,12 @@ async fn commits_since(
         .filter_map(|rec| {
             let mut f = rec.trim_start_matches('\n').split('\u{1f}');
             Some(Commit {
-                id: f.next().filter(|s| !s.is_empty())?.to_owned(),
+                // A subject or author may itself hold the separators: a record whose id is
+                // not a commit id is such a fragment, and is dropped.
+                id: f
+                    .next()
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))?
+                    .to_owned(),
                 author: f.next()?.to_owned(),
                 date: f.next()?.to_owned(),
                 subject: f.next()?.to_owned(),

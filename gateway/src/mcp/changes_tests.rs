@@ -183,9 +183,20 @@ async fn commits_since_the_session_started_are_listed_and_older_ones_not() {
     repo(&d);
     f.session("s", "proj").await;
     write(&d, "a.txt", "changed and committed\n");
-    // Committed now (the helper dates commits in 2020, so this one is made by hand).
+    commit_now(&d, "the agent's commit");
+    let v = f.changes(args("s")).await.expect("changes");
+    let commits = v["commits"].as_array().expect("commits");
+    assert_eq!(commits.len(), 1, "{v}");
+    assert_eq!(commits[0]["subject"], "the agent's commit");
+    assert_eq!(commits[0]["author"], "Agent");
+    assert_eq!(v["diff"], "");
+}
+
+/// Commits every change in `dir` now, as the agent would (the `git` helper dates commits in
+/// 2020, before any session started).
+fn commit_now(dir: &Path, message: &str) {
     let out = Command::new("git")
-        .current_dir(&d)
+        .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .args([
@@ -194,16 +205,31 @@ async fn commits_since_the_session_started_are_listed_and_older_ones_not() {
             "-c",
             "user.email=agent@example.com",
         ])
-        .args(["commit", "-q", "-am", "the agent's commit"])
+        .args(["commit", "-q", "-am", message])
         .output()
         .expect("git");
-    assert!(out.status.success());
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A commit message holding the log's own separators makes a fake record out of its tail;
+/// its "id" (not hex, multi-byte) is dropped instead of being cut mid-character.
+#[tokio::test]
+async fn a_commit_message_with_the_logs_separators_fakes_no_commit() {
+    let f = Fixture::new();
+    let d = f.dir("proj");
+    repo(&d);
+    f.session("s", "proj").await;
+    write(&d, "a.txt", "changed and committed\n");
+    commit_now(&d, "x\u{1e}aéééééééé\u{1f}a\u{1f}b\u{1f}c");
     let v = f.changes(args("s")).await.expect("changes");
     let commits = v["commits"].as_array().expect("commits");
     assert_eq!(commits.len(), 1, "{v}");
-    assert_eq!(commits[0]["subject"], "the agent's commit");
-    assert_eq!(commits[0]["author"], "Agent");
-    assert_eq!(v["diff"], "");
+    assert!(
+        commits[0]["id"]
+            .as_str()
+            .is_some_and(|id| id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{v}"
+    );
 }
 
 #[tokio::test]
