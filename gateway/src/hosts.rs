@@ -228,7 +228,7 @@ fn remote_host(
     let socket = s
         .tmux_socket
         .clone()
-        .unwrap_or_else(|| "sessiongate".into());
+        .unwrap_or_else(|| sessiongate_backend_tmux::DEFAULT_SOCKET.into());
     let mut cfg = TmuxConfig::new(socket, prefix);
     cfg.ssh = Some(target);
     if let Some(t) = s.command_timeout_secs {
@@ -285,27 +285,25 @@ pub fn run(cmd: HostsCommand) -> anyhow::Result<()> {
         println!("No [hosts.NAME] tables in {}.", args.config.display());
         return Ok(());
     }
-    let prefix = file.tmux_prefix.clone().unwrap_or_else(|| "sg-".into());
+    let prefix = file
+        .tmux_prefix
+        .clone()
+        .unwrap_or_else(|| sessiongate_backend_tmux::DEFAULT_PREFIX.into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let rows = rt.block_on(async {
-        let mut checks = Vec::new();
-        for (name, s) in &sections {
+    // Every host at once: the check takes as long as the slowest host, not their sum.
+    let rows = rt.block_on(sessiongate_backend::hosts::join_all(sections.iter().map(
+        |(name, s)| {
             let built = remote_host(name, s, &data_dir, &prefix);
-            checks.push(async move {
+            async move {
                 match built {
                     Err(e) => (name.clone(), Err(e)),
                     Ok((_, remote)) => (name.clone(), check_one(&remote).await),
                 }
-            });
-        }
-        let mut rows = Vec::new();
-        for c in checks {
-            rows.push(c.await);
-        }
-        rows
-    });
+            }
+        },
+    )));
     println!(
         "{:<16} {:<11} {:<12} ROOTS / ERROR",
         "HOST", "REACHABLE", "TMUX"

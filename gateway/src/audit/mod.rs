@@ -143,14 +143,6 @@ impl AuditLog {
     }
 }
 
-/// The current time, RFC 3339 UTC.
-/// The time now, as the log writes it.
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// A filter for [`read`].
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
@@ -197,12 +189,6 @@ pub fn read(data_dir: &Path, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
     let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(io)?;
     out.reverse();
     Ok(out)
-}
-
-/// The SHA-256 of `text`, in hex.
-pub(crate) fn sha256_hex(text: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> rusqlite::Result<()> {
     if batches.is_empty() {
         tx.execute(
             "INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?1)",
-            params![super::now_rfc3339()],
+            params![crate::notify::event::now_rfc3339()],
         )?;
     }
     {

@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use sessiongate_auth::{ClientIp, Principal};
 
-use crate::audit::{AuditEntry, AuditLog, Unwritable, now_rfc3339, sha256_hex};
+use crate::audit::{AuditEntry, AuditLog, Unwritable};
 use crate::checks::rpc::{CalledTool, RpcItem, RpcMessage};
 use crate::mcp::catalog::Tool;
+use crate::notify::event::{now_rfc3339, sha256_hex};
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard: records every
 /// tool call that changes something before the call runs, and lets the call run only once its
@@ -101,7 +102,7 @@ fn refused(msg: Option<&RpcMessage>, why: &Unwritable) -> Response {
 /// Whether a tool call changes something: its row says so, or the tool is unknown (denied by
 /// default: recorded).
 fn changes(tool: &CalledTool) -> bool {
-    tool.entry.is_none_or(|e| e.audited)
+    tool.entry.is_none_or(|e| e.audited())
 }
 
 /// When and by whom a message was sent.

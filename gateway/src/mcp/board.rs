@@ -96,7 +96,7 @@ pub(crate) fn snapshot_of(
     detections: &[Option<Detection>],
     complete: bool,
 ) -> Value {
-    let host = host_name();
+    let host = crate::notify::event::host_name();
     let entries: Vec<Value> = sessions
         .iter()
         .zip(detections)
@@ -150,7 +150,7 @@ fn entry(info: &SessionInfo, detection: Option<&Detection>, host: &str) -> Value
         });
     json!({
         "name": info.name,
-        "host": host,
+        "host": info.name.host().unwrap_or(host),
         "backend": info.backend,
         "profile": info.profile,
         "state": state,
@@ -162,19 +162,6 @@ fn entry(info: &SessionInfo, detection: Option<&Detection>, host: &str) -> Value
         "last_activity": info.last_activity.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
         "prompt": prompt,
     })
-}
-
-/// The machine's host name (the board shows where a session runs), or `"localhost"`.
-fn host_name() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned())
-    })
-    .clone()
 }
 
 #[cfg(test)]

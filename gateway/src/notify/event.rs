@@ -197,11 +197,15 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// This machine's name, from the kernel (`localhost` when it cannot be read).
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
+/// This machine's name, from the kernel, read once (`localhost` when it cannot be read).
+pub(crate) fn host_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    })
+    .clone()
 }
