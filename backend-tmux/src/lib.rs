@@ -223,12 +223,7 @@ impl TmuxBackend {
                 .filter_map(|l| parse_line(l, &self.prefix))
                 .find(|p| p.active && p.tmux_name == tmux_name && p.info.name == *name)
                 .ok_or_else(|| Error::NotFound(name.to_string()))?;
-            let status_pending = pane.info.status
-                == (ProcessStatus::Exited {
-                    code: None,
-                    signal: None,
-                });
-            if !status_pending || attempt + 1 == PANE_STATUS_RETRIES {
+            if !pane.info.status.is_pending() || attempt + 1 == PANE_STATUS_RETRIES {
                 self.driver.observe(std::slice::from_ref(&pane)).await;
                 return Ok(pane);
             }
@@ -279,14 +274,7 @@ impl SessionBackend for TmuxBackend {
         // unknown" for a program whose code tmux learns a moment later.
         let mut panes = self.panes().await?;
         for _ in 1..PANE_STATUS_RETRIES {
-            let pending = panes.iter().any(|p| {
-                p.info.status
-                    == ProcessStatus::Exited {
-                        code: None,
-                        signal: None,
-                    }
-            });
-            if !pending {
+            if !panes.iter().any(|p| p.info.status.is_pending()) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -571,9 +559,7 @@ impl SessionBackend for TmuxBackend {
         info: &SessionInfo,
     ) -> Option<sessiongate_backend::prompt::claude_state::ClaudeState> {
         if self.host().is_none() {
-            return info
-                .pid
-                .and_then(sessiongate_backend::prompt::claude_state::find_state);
+            return sessiongate_backend::backend::local_claude_state(info);
         }
         let pid = self.pane(&info.name).await.ok()?.info.pid?;
         claude_remote::state(&self.driver.tmux, pid)
@@ -591,13 +577,7 @@ impl SessionBackend for TmuxBackend {
         sessiongate_backend::prompt::claude_state::TranscriptRead,
     )> {
         if self.host().is_none() {
-            let pid = info.pid?;
-            return tokio::task::spawn_blocking(move || {
-                sessiongate_backend::prompt::claude_state::local_transcript(pid, limit)
-            })
-            .await
-            .ok()
-            .flatten();
+            return sessiongate_backend::backend::local_claude_transcript(info, limit).await;
         }
         let pid = self.pane(&info.name).await.ok()?.info.pid?;
         let (claude, home) = claude_remote::state(&self.driver.tmux, pid).await?;

@@ -83,7 +83,7 @@ pub trait SessionBackend: Send + Sync + std::fmt::Debug + 'static {
     /// when the session runs no Claude Code (or it cannot be read). The default reads the
     /// files of this machine under `info.pid`; a backend on another host reads them there.
     async fn claude_state(&self, info: &SessionInfo) -> Option<ClaudeState> {
-        info.pid.and_then(claude_state::find_state)
+        local_claude_state(info)
     }
 
     /// The last `limit` items of the transcript of the Claude Code that the session runs,
@@ -93,10 +93,23 @@ pub trait SessionBackend: Send + Sync + std::fmt::Debug + 'static {
         info: &SessionInfo,
         limit: usize,
     ) -> Option<(ClaudeState, TranscriptRead)> {
-        let pid = info.pid?;
-        tokio::task::spawn_blocking(move || claude_state::local_transcript(pid, limit))
-            .await
-            .ok()
-            .flatten()
+        local_claude_transcript(info, limit).await
     }
+}
+
+/// Claude Code's state for a session of this machine: its state file under `info.pid`.
+pub fn local_claude_state(info: &SessionInfo) -> Option<ClaudeState> {
+    info.pid.and_then(claude_state::find_state)
+}
+
+/// The transcript tail of the Claude Code a session of this machine runs (under `info.pid`).
+pub async fn local_claude_transcript(
+    info: &SessionInfo,
+    limit: usize,
+) -> Option<(ClaudeState, TranscriptRead)> {
+    let pid = info.pid?;
+    tokio::task::spawn_blocking(move || claude_state::local_transcript(pid, limit))
+        .await
+        .ok()
+        .flatten()
 }

@@ -262,9 +262,9 @@ impl SessionBackend for ScreenCache {
         let mut st = self.lock();
         st.catch_up(self.inner.output_events_epoch());
         // A program that just exited may not have its exit status yet: such a list is not
-        // kept (see `status_pending`).
+        // kept (`ProcessStatus::is_pending`).
         if let Some(stamp) = before
-            && !list.iter().any(status_pending)
+            && !list.iter().any(|i| i.status.is_pending())
             && st.list_stamp() == Some(stamp)
         {
             // A session that printed during the read may have changed after it was read.
@@ -313,7 +313,7 @@ impl SessionBackend for ScreenCache {
         let mut st = self.lock();
         st.catch_up(self.inner.output_events_epoch());
         if let Some(stamp) = before
-            && !status_pending(&info)
+            && !info.status.is_pending()
             && st.stamp(name) == Some(stamp)
         {
             st.infos
@@ -401,15 +401,4 @@ impl SessionBackend for ScreenCache {
     )> {
         self.inner.claude_transcript(info, limit).await
     }
-}
-
-/// Whether `info` is of a program that exited before the backend learnt its exit status
-/// (tmux learns it a moment after it marks the pane dead, with no event to say so): never
-/// kept, so that the next read asks again instead of keeping "exited, code unknown".
-fn status_pending(info: &SessionInfo) -> bool {
-    info.status
-        == crate::ProcessStatus::Exited {
-            code: None,
-            signal: None,
-        }
 }

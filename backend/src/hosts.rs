@@ -60,7 +60,7 @@ pub struct Hosts {
 
 impl Hosts {
     /// Routes bare names to `local` and `HOST:NAME` to `remote[HOST]`, each behind its own
-    /// [`ScreenCache`]. Starts one task per backend that republishes its events with
+    /// [`ScreenCache`] when there are other hosts. Starts one task per backend that republishes its events with
     /// qualified names (call inside a runtime).
     pub fn new(
         local: Arc<dyn SessionBackend>,
@@ -70,7 +70,14 @@ impl Hosts {
         let cached = |b: Arc<dyn SessionBackend>| -> Arc<dyn SessionBackend> {
             Arc::new(ScreenCache::new(b))
         };
-        let local = cached(local);
+        // Without other hosts the gateway's own cache in front of this router is enough; with
+        // them, each host has its own, so that one host without watched output turns off
+        // caching only for its own sessions.
+        let local = if remote.is_empty() {
+            local
+        } else {
+            cached(local)
+        };
         let remote: BTreeMap<String, Arc<dyn SessionBackend>> =
             remote.into_iter().map(|(h, b)| (h, cached(b))).collect();
         let events = broadcast::channel(1024).0;

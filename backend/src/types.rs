@@ -22,6 +22,19 @@ pub enum ProcessStatus {
     },
 }
 
+impl ProcessStatus {
+    /// Whether the program has ended but its exit status is not known yet (tmux learns it a
+    /// moment after it marks the pane dead, with no event to say so): worth asking again,
+    /// never worth keeping.
+    pub fn is_pending(&self) -> bool {
+        *self
+            == ProcessStatus::Exited {
+                code: None,
+                signal: None,
+            }
+    }
+}
+
 /// What a backend knows about one session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionInfo {

@@ -172,15 +172,8 @@ impl SessionTools {
         let value = json!({ "sessions": sessions_json, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
         let result = reply::ok_json(text, value);
         // A program that exited before its exit status was known is asked about again.
-        let status_pending = sessions.iter().any(|s| {
-            s.status
-                == (ProcessStatus::Exited {
-                    code: None,
-                    signal: None,
-                })
-        });
         if let Some(key) = key
-            && !status_pending
+            && !sessions.iter().any(|s| s.status.is_pending())
         {
             self.state.list_cache.put(key, &sessions, &result);
         }
