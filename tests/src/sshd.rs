@@ -74,10 +74,15 @@ impl Sshd {
              AllowAgentForwarding no\n\
              AllowTcpForwarding no\n\
              X11Forwarding no\n\
+             SetEnv HOME={d}/home\n\
              LogLevel ERROR\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
+        // The "remote" user's own HOME: its shell reads no startup files of this machine's
+        // (root's here runs `pyenv rehash`, whose lock, left by a shell the fault tests kill,
+        // stalled every later login for a minute).
+        std::fs::create_dir_all(d.join("home")).expect("home");
         // Debian's sshd, started as root, insists on its privilege-separation directory
         // (systemd makes it at boot; containers often lack it).
         if current_user() == "root" {
