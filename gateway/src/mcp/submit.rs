@@ -18,12 +18,12 @@ pub(crate) async fn send_message(
     text: &str,
     submit: bool,
 ) -> sessiongate_backend::Result<()> {
-    let pause = if submit && !text.is_empty() {
-        agent_of(state, name).await.submit_pause()
+    let paused = if submit && !text.is_empty() {
+        paused_agent(state, name).await
     } else {
         None
     };
-    let Some(pause) = pause else {
+    let Some((pause, before)) = paused else {
         return state.backend.send_text(name, text, submit).await;
     };
     // The pause counts from when the program has handled the paste: a program still busy
@@ -31,7 +31,6 @@ pub(crate) async fn send_message(
     // together. The text's last line showing on its screen says it has drawn it (a screen
     // that merely changed may be a spinner or a rotating tip; a busy machine made that
     // difference).
-    let before = screen(state, name).await;
     let probe: String = text
         .lines()
         .last()
@@ -71,15 +70,15 @@ async fn screen(state: &AppState, name: &SessionName) -> String {
         .unwrap_or_default()
 }
 
-/// The agent running in session `name`; `Unknown` when the session cannot be read (the send
-/// that follows reports why).
-async fn agent_of(state: &AppState, name: &SessionName) -> Agent {
-    let Ok(info) = state.backend.info(name).await else {
-        return Agent::Unknown;
-    };
-    Agent::guess(
-        info.profile.as_deref(),
-        info.current_command.as_deref(),
-        &screen(state, name).await,
-    )
+/// The pause the agent in session `name` needs before the Enter, with its screen as it was
+/// (read only then: the screen can tell Claude Code from the others, never make an agent need
+/// a pause). `None` for every agent that needs none, or when the session cannot be read (the
+/// send that follows reports why).
+async fn paused_agent(state: &AppState, name: &SessionName) -> Option<(Duration, String)> {
+    let info = state.backend.info(name).await.ok()?;
+    let (profile, command) = (info.profile.as_deref(), info.current_command.as_deref());
+    Agent::guess(profile, command, "").submit_pause()?;
+    let screen = screen(state, name).await;
+    let pause = Agent::guess(profile, command, &screen).submit_pause()?;
+    Some((pause, screen))
 }
