@@ -42,15 +42,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use sessiongate::checks::rpc::RpcMessage;
 use sessiongate::http::limits::{MAX_MCP_BODY_BYTES, read_body};
-use sessiongate::http::metrics::{Metrics, record_tool_calls};
+use sessiongate::http::metrics::{BUCKETS, Metrics, record_tool_calls};
 use sessiongate::http::ratelimit::{Limiter, Rate};
 use sessiongate::http::routes::Route;
 use sessiongate::mcp::catalog::CATALOG;
-
-/// The latency buckets of `gateway/src/metrics.rs`, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
-];
 
 /// Criterion's clock here: the CPU time of the benchmarking thread. On a shared 2-core machine
 /// wall time also counts the time other processes took the core away, which swamped the

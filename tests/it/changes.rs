@@ -2,30 +2,11 @@
 //! git repository whose configuration names programs for git to run (none runs), a session
 //! outside any repository, and paths that try to leave the repository.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::json;
 
+use crate::claude_code::git;
 use crate::mcp_tools::client;
 use sessiongate_tests::gateway::{Options, TestGateway};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .args([
-            "-c",
-            "user.name=Owner",
-            "-c",
-            "user.email=owner@example.com",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
 
 async fn changes_through_the_gateway(backend: &str) {
     let gw = TestGateway::start(Options::for_backend(backend, "changes"));

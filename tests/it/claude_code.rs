@@ -376,7 +376,7 @@ async fn claude_code_newest_on_pty() {
 }
 
 /// Runs git in `dir` with no system or global configuration.
-fn git(dir: &Path, args: &[&str]) {
+pub(crate) fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")

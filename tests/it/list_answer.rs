@@ -100,16 +100,20 @@ async fn the_kept_list_shows_every_change_at_once() {
     )
     .await
     .unwrap();
-    loop {
+    // Bounded: a program that never exits fails the test instead of hanging it.
+    let mut exited = false;
+    for _ in 0..1200 {
         let s = c
             .call("get_session_status", json!({ "session": "b" }))
             .await
             .unwrap();
         if s["structuredContent"]["session"]["status"]["state"] != "running" {
+            exited = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(exited, "b never exited");
     let listed = list(&mut c).await;
     assert_ne!(
         entry(&listed, "b").unwrap()["status"]["state"],
