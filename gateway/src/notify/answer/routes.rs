@@ -1,10 +1,12 @@
 //! `GET` and `POST /answer/{token}`.
 //!
 //! Every refusal sends nothing: a malformed or unknown token is 404, a used or expired one
-//! 410, a foreign `Origin` 403, a POST without the owner's sign-in (in `login` mode) 401, a
-//! prompt that changed or is gone, or an option that is not on it, 409. Only then is the token
-//! used up (in the statement that checks it), the audit row written and the keys sent. A
-//! request whose body is JSON (ntfy's action buttons) gets a JSON answer instead of a page.
+//! 410, a foreign `Origin` 403, a POST without the owner's sign-in (in `login` mode) 401. Past
+//! those, the token is used up first, in the one statement that checks it (two POSTs racing
+//! cannot both go on); then a prompt that changed or is gone, or an option that is not on it,
+//! is 409 and the link is spent without sending anything; otherwise the audit row is written
+//! and the keys are sent. A request whose body is JSON (ntfy's action buttons) gets a JSON
+//! answer instead of a page.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
