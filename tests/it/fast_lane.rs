@@ -171,12 +171,17 @@ async fn the_lane_keeps_the_scope_check_and_the_audit_log() {
 
 /// A `tools/call` of the 2026-07-28 revision: no session, the protocol version and client
 /// capabilities in `_meta`, the method and tool name in headers.
-async fn stateless_call(url: &str, id: u64, tool: &str, args: Value) -> reqwest::Response {
+pub(crate) async fn stateless_call(
+    url: &str,
+    id: u64,
+    tool: &str,
+    args: Value,
+) -> reqwest::Response {
     stateless_call_with(url, id, tool, args, json!({})).await
 }
 
 /// Like [`stateless_call`], with more `_meta` keys (a progress token sends it to rmcp).
-async fn stateless_call_with(
+pub(crate) async fn stateless_call_with(
     url: &str,
     id: u64,
     tool: &str,

@@ -127,3 +127,75 @@ async fn the_kept_list_shows_every_change_at_once() {
         .unwrap();
     assert!(entry(&list(&mut c).await, "b").is_none(), "b ended");
 }
+
+/// A counter of the gateway's `/metrics` (0 when it has no sample yet).
+async fn counter(gw: &TestGateway, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", gw.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The fast lane sends a kept answer as the bytes it was serialized to, once per shape (with
+/// a session, and stateless with the 2026-07-28 revision's `resultType`): those bytes must be
+/// the answer rmcp gives to the same call, in both shapes.
+#[tokio::test]
+async fn the_kept_answer_sent_as_bytes_is_the_answer_rmcp_gives() {
+    let gw = TestGateway::start(Options::pty("list-bytes"));
+    let mut c = client(&gw).await;
+    for name in ["x", "y"] {
+        c.call_ok("create_session", json!({ "name": name, "profile": "bash" }))
+            .await
+            .unwrap();
+    }
+    let url = gw.mcp_url();
+    let reused = "sessiongate_list_answers_reused_total";
+    let mut from_bytes = 0;
+    for round in 0..20 {
+        let before = counter(&gw, reused).await;
+        // Two lane calls: the second is answered from the kept answer's bytes while it is
+        // kept (the sessions' prompts may still be settling: then it is built again).
+        c.call("list_sessions", json!({})).await.unwrap();
+        let lane = c.call("list_sessions", json!({})).await.unwrap();
+        let stateless = crate::fast_lane::stateless_call(&url, 1, "list_sessions", json!({}));
+        let stateless: Value =
+            serde_json::from_str(&stateless.await.text().await.unwrap()).unwrap();
+        from_bytes += counter(&gw, reused).await - before;
+        // rmcp answers a call that carries a progress token.
+        let rmcp = c
+            .request(
+                "tools/call",
+                json!({ "name": "list_sessions", "arguments": {}, "_meta": { "progressToken": round } }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lane, rmcp, "round {round}");
+        assert!(lane.get("resultType").is_none(), "{lane}");
+        let rmcp = crate::fast_lane::stateless_call_with(
+            &url,
+            2,
+            "list_sessions",
+            json!({}),
+            json!({ "progressToken": "p" }),
+        )
+        .await;
+        let headers = rmcp.headers().clone();
+        let body = rmcp.text().await.unwrap();
+        let rmcp = sessiongate_tests::mcp::messages_in(&headers, &body)
+            .into_iter()
+            .find(|m| m["id"] == 2)
+            .unwrap_or_else(|| panic!("no answer in {body}"));
+        assert_eq!(stateless["result"], rmcp["result"], "round {round}");
+        assert_eq!(stateless["result"]["resultType"], "complete");
+        if from_bytes >= 4 {
+            return;
+        }
+    }
+    panic!("the kept answer was handed out again only {from_bytes} times in 20 rounds");
+}

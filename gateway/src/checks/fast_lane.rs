@@ -31,7 +31,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode, header};
-use rmcp::model::{ProtocolVersion, ServerResult};
+use rmcp::model::ProtocolVersion;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde::Serialize;
@@ -40,7 +40,7 @@ use serde_json::Value;
 use crate::checks::rpc::{RpcItem, RpcMessage};
 use crate::checks::session_caps::SESSION_HEADER;
 use crate::mcp::SessionTools;
-use crate::mcp::catalog::{Entry, Lane};
+use crate::mcp::catalog::{Entry, Lane, Tool};
 
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -269,6 +269,18 @@ pub async fn answer(
             return next(req).await;
         }
     }
+    let has_session = call.session.is_some();
+    // The kept `list_sessions` answer is sent as the bytes it was serialized to.
+    if call.tool.tool == Tool::ListSessions
+        && let Some(raw) = lane.tools.kept_list(has_session)
+    {
+        if let Some(m) = &lane.metrics {
+            m.fast_lane_call(!has_session);
+        }
+        if let Some(response) = json_response(call.id, &*raw, raw.get().len()) {
+            return response;
+        }
+    }
     let Some(result) = call
         .tool
         .tool
@@ -278,34 +290,38 @@ pub async fn answer(
         return next(req).await;
     };
     if let Some(m) = &lane.metrics {
-        m.fast_lane_call(call.session.is_none());
+        m.fast_lane_call(!has_session);
     }
-    let mut result = ServerResult::CallToolResult(result);
     // Sessions exist only before protocol version 2026-07-28: their results take the shape
     // rmcp gives such peers; stateless calls of the newer revisions keep `resultType`.
-    if call.session.is_some() {
-        result.strip_result_type_for_legacy_peer();
-        result.strip_non_object_output_for_legacy_peer();
-    }
+    let result = crate::mcp::reply::for_peer(result, has_session);
     // Most replies fit; growing from empty would copy a status reply about seven times.
-    let mut body = Vec::with_capacity(1024);
-    let written = serde_json::to_writer(
+    match json_response(call.id, result, 1024) {
+        Some(response) => response,
+        // A result that does not serialize: let rmcp run the call and report it.
+        None => next(req).await,
+    }
+}
+
+/// The JSON-RPC success response with `result`, or `None` if it does not serialize.
+fn json_response(id: &Value, result: impl Serialize, capacity: usize) -> Option<Response> {
+    let mut body = Vec::with_capacity(capacity + 64);
+    serde_json::to_writer(
         &mut body,
         &Reply {
             jsonrpc: "2.0",
-            id: call.id,
+            id,
             result,
         },
-    );
-    match written {
-        Ok(()) => Response::builder()
+    )
+    .ok()?;
+    Some(
+        Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::empty())),
-        // A result that does not serialize: let rmcp run the call and report it.
-        Err(_) => next(req).await,
-    }
+    )
 }
 
 #[cfg(test)]

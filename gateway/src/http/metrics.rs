@@ -272,6 +272,23 @@ impl Metrics {
         }
     }
 
+    /// The same metrics with the `list_sessions` answers counted by `cache`: built, and handed
+    /// out again without being built.
+    pub fn with_list_cache(mut self, cache: &crate::mcp::list_cache::ListCache) -> Self {
+        let (built, reused) = cache.counters();
+        self.registry.register(
+            "sessiongate_list_answers_built",
+            "list_sessions answers built (and kept while nothing they show changed)",
+            built,
+        );
+        self.registry.register(
+            "sessiongate_list_answers_reused",
+            "list_sessions answers handed out again without being built",
+            reused,
+        );
+        self
+    }
+
     /// The Prometheus text exposition, with the sessions counted now.
     pub async fn render(&self, backend: &dyn SessionBackend) -> String {
         let sessions = backend.list().await;

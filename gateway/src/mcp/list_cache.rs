@@ -17,11 +17,22 @@
 //!
 //! **Invariant:** a key is taken before the answer is built, so an event that arrives while it
 //! is built makes the next key differ and the answer is built again.
+//!
+//! Handing the answer out again cost more than building a status answer too: at 200 sessions
+//! it is about 120 KB of JSON, cloned as a tree and serialized on every call. The fast lane
+//! therefore asks for it already serialized ([`ListCache::serialized`]), once per shape (with
+//! or without the 2026-07-28 revision's `resultType`), and copies the bytes. And when the
+//! answer has gone stale, one call builds it while the others wait for it
+//! ([`ListCache::answer`]) instead of all of them building the same answer at once.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::metrics::counter::Counter;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rmcp::model::CallToolResult;
+use serde_json::value::RawValue;
 use sessiongate_backend::cache::{INFO_MAX_AGE, ScreenCache};
 use sessiongate_backend::{ProcessStatus, SessionInfo};
 
@@ -29,7 +40,7 @@ use crate::state::AppState;
 
 /// What a kept answer depends on besides time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Key {
+struct Key {
     changes: (u64, u64, u64),
     mutes: u64,
     hosts: Vec<(String, Option<String>)>,
@@ -41,13 +52,25 @@ struct Kept {
     key: Key,
     until: Instant,
     result: CallToolResult,
+    /// The answer serialized for peers with a session (`[0]`) and for stateless ones (`[1]`),
+    /// made when first asked for (`None`: it did not serialize).
+    serialized: [OnceLock<Option<Arc<RawValue>>>; 2],
 }
 
 /// The kept `list_sessions` answer, shared by every MCP session of the gateway.
 #[derive(Debug)]
 pub struct ListCache {
     screens: Arc<ScreenCache>,
-    kept: Mutex<Option<Kept>>,
+    kept: Mutex<Option<Arc<Kept>>>,
+    /// Held by the one call that builds a new answer; the last answer built, with the number
+    /// of its build.
+    building: tokio::sync::Mutex<Option<(u64, CallToolResult)>>,
+    /// How many builds started (the next build's number).
+    started: AtomicU64,
+    /// How many answers were built and kept, and how many handed out again (kept, serialized
+    /// or shared by a build another call waited for); `/metrics` shows both.
+    built: Counter,
+    reused: Counter,
 }
 
 impl ListCache {
@@ -57,15 +80,19 @@ impl ListCache {
         ListCache {
             screens,
             kept: Mutex::new(None),
+            building: tokio::sync::Mutex::new(None),
+            started: AtomicU64::new(0),
+            built: Counter::default(),
+            reused: Counter::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Kept>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Kept>>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The key now, or `None` when the backend does not report every change (nothing is kept).
-    pub(crate) fn key(&self, state: &AppState) -> Option<Key> {
+    fn key(&self, state: &AppState) -> Option<Key> {
         Some(Key {
             changes: self.screens.change_stamp()?,
             mutes: state.notify.generation(),
@@ -73,21 +100,92 @@ impl ListCache {
         })
     }
 
-    /// The answer kept at `key`, if it is still young enough.
-    pub(crate) fn get(&self, key: &Key) -> Option<CallToolResult> {
+    /// The entry kept at `key`, if it is still young enough.
+    fn current(&self, key: &Key) -> Option<Arc<Kept>> {
         let kept = self.lock();
         let kept = kept.as_ref()?;
-        (kept.key == *key && Instant::now() < kept.until).then(|| kept.result.clone())
+        (kept.key == *key && Instant::now() < kept.until).then(|| kept.clone())
+    }
+
+    /// The answer kept at `key`, if it is still young enough.
+    fn get(&self, key: &Key) -> Option<CallToolResult> {
+        let kept = self.current(key)?;
+        self.reused.inc();
+        Some(kept.result.clone())
+    }
+
+    /// The answer kept now, serialized as the `result` of a JSON-RPC response to a peer with
+    /// a session or a stateless one ([`super::reply::for_peer`]); the same bytes while the
+    /// answer is kept. `None` when nothing current is kept.
+    pub(crate) fn serialized(&self, state: &AppState, has_session: bool) -> Option<Arc<RawValue>> {
+        let kept = self.current(&self.key(state)?)?;
+        let slot = &kept.serialized[usize::from(!has_session)];
+        let raw = slot
+            .get_or_init(|| {
+                let shaped = super::reply::for_peer(kept.result.clone(), has_session);
+                serde_json::value::to_raw_value(&shaped).ok().map(Arc::from)
+            })
+            .clone()?;
+        self.reused.inc();
+        Some(raw)
+    }
+
+    /// The answer: the kept one while it is current, else one built by `build` (which
+    /// returns it with the sessions it shows, or without them when it must not be kept).
+    ///
+    /// One call builds at a time. A call that waited for another's build takes that answer
+    /// when the build started after the call arrived (it is as fresh as one of its own), and
+    /// otherwise looks for a kept answer again with a new key before building.
+    pub(crate) async fn answer(
+        &self,
+        state: &AppState,
+        build: impl AsyncFnOnce() -> (CallToolResult, Option<Vec<SessionInfo>>),
+    ) -> CallToolResult {
+        let Some(key) = self.key(state) else {
+            return build().await.0;
+        };
+        if let Some(kept) = self.get(&key) {
+            return kept;
+        }
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut last = self.building.lock().await;
+        if let Some((started, result)) = last.as_ref()
+            && *started >= arrived
+        {
+            self.reused.inc();
+            return result.clone();
+        }
+        let started = self.started.fetch_add(1, Ordering::SeqCst);
+        let key = self.key(state);
+        if let Some(kept) = key.as_ref().and_then(|k| self.get(k)) {
+            return kept;
+        }
+        let (result, sessions) = build().await;
+        // A program that exited before its exit status was known is asked about again.
+        if let (Some(key), Some(sessions)) = (key, &sessions)
+            && !sessions.iter().any(|s| s.status.is_pending())
+        {
+            self.put(key, sessions, &result);
+        }
+        *last = Some((started, result.clone()));
+        result
     }
 
     /// Keeps `result`, built at `key` from `sessions`.
-    pub(crate) fn put(&self, key: Key, sessions: &[SessionInfo], result: &CallToolResult) {
+    fn put(&self, key: Key, sessions: &[SessionInfo], result: &CallToolResult) {
         let until = Instant::now() + max_age(sessions, time::OffsetDateTime::now_utc());
-        *self.lock() = Some(Kept {
+        self.built.inc();
+        *self.lock() = Some(Arc::new(Kept {
             key,
             until,
             result: result.clone(),
-        });
+            serialized: Default::default(),
+        }));
+    }
+
+    /// The counters of answers built and kept, and of answers handed out again.
+    pub fn counters(&self) -> (Counter, Counter) {
+        (self.built.clone(), self.reused.clone())
     }
 }
 
@@ -106,6 +204,75 @@ fn max_age(sessions: &[SessionInfo], now: time::OffsetDateTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use rmcp::model::ContentBlock as Content;
+
+    /// A state whose backend reports every change (PTY), with no sessions.
+    fn state() -> AppState {
+        let backend = Arc::new(sessiongate_backend_pty::PtyBackend::new(Default::default()));
+        let root = std::env::temp_dir();
+        let policy =
+            sessiongate_backend::SessionPolicy::new(&[root], Default::default()).expect("policy");
+        AppState::new(backend, Arc::new(policy))
+    }
+
+    fn answer(text: &str) -> CallToolResult {
+        let mut r = CallToolResult::success(vec![Content::text(text)]);
+        r.structured_content = Some(serde_json::json!({ "sessions": [] }));
+        r
+    }
+
+    #[tokio::test]
+    async fn a_kept_answer_is_serialized_once_per_shape_as_the_lane_would() {
+        let state = state();
+        let cache = &state.list_cache;
+        assert!(cache.serialized(&state, true).is_none(), "nothing kept yet");
+        cache
+            .answer(&state, async || (answer("one"), Some(Vec::new())))
+            .await;
+        for has_session in [true, false] {
+            let first = cache.serialized(&state, has_session).expect("kept");
+            let again = cache.serialized(&state, has_session).expect("kept");
+            assert!(Arc::ptr_eq(&first, &again), "serialized once");
+            let expected =
+                serde_json::to_string(&super::super::reply::for_peer(answer("one"), has_session))
+                    .unwrap();
+            assert_eq!(first.get(), expected);
+        }
+        let with_session = cache.serialized(&state, true).unwrap();
+        let stateless = cache.serialized(&state, false).unwrap();
+        assert!(!with_session.get().contains("resultType"));
+        assert!(stateless.get().contains("resultType"));
+    }
+
+    #[tokio::test]
+    async fn calls_that_arrive_while_an_answer_is_built_share_the_next_build() {
+        let state = state();
+        let builds = Arc::new(AtomicU64::new(0));
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (state, builds) = (state.clone(), builds.clone());
+            calls.spawn(async move {
+                let build = async || {
+                    let n = builds.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                    // Not kept (as when an exit status is still unknown).
+                    (answer(&format!("build {n}")), None)
+                };
+                state.list_cache.answer(&state, build).await
+            });
+        }
+        let answers = calls.join_all().await;
+        // The first call builds; the other seven arrived after that build began, so they
+        // wait for one more build (which began after each of them arrived) and share it.
+        assert_eq!(builds.load(Ordering::SeqCst), 2, "{answers:?}");
+        assert_eq!(cache_counts(&state).1, 6);
+    }
+
+    fn cache_counts(state: &AppState) -> (u64, u64) {
+        let (built, reused) = state.list_cache.counters();
+        (built.get(), reused.get())
+    }
 
     fn info(
         name: &str,

@@ -27,10 +27,11 @@ pub mod catalog;
 pub(crate) mod changes;
 mod events;
 mod git;
+mod list;
 pub mod list_cache;
 mod notifications;
 pub(crate) mod prompts;
-mod reply;
+pub(crate) mod reply;
 mod resources;
 pub mod scopes;
 mod search;
@@ -85,6 +86,15 @@ impl SessionTools {
         (Self::tool_router() + Self::notify_router()).list_all()
     }
 
+    /// The kept `list_sessions` answer, serialized for a peer with a session or a stateless
+    /// one, while it is current (see [`list_cache::ListCache::serialized`]).
+    pub(crate) fn kept_list(
+        &self,
+        has_session: bool,
+    ) -> Option<std::sync::Arc<serde_json::value::RawValue>> {
+        self.state.list_cache.serialized(&self.state, has_session)
+    }
+
     async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {
         let name = SessionName::new(session)?;
         self.state.backend.info(&name).await
@@ -123,61 +133,10 @@ impl SessionTools {
         meta = board::tool_meta()
     )]
     async fn list_sessions(&self) -> Result<CallToolResult, McpError> {
-        let key = self.state.list_cache.key(&self.state);
-        if let Some(kept) = key.as_ref().and_then(|k| self.state.list_cache.get(k)) {
-            return Ok(kept);
-        }
-        let sessions = match self.state.backend.list().await {
-            Ok(s) => s,
-            Err(e) => return Ok(reply::fail(&e)),
-        };
-        let mut text = if sessions.is_empty() {
-            "No sessions. Start one with create_session.".to_owned()
-        } else {
-            sessions
-                .iter()
-                .map(|s| match self.notifications_of(s.name.as_str()) {
-                    "muted" => format!("{} (notifications muted)", describe(s)),
-                    _ => describe(s),
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let profiles: Vec<&String> = self.state.policy.profiles().keys().collect();
-        let roots = self.state.policy.roots();
-        text.push_str(&format!(
-            "\nProfiles: {}. Allowed roots: {}.",
-            profiles
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            roots
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        let board = board::snapshot(&self.state, &sessions, true).await;
-        let hosts = crate::hosts::describe_hosts(&self.state.hosts, &mut text);
-        let sessions_json: Vec<serde_json::Value> = sessions
-            .iter()
-            .map(|s| {
-                let mut v = json!(s);
-                v["notifications"] = json!(self.notifications_of(s.name.as_str()));
-                v["host"] = json!(s.name.host().unwrap_or(sessiongate_backend::hosts::LOCAL));
-                v
-            })
-            .collect();
-        let value = json!({ "sessions": sessions_json, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
-        let result = reply::ok_json(text, value);
-        // A program that exited before its exit status was known is asked about again.
-        if let Some(key) = key
-            && !sessions.iter().any(|s| s.status.is_pending())
-        {
-            self.state.list_cache.put(key, &sessions, &result);
-        }
-        Ok(result)
+        let cache = &self.state.list_cache;
+        Ok(cache
+            .answer(&self.state, async || self.build_list().await)
+            .await)
     }
 
     #[tool(
