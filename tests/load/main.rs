@@ -207,7 +207,7 @@ async fn http_floor(clients: usize, seconds: f64, token: &str) -> (Stats, (f64, 
                 let t = Instant::now();
                 let body = client::request_body(id, "tools/call", &params);
                 match conn.send(http::Method::POST, body).await {
-                    Ok(r) if r.status.is_success() && r.response(id).is_some() => {
+                    Ok(r) if r.status.is_success() && r.outcome(id).is_some() => {
                         l.push(t.elapsed())
                     }
                     _ => e += 1,

@@ -177,7 +177,7 @@ impl Lane {
             Lane::Floor(conn, params) => {
                 let body = client::request_body(id, "tools/call", params);
                 matches!(conn.send(http::Method::POST, body).await,
-                    Ok(r) if r.status.is_success() && r.response(id).is_some())
+                    Ok(r) if r.status.is_success() && r.outcome(id).is_some())
             }
             Lane::Gateway(mc, args) => {
                 matches!(mc.call("get_session_status", args.clone()).await, Ok(true))
