@@ -414,6 +414,40 @@ fn cpu_ms(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The tmux server of `socket` and the programs of its sessions (its child processes): their
+/// pids, for [`tmux_cpu_ms`]; `None` off tmux.
+fn tmux_processes(socket: &str) -> Option<(u32, Vec<u32>)> {
+    let out = std::process::Command::new("tmux")
+        .args(["-L", socket, "display-message", "-p", "#{pid}"])
+        .output()
+        .ok()?;
+    let server: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    let children = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_owned();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(server)
+        })
+        .collect();
+    Some((server, children))
+}
+
+/// The CPU time so far, in ms, of a tmux server and of its sessions' programs.
+fn tmux_cpu_ms((server, children): &(u32, Vec<u32>)) -> (f64, f64) {
+    let programs = children
+        .iter()
+        .map(|&p| cpu_ms(p))
+        .filter(|t| t.is_finite())
+        .sum();
+    (cpu_ms(*server), programs)
+}
+
 /// The gateway's live heap in MB (`sessiongate_heap_in_use_bytes` from `/metrics`).
 async fn heap_mb(base_url: &str, token: &str) -> f64 {
     let text = async {
@@ -682,6 +716,7 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut memory = Vec::new();
     let mut prompts = Vec::new();
+    let mut tmux_cpu = Vec::new();
     for backend in &args.backends {
         for &sessions in &args.sessions {
             let (gw, token, mut setup) = start_gateway(backend, "load").await;
@@ -710,6 +745,8 @@ async fn main() {
                 for (&tool, stateless) in args.tools.iter().flat_map(|t| [(t, false), (t, true)]) {
                     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
                     let cpu_before = cpu_now(pid);
+                    let tmux = tmux_processes(&gw.socket).filter(|_| backend == "tmux");
+                    let tmux_before = tmux.as_ref().map(tmux_cpu_ms);
                     let stats = tool_run_as(
                         &url,
                         &token,
@@ -722,12 +759,19 @@ async fn main() {
                     )
                     .await;
                     let mode = if stateless { " (stateless)" } else { "" };
-                    row(
-                        &format!("{backend}, {sessions} sessions, {clients} clients: {tool}{mode}"),
-                        &stats,
-                        floors,
-                        Some(cpu_since(pid, cpu_before)),
-                    );
+                    let what =
+                        format!("{backend}, {sessions} sessions, {clients} clients: {tool}{mode}");
+                    row(&what, &stats, floors, Some(cpu_since(pid, cpu_before)));
+                    // The tmux server's CPU (and its sessions' programs') is in neither column.
+                    if let (Some(t), Some(before)) = (&tmux, tmux_before) {
+                        let now = tmux_cpu_ms(t);
+                        let calls = stats.latencies.len().max(1) as f64;
+                        tmux_cpu.push(format!(
+                            "{what}: tmux server {:.0} µs/call, its sessions' programs {:.0} µs/call",
+                            (now.0 - before.0) * 1000.0 / calls,
+                            (now.1 - before.1) * 1000.0 / calls
+                        ));
+                    }
                 }
             }
             let after_runs_rss = rss_mb(pid);
@@ -811,5 +855,8 @@ async fn main() {
     println!();
     for p in prompts {
         println!("{p}");
+    }
+    for t in tmux_cpu {
+        println!("{t}");
     }
 }
