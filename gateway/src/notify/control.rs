@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::answer::Answers;
 use super::store::{Store, StoreError};
@@ -14,7 +14,8 @@ use super::store::{Store, StoreError};
 pub struct NotifyControl {
     muted: Mutex<HashSet<String>>,
     store: Option<Arc<Store>>,
-    answers: Option<Arc<Answers>>,
+    /// Installed once, after the control may already be shared (so not behind `&mut`).
+    answers: OnceLock<Arc<Answers>>,
     /// Bumped after every change of `muted` (answers that show mutes are kept until it moves).
     generation: AtomicU64,
 }
@@ -30,19 +31,19 @@ impl NotifyControl {
         Ok(NotifyControl {
             muted: Mutex::new(store.muted()?),
             store: Some(store),
-            answers: None,
+            answers: OnceLock::new(),
             generation: AtomicU64::new(0),
         })
     }
 
     /// The answer URLs' service, if notifications carry answer URLs.
     pub fn answers(&self) -> Option<Arc<Answers>> {
-        self.answers.clone()
+        self.answers.get().cloned()
     }
 
-    /// Installs the answer URLs' service.
-    pub(super) fn set_answers(&mut self, answers: Arc<Answers>) {
-        self.answers = Some(answers);
+    /// Installs the answer URLs' service; `false` if one was installed already (it stays).
+    pub(super) fn set_answers(&self, answers: Arc<Answers>) -> bool {
+        self.answers.set(answers).is_ok()
     }
 
     /// Whether any channel is configured.
@@ -86,5 +87,23 @@ impl NotifyControl {
     /// A count that moves whenever a mute changes.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_urls_installed_after_the_control_is_shared_reach_every_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = Arc::new(NotifyControl::disabled());
+        let shared = control.clone();
+        let ttl = std::time::Duration::from_secs(60);
+        let answers = Answers::open(dir.path(), "https://gw.example", ttl, None).unwrap();
+        assert!(control.set_answers(Arc::new(answers)));
+        assert!(shared.answers().is_some(), "the other holder sees them");
+        let again = Answers::open(dir.path(), "https://other.example", ttl, None).unwrap();
+        assert!(!control.set_answers(Arc::new(again)), "installed once");
     }
 }

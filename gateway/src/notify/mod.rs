@@ -82,7 +82,7 @@ impl Notifier {
     /// made the gateway reachable there (`--public-url`, or an https bind: `None`
     /// otherwise). `auth` is the authorization server whose login `login` mode needs.
     pub fn answer_at(
-        mut self,
+        self,
         base: Option<&str>,
         data_dir: &Path,
         auth: Option<Arc<sessiongate_auth::AuthServer>>,
@@ -107,8 +107,8 @@ impl Notifier {
         if !off.is_empty() {
             tracing::warn!(channels = ?off, "answers = \"login\" needs OAuth; these channels carry no answer URLs");
         }
-        if let Some(control) = Arc::get_mut(&mut self.control) {
-            control.set_answers(Arc::new(answers));
+        if !self.control.set_answers(Arc::new(answers)) {
+            tracing::warn!("answer URLs were already set up; the first setup stays");
         }
         Ok(self)
     }
