@@ -492,6 +492,11 @@ async fn python_sdk_completes_the_flow() {
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
     assert_eq!(report["ok"], true);
     assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
+    // The SDK ends its session with DELETE and warns unless the answer is 200 or 204.
+    assert!(
+        !stderr.contains("Session termination failed"),
+        "the SDK's DELETE was not accepted:\n{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -130,9 +130,21 @@ impl McpStack {
     async fn rmcp(&self, req: Request) -> Response {
         // rmcp's service is always ready and clones itself per call anyway.
         let mut rmcp = self.rmcp.clone();
-        match tower::Service::call(&mut rmcp, req).await {
+        let delete = req.method() == http::Method::DELETE;
+        let resp = match tower::Service::call(&mut rmcp, req).await {
             Ok(resp) => resp.map(Body::new),
             Err(never) => match never {},
+        };
+        // rmcp ends a session with 202 Accepted; the Python SDK takes only 200 or 204 as
+        // success and warns on every close otherwise. The session is ended at this point,
+        // so 204 says what happened.
+        if delete && resp.status() == http::StatusCode::ACCEPTED {
+            let (mut parts, _) = resp.into_parts();
+            parts.status = http::StatusCode::NO_CONTENT;
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            parts.headers.remove(http::header::CONTENT_TYPE);
+            return Response::from_parts(parts, Body::empty());
         }
+        resp
     }
 }
