@@ -51,12 +51,17 @@ impl Drop for Subscriptions {
 
 fn name_of(uri: &str) -> Result<SessionName, McpError> {
     let raw = uri.strip_prefix(SCHEME).ok_or_else(|| {
-        McpError::resource_not_found(
+        not_found(
             format!("unknown resource {uri:?}; session resources are sessions://<name>"),
-            None,
+            uri,
         )
     })?;
-    SessionName::new(raw).map_err(|e| McpError::resource_not_found(e.to_string(), None))
+    SessionName::new(raw).map_err(|e| not_found(e.to_string(), uri))
+}
+
+/// "Resource not found", with the URI in the error's data (SEP-2164).
+fn not_found(message: String, uri: &str) -> McpError {
+    McpError::resource_not_found(message, Some(serde_json::json!({ "uri": uri })))
 }
 
 /// `resources/list`.
@@ -83,7 +88,7 @@ async fn render(state: &AppState, name: &SessionName) -> Result<(String, String)
         .backend
         .info(name)
         .await
-        .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        .map_err(|e| not_found(e.to_string(), &format!("{SCHEME}{name}")))?;
     let detection = detect_session(state, &info).await;
     let state_text = detection
         .as_ref()
