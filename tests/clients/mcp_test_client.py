@@ -1,12 +1,14 @@
 """What the Python SDK test clients share: in-memory token storage, reading the hidden
 fields and the action of sessiongate's HTML forms as a browser would, and a tool call that
-fails loudly. Imported by python_oauth_flow.py and python_idp_flow.py (same folder)."""
+fails loudly; the owner's browser through sessiongate's own login and consent. Imported by
+python_oauth_flow.py, python_modern_flow.py and python_idp_flow.py (same folder)."""
 
 import re
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlparse
 
+import httpx2
 from mcp import ClientSession
-from mcp.client.auth import TokenStorage
+from mcp.client.auth import AuthorizationCodeResult, TokenStorage
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 
@@ -51,3 +53,43 @@ async def call(session: ClientSession, name: str, args: dict) -> str:
     if r.is_error:
         raise AssertionError(f"{name} failed: {text}")
     return text
+
+
+class Browser:
+    """The owner's browser: follows the authorization URL through sessiongate's login and
+    consent pages (`password` is the owner's) to the client's `callback`."""
+
+    def __init__(self, password: str, callback: str):
+        self.password = password
+        self.callback_url = callback
+        self.result = None
+
+    async def visit(self, authorization_url: str):
+        async with httpx2.AsyncClient(follow_redirects=False) as b:
+            page = await b.get(authorization_url)
+            assert page.status_code == 200, f"authorize page: {page.status_code} {page.text[:300]}"
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            fields = form_fields(page.text)
+            login = await b.post(
+                form_action(page.text, authorization_url),
+                data={**fields, "password": self.password},
+            )
+            assert login.status_code == 303, f"login: {login.status_code} {login.text[:300]}"
+            consent_url = urljoin(authorization_url, login.headers["location"])
+            consent = await b.get(consent_url)
+            assert consent.status_code == 200 and "Allow access?" in consent.text, consent.text[:300]
+            fields = form_fields(consent.text)
+            done = await b.post(
+                form_action(consent.text, consent_url),
+                data={**fields, "decision": "approve"},
+            )
+            assert done.status_code == 303, f"consent: {done.status_code} {done.text[:300]}"
+            location = done.headers["location"]
+            assert location.startswith(self.callback_url), location
+            q = parse_qs(urlparse(location).query)
+            self.result = AuthorizationCodeResult(
+                code=q["code"][0], state=q.get("state", [None])[0], iss=q.get("iss", [None])[0]
+            )
+
+    async def callback(self) -> AuthorizationCodeResult:
+        return self.result

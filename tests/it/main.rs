@@ -13,6 +13,8 @@ mod list_answer;
 mod bad_input;
 // OAuth: discovery, the code flow, refresh, every refusal, and the Python SDK.
 mod oauth;
+// A client of the 2026-07-28 revision through OAuth: server/discover, tools, subscriptions/listen.
+mod modern_client;
 // Signing in through an upstream identity provider (OpenID Connect, GitHub) with an allowlist.
 mod idp;
 // The real Claude Code TUI against a stand-in API: prompts found and answered exactly.

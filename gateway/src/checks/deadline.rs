@@ -1,7 +1,7 @@
 //! The deadline of a `/mcp` request: a POST gets [`TOOL_CALL_TIMEOUT`] (a tool whose
 //! catalogue row says [`Deadline::OwnTimeout`], `wait_for`, its own timeout plus that margin)
-//! to finish its whole streamed reply; the GET event stream has none but ends when the gateway
-//! shuts down.
+//! to finish its whole streamed reply; the GET event stream and a `subscriptions/listen` POST
+//! (the 2026-07-28 revision's event stream) have none but end when the gateway shuts down.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -27,14 +27,14 @@ fn plain(status: StatusCode, msg: &str) -> Response {
 
 /// On `/mcp`, behind the JSON-RPC guard: a POST gets [`TOOL_CALL_TIMEOUT`] (or a `wait_for`
 /// call's own timeout plus that margin) to finish its whole streamed reply. The GET event
-/// stream has no deadline but ends when the gateway shuts down (`shutdown`), so that a
-/// listening client does not hold up the shutdown.
+/// stream and a `subscriptions/listen` POST have no deadline but end when the gateway shuts
+/// down (`shutdown`), so that a listening client does not hold up the shutdown.
 pub async fn mcp_deadline(
     shutdown: &tokio_util::sync::CancellationToken,
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
-    if req.method() == Method::GET {
+    if req.method() == Method::GET || is_listen(&req) {
         let resp = next(req).await;
         let (parts, body) = resp.into_parts();
         return Response::from_parts(
@@ -71,6 +71,18 @@ pub async fn mcp_deadline(
             what: "the tool call timed out",
         }),
     )
+}
+
+/// Whether `req` is one `subscriptions/listen` request, whose reply is an event stream that
+/// lasts as long as the client listens.
+fn is_listen(req: &Request) -> bool {
+    req.method() == Method::POST
+        && req
+            .extensions()
+            .get::<RpcMessage>()
+            .and_then(RpcMessage::single)
+            .and_then(|m| m.method_name())
+            == Some("subscriptions/listen")
 }
 
 /// The deadline of a message: `wait_for` calls get their timeout plus the margin.
@@ -154,6 +166,28 @@ mod tests {
 
     fn deadline_for(v: &serde_json::Value) -> Duration {
         super::deadline_for(&RpcMessage::new(v.clone()))
+    }
+
+    #[test]
+    fn only_a_single_listen_post_is_an_open_ended_stream() {
+        let req = |method: Method, body: serde_json::Value| {
+            let mut r = Request::builder()
+                .method(method)
+                .uri("/mcp")
+                .body(Body::empty())
+                .unwrap();
+            r.extensions_mut().insert(RpcMessage::new(body));
+            r
+        };
+        let listen = json!({"jsonrpc":"2.0","id":1,"method":"subscriptions/listen",
+                            "params":{"notifications":{}}});
+        assert!(is_listen(&req(Method::POST, listen.clone())));
+        assert!(!is_listen(&req(Method::GET, listen.clone())));
+        assert!(!is_listen(&req(Method::POST, json!([listen]))));
+        assert!(!is_listen(&req(
+            Method::POST,
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wait_for"}})
+        )));
     }
 
     #[test]

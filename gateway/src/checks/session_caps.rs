@@ -7,6 +7,11 @@
 //! JSON-RPC error: 429 for the client's own cap, 503 for the overall one. Sessions are
 //! forgotten when the client deletes them or when rmcp has dropped them (idle too long).
 //!
+//! A client of the 2026-07-28 revision opens no session, but its `subscriptions/listen`
+//! stream is what a session's event stream was: an open reply and watcher tasks. Each open
+//! listen stream holds a slot under the same caps until its reply is dropped (the client
+//! cancelled it or went away), so that a client cannot open them without bound either.
+//!
 //! Each session also belongs to who opened it (the OAuth client and the signed-in user, or
 //! without authentication the address): a request that names another owner's session is
 //! answered 404, as if the session did not exist, so that a leaked or guessed session id is
@@ -15,9 +20,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde_json::json;
@@ -68,10 +75,11 @@ impl Held {
     }
 }
 
-/// A reserved slot; released when dropped (the request finished, failed or was abandoned).
-struct Reservation<'a>(&'a SessionCaps, String);
+/// A reserved slot; released when dropped (the request finished, failed or was abandoned;
+/// for a listen stream, when its reply is dropped).
+struct Reservation(Arc<SessionCaps>, String);
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         let mut held = self.0.lock();
         if let Some(n) = held.pending.get_mut(&self.1) {
@@ -115,7 +123,7 @@ impl SessionCaps {
     }
 
     /// Reserves a slot for `key`, or says which cap stops it.
-    fn reserve(&self, key: &str) -> Result<Reservation<'_>, Box<Response>> {
+    fn reserve(self: &Arc<Self>, key: &str) -> Result<Reservation, Box<Response>> {
         let mut held = self.lock();
         let mine = held.mine(key);
         if mine >= self.per_client {
@@ -123,8 +131,8 @@ impl SessionCaps {
             return Err(Box::new(refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
-                    "this client already holds {mine} MCP sessions (the cap is {}); end one \
-                     with DELETE /mcp or reuse it",
+                    "this client already holds {mine} MCP sessions and listen streams (the cap \
+                     is {}); end one (DELETE /mcp, or cancel a subscriptions/listen) or reuse it",
                     self.per_client
                 ),
             )));
@@ -141,7 +149,7 @@ impl SessionCaps {
             )));
         }
         *held.pending.entry(key.to_owned()).or_default() += 1;
-        Ok(Reservation(self, key.to_owned()))
+        Ok(Reservation(self.clone(), key.to_owned()))
     }
 }
 
@@ -171,7 +179,7 @@ fn refuse(status: StatusCode, message: String) -> Response {
 
 /// The middleware on `/mcp`, behind the bearer check and the JSON-RPC guard.
 pub async fn cap_sessions(
-    caps: &SessionCaps,
+    caps: &Arc<SessionCaps>,
     req: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
@@ -205,15 +213,16 @@ pub async fn cap_sessions(
         }
         return resp;
     }
-    let is_initialize = req.method() == Method::POST
-        && !req.headers().contains_key(SESSION_HEADER)
-        && req
-            .extensions()
+    let opens = if req.method() == Method::POST && !req.headers().contains_key(SESSION_HEADER) {
+        req.extensions()
             .get::<RpcMessage>()
             .and_then(RpcMessage::single)
             .and_then(|m| m.method_name())
-            == Some("initialize");
-    if !is_initialize {
+    } else {
+        None
+    };
+    let is_listen = opens == Some("subscriptions/listen");
+    if opens != Some("initialize") && !is_listen {
         return next(req).await;
     }
     let reservation = match caps.reserve(&key) {
@@ -228,6 +237,15 @@ pub async fn cap_sessions(
         }
     };
     let resp = next(req).await;
+    if is_listen {
+        // The slot is held for as long as the stream's reply is open.
+        let (parts, body) = resp.into_parts();
+        let body = body.map_frame(move |frame| {
+            let _held = &reservation;
+            frame
+        });
+        return Response::from_parts(parts, Body::new(body));
+    }
     if let Some(id) = resp
         .headers()
         .get(SESSION_HEADER)

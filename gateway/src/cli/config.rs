@@ -91,10 +91,10 @@ pub struct FileConfig {
     pub admin_bind: Option<String>,
     /// Rate limits per kind of request.
     pub rate_limits: Option<crate::http::ratelimit::RateLimits>,
-    /// MCP sessions one client may hold at once (default
+    /// MCP sessions (and open `subscriptions/listen` streams) one client may hold at once (default
     /// [`crate::http::server::DEFAULT_MAX_MCP_SESSIONS_PER_CLIENT`]).
     pub max_mcp_sessions_per_client: Option<usize>,
-    /// MCP sessions the gateway holds at once (default
+    /// MCP sessions (and open `subscriptions/listen` streams) the gateway holds at once (default
     /// [`crate::http::server::DEFAULT_MAX_MCP_SESSIONS`]).
     pub max_mcp_sessions: Option<usize>,
     /// Connections one client address may hold at once (default

@@ -11,6 +11,8 @@
 //!   the fast lane's dispatch ([`crate::checks::fast_lane`]);
 //! - `changes`: `get_changes`, a session's git status, diff and commits (git run by `git`);
 //! - `events`: waiting for the next backend event about one session;
+//! - `listen`: `subscriptions/listen` (2026-07-28), session state changes for clients of the
+//!   new revision;
 //! - `board`: the session board, an MCP App the tools that show sessions link to;
 //! - `notifications`: `set_notifications`, muting a session's notifications;
 //! - `reply`: helpers that build results;
@@ -29,6 +31,7 @@ mod events;
 mod git;
 mod list;
 pub mod list_cache;
+mod listen;
 mod notifications;
 pub(crate) mod prompts;
 pub(crate) mod reply;
@@ -538,5 +541,16 @@ impl ServerHandler for SessionTools {
     ) -> Result<(), McpError> {
         resources::unsubscribe(&self.subscriptions, &request.uri);
         Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(listen::accepted(requested))
+    }
+
+    async fn listen(&self, ctx: rmcp::service::SubscriptionContext) -> Result<(), McpError> {
+        listen::listen(&self.state, ctx).await
     }
 }

@@ -7,7 +7,8 @@
 //! and once more a quiet period after the last output (a question counts once the screen is
 //! quiet); a backend that cannot observe output right now (tmux while its control-mode client
 //! is down) is re-checked every second instead. The task ends on unsubscribe, when the session is terminated, or when the client is
-//! gone.
+//! gone. Clients of the 2026-07-28 revision get the same watcher through `subscriptions/listen`
+//! (`super::listen`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use rmcp::model::{
     ListResourcesResult, ReadResourceResult, Resource, ResourceContents,
     ResourceUpdatedNotificationParam,
 };
-use rmcp::service::Peer;
+use rmcp::service::{Peer, SubscriptionSink};
 use tokio::sync::broadcast::error::RecvError;
 
 use sessiongate_backend::{ReadRequest, SessionEvent, SessionName};
@@ -50,12 +51,17 @@ impl Drop for Subscriptions {
 
 fn name_of(uri: &str) -> Result<SessionName, McpError> {
     let raw = uri.strip_prefix(SCHEME).ok_or_else(|| {
-        McpError::resource_not_found(
+        not_found(
             format!("unknown resource {uri:?}; session resources are sessions://<name>"),
-            None,
+            uri,
         )
     })?;
-    SessionName::new(raw).map_err(|e| McpError::resource_not_found(e.to_string(), None))
+    SessionName::new(raw).map_err(|e| not_found(e.to_string(), uri))
+}
+
+/// "Resource not found", with the URI in the error's data (SEP-2164).
+fn not_found(message: String, uri: &str) -> McpError {
+    McpError::resource_not_found(message, Some(serde_json::json!({ "uri": uri })))
 }
 
 /// `resources/list`.
@@ -82,7 +88,7 @@ async fn render(state: &AppState, name: &SessionName) -> Result<(String, String)
         .backend
         .info(name)
         .await
-        .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        .map_err(|e| not_found(e.to_string(), &format!("{SCHEME}{name}")))?;
     let detection = detect_session(state, &info).await;
     let state_text = detection
         .as_ref()
@@ -117,62 +123,17 @@ pub(crate) async fn subscribe(
     peer: Peer<RoleServer>,
 ) -> Result<(), McpError> {
     let name = name_of(&uri)?;
-    let (mut last, _) = render(state, &name).await?;
-    let st = state.clone();
-    let key = uri.clone();
-    let task = tokio::spawn(async move {
-        let mut events = st.backend.events();
-        // Re-renders due a quiet period after the last output (the state can change with
-        // time alone: a question counts once the screen is quiet).
-        let mut quiet_at: Option<tokio::time::Instant> = None;
-        loop {
-            // Only a backend that cannot report output right now is re-read on a timer.
-            let polled = st.backend.output_events_epoch().is_none();
-            let timer = if polled {
-                Some(tokio::time::Instant::now() + FALLBACK_INTERVAL)
-            } else {
-                quiet_at
-            };
-            let wake = async {
-                match timer {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                ev = events.recv() => match ev {
-                    Ok(SessionEvent::Terminated(n)) if n == name => {
-                        let _ = peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone())).await;
-                        return;
-                    }
-                    Ok(SessionEvent::Output(n) | SessionEvent::Exited(n)) if n != name => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
-                        quiet_at = Some(tokio::time::Instant::now() + QUIET_RECHECK);
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-                _ = wake => {
-                    quiet_at = None;
-                }
-            }
-            let Ok((now, _)) = render(&st, &name).await else {
-                let _ = peer
-                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone()))
-                    .await;
-                return;
-            };
-            if now != last {
-                last = now;
-                if peer
-                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(key.clone()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    });
+    // Events are heard from before the state is first read, so that no change falls between.
+    let events = state.backend.events();
+    let (last, _) = render(state, &name).await?;
+    let task = tokio::spawn(watch(
+        state.clone(),
+        events,
+        name,
+        uri.clone(),
+        last,
+        Notifier::Session(peer),
+    ));
     if let Some(old) = subs
         .0
         .lock()
@@ -182,6 +143,98 @@ pub(crate) async fn subscribe(
         old.abort();
     }
     Ok(())
+}
+
+/// Where a watcher sends `notifications/resources/updated`.
+pub(super) enum Notifier {
+    /// The MCP session that sent `resources/subscribe` (revisions before 2026-07-28).
+    Session(Peer<RoleServer>),
+    /// The stream of one `subscriptions/listen` request (2026-07-28).
+    Listen(SubscriptionSink),
+}
+
+impl Notifier {
+    /// Sends the notification for `uri`; `false` once the client is gone.
+    async fn updated(&self, uri: &str) -> bool {
+        match self {
+            Notifier::Session(peer) => peer
+                .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                .await
+                .is_ok(),
+            Notifier::Listen(sink) => sink.notify_resource_updated(uri).await.is_ok(),
+        }
+    }
+}
+
+/// The state line a watcher starts from: `None` when the session cannot be read (it does not
+/// exist).
+pub(super) async fn initial_state(state: &AppState, uri: &str) -> Option<(SessionName, String)> {
+    let name = name_of(uri).ok()?;
+    let (line, _) = render(state, &name).await.ok()?;
+    Some((name, line))
+}
+
+/// Whether `uri` names a session resource (`sessions://<valid name>`).
+pub(super) fn is_session_uri(uri: &str) -> bool {
+    name_of(uri).is_ok()
+}
+
+/// Watches session `name` (resource `uri`, whose state line was `last`) and notifies `to`
+/// each time its state line changes, once more when the session is terminated or can no
+/// longer be read (then it ends), until the client is gone. `events` must have been taken
+/// from the backend before `last` was read.
+pub(super) async fn watch(
+    st: AppState,
+    mut events: tokio::sync::broadcast::Receiver<SessionEvent>,
+    name: SessionName,
+    uri: String,
+    mut last: String,
+    to: Notifier,
+) {
+    // Re-renders due a quiet period after the last output (the state can change with
+    // time alone: a question counts once the screen is quiet).
+    let mut quiet_at: Option<tokio::time::Instant> = None;
+    loop {
+        // Only a backend that cannot report output right now is re-read on a timer.
+        let polled = st.backend.output_events_epoch().is_none();
+        let timer = if polled {
+            Some(tokio::time::Instant::now() + FALLBACK_INTERVAL)
+        } else {
+            quiet_at
+        };
+        let wake = async {
+            match timer {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(SessionEvent::Terminated(n)) if n == name => {
+                    to.updated(&uri).await;
+                    return;
+                }
+                Ok(SessionEvent::Output(n) | SessionEvent::Exited(n)) if n != name => continue,
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    quiet_at = Some(tokio::time::Instant::now() + QUIET_RECHECK);
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = wake => {
+                quiet_at = None;
+            }
+        }
+        let Ok((now, _)) = render(&st, &name).await else {
+            to.updated(&uri).await;
+            return;
+        };
+        if now != last {
+            last = now;
+            if !to.updated(&uri).await {
+                return;
+            }
+        }
+    }
 }
 
 /// `resources/unsubscribe`.
