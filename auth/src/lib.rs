@@ -41,6 +41,7 @@ pub mod error;
 pub mod fuzzing;
 mod keys;
 mod limiter;
+mod login_cookie;
 pub mod owner_login;
 mod pages;
 mod password;

@@ -8,15 +8,16 @@
 //! browser that signed in, so a copied login cookie alone is no use elsewhere.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::endpoints::{browser, cookie};
+use crate::login_cookie;
 use crate::password::Busy;
-use crate::server::{AuthServer, Login, OWNER_SUB};
-use crate::util::{ct_eq, random_token};
+use crate::server::{AuthServer, OWNER_SUB};
+use crate::util::ct_eq;
 
 /// How long a sign-in made on an answer page lasts.
 pub const SHORT_LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -58,12 +59,7 @@ impl AuthServer {
     /// Who is signed in in this browser: a valid login cookie whose login was made in the
     /// browser that presents this browser cookie (compared in constant time).
     pub fn signed_in(&self, headers: &HeaderMap) -> Option<String> {
-        let name = if self.cfg.secure_cookies {
-            "__Host-sessiongate_login"
-        } else {
-            "sessiongate_login"
-        };
-        let login = self.logged_in(cookie(headers, name))?;
+        let login = self.logged_in(cookie(headers, login_cookie::name(self)))?;
         let presented = browser::presented_hash(self, headers)?;
         ct_eq(&login.browser, &presented).then_some(login.sub)
     }
@@ -110,27 +106,7 @@ impl AuthServer {
                 return Err(SignInRefused::TooMany(1));
             }
         }
-        let token = random_token(32);
-        self.logins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                token.clone(),
-                Login {
-                    sub: OWNER_SUB.to_owned(),
-                    browser,
-                    expires: Instant::now() + SHORT_LOGIN_TTL,
-                },
-            );
-        let (name, secure) = if self.cfg.secure_cookies {
-            ("__Host-sessiongate_login", "; Secure")
-        } else {
-            ("sessiongate_login", "")
-        };
-        HeaderValue::from_str(&format!(
-            "{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            SHORT_LOGIN_TTL.as_secs()
-        ))
-        .map_err(|_| SignInRefused::NoBrowser)
+        login_cookie::start(self, OWNER_SUB, &browser, SHORT_LOGIN_TTL)
+            .ok_or(SignInRefused::NoBrowser)
     }
 }

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use url::Url;
 
 use super::{browser, client_addr, cookie, parse_form};
+use crate::login_cookie;
 use crate::pages;
 use crate::password::Busy;
 use crate::pkce::valid_challenge;
@@ -24,14 +25,6 @@ use crate::scope::Scope;
 use crate::server::{AuthServer, CODE_TTL_SECS, LOGIN_TTL, Login, OWNER_SUB, Pending, db};
 use crate::store::{Client, Code};
 use crate::util::{ct_eq, display_name, now, random_token, sha256_b64};
-
-fn login_cookie_name(s: &AuthServer) -> &'static str {
-    if s.cfg.secure_cookies {
-        "__Host-sessiongate_login"
-    } else {
-        "sessiongate_login"
-    }
-}
 
 /// Sends the browser back to the client with OAuth parameters.
 fn back_to_client(
@@ -203,7 +196,7 @@ pub(crate) async fn start(
 
 /// The login of this browser, if it signed in and is the browser that opened `p`.
 fn login_of(s: &AuthServer, headers: &HeaderMap, p: &Pending) -> Option<Login> {
-    s.logged_in(cookie(headers, login_cookie_name(s)))
+    s.logged_in(cookie(headers, login_cookie::name(s)))
         .filter(|login| ct_eq(&login.browser, &p.browser))
 }
 
@@ -302,25 +295,10 @@ fn too_many(s: &AuthServer, id: &str, p: &Pending, message: &str, wait: u64) -> 
 /// Signs the browser in as `sub` (a login cookie, bound to the browser whose cookie hashes to
 /// `browser`) and sends it to the consent page of the pending request `req`.
 pub(crate) fn sign_in(s: &AuthServer, sub: &str, req: &str, browser: &str) -> Response {
-    let token = random_token(32);
-    let login = Login {
-        sub: sub.to_owned(),
-        browser: browser.to_owned(),
-        expires: Instant::now() + LOGIN_TTL,
-    };
-    s.logins
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), login);
-    let secure = if s.cfg.secure_cookies { "; Secure" } else { "" };
-    let set_cookie = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        login_cookie_name(s),
-        LOGIN_TTL.as_secs()
-    );
+    let set_cookie = login_cookie::start(s, sub, browser, LOGIN_TTL);
     let mut resp =
         Redirect::to(&format!("{}/authorize/consent?req={req}", s.issuer())).into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+    if let Some(v) = set_cookie {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
@@ -417,7 +395,7 @@ pub(crate) async fn decide(
         return pages::error(StatusCode::BAD_REQUEST, "the form is malformed");
     };
     let id = form.get("req").cloned().unwrap_or_default();
-    let Some(login) = s.logged_in(cookie(&headers, login_cookie_name(&s))) else {
+    let Some(login) = s.logged_in(cookie(&headers, login_cookie::name(&s))) else {
         return pages::error(
             StatusCode::FORBIDDEN,
             "you are not signed in; start again from your app",
