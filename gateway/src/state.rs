@@ -22,8 +22,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The remote hosts (creating sessions there, which are unreachable).
     pub hosts: Arc<crate::hosts::HostSet>,
-    /// The kept `list_sessions` answer (see [`crate::mcp::list_cache`]).
-    pub list_cache: Arc<crate::mcp::list_cache::ListCache>,
+    /// The kept `list_sessions` and `get_session_status` answers (see
+    /// [`crate::mcp::kept_answers`]).
+    pub kept: Arc<crate::mcp::kept_answers::KeptAnswers>,
 }
 
 impl AppState {
@@ -31,10 +32,10 @@ impl AppState {
     /// read from the backend once.
     pub fn new(backend: Arc<dyn SessionBackend>, policy: Arc<SessionPolicy>) -> Self {
         let screens = Arc::new(ScreenCache::new(backend));
-        let list_cache = Arc::new(crate::mcp::list_cache::ListCache::new(screens.clone()));
+        let kept = Arc::new(crate::mcp::kept_answers::KeptAnswers::new(screens.clone()));
         AppState {
             backend: screens,
-            list_cache,
+            kept,
             policy,
             notify: Arc::new(crate::notify::control::NotifyControl::disabled()),
             shutdown: CancellationToken::new(),

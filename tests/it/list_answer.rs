@@ -1,5 +1,5 @@
 //! `list_sessions` is answered from a kept answer while nothing changed
-//! (`gateway/src/mcp/list_cache.rs`); every change it shows must still come through at once:
+//! (`gateway/src/mcp/kept_answers.rs`); every change it shows must still come through at once:
 //! a session created, one that prints, one whose mute changes, one that exits, one that ends.
 //! Each step asks for the list right before the change (so an answer is kept) and right after
 //! it, and the answer after it must show the change.
@@ -142,9 +142,10 @@ async fn counter(gw: &TestGateway, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The fast lane sends a kept answer as the bytes it was serialized to, once per shape (with
-/// a session, and stateless with the 2026-07-28 revision's `resultType`): those bytes must be
-/// the answer rmcp gives to the same call, in both shapes.
+/// The fast lane sends a kept answer (the list, a session's status) as the bytes it was
+/// serialized to, once per shape (with a session, and stateless with the 2026-07-28
+/// revision's `resultType`): those bytes must be the answer rmcp gives to the same call, in
+/// both shapes.
 #[tokio::test]
 async fn the_kept_answer_sent_as_bytes_is_the_answer_rmcp_gives() {
     let gw = TestGateway::start(Options::pty("list-bytes"));
@@ -155,47 +156,55 @@ async fn the_kept_answer_sent_as_bytes_is_the_answer_rmcp_gives() {
             .unwrap();
     }
     let url = gw.mcp_url();
-    let reused = "sessiongate_list_answers_reused_total";
-    let mut from_bytes = 0;
-    for round in 0..20 {
-        let before = counter(&gw, reused).await;
-        // Two lane calls: the second is answered from the kept answer's bytes while it is
-        // kept (the sessions' prompts may still be settling: then it is built again).
-        c.call("list_sessions", json!({})).await.unwrap();
-        let lane = c.call("list_sessions", json!({})).await.unwrap();
-        let stateless = crate::fast_lane::stateless_call(&url, 1, "list_sessions", json!({}));
-        let stateless: Value =
-            serde_json::from_str(&stateless.await.text().await.unwrap()).unwrap();
-        from_bytes += counter(&gw, reused).await - before;
-        // rmcp answers a call that carries a progress token.
-        let rmcp = c
-            .request(
-                "tools/call",
-                json!({ "name": "list_sessions", "arguments": {}, "_meta": { "progressToken": round } }),
+    for (tool, args) in [
+        ("list_sessions", json!({})),
+        ("get_session_status", json!({ "session": "x" })),
+    ] {
+        let reused = format!("sessiongate_kept_answers_reused_total{{tool=\"{tool}\"}}");
+        let mut from_bytes = 0;
+        for round in 0..20 {
+            let before = counter(&gw, &reused).await;
+            // Two lane calls: the second is answered from the kept answer's bytes while it
+            // is kept (the sessions' prompts may still be settling: then it is built again).
+            c.call(tool, args.clone()).await.unwrap();
+            let lane = c.call(tool, args.clone()).await.unwrap();
+            let stateless = crate::fast_lane::stateless_call(&url, 1, tool, args.clone());
+            let stateless: Value =
+                serde_json::from_str(&stateless.await.text().await.unwrap()).unwrap();
+            from_bytes += counter(&gw, &reused).await - before;
+            // rmcp answers a call that carries a progress token.
+            let rmcp = c
+                .request(
+                    "tools/call",
+                    json!({ "name": tool, "arguments": args, "_meta": { "progressToken": round } }),
+                )
+                .await
+                .unwrap();
+            assert_eq!(lane, rmcp, "{tool}, round {round}");
+            assert!(lane.get("resultType").is_none(), "{lane}");
+            let rmcp = crate::fast_lane::stateless_call_with(
+                &url,
+                2,
+                tool,
+                args.clone(),
+                json!({ "progressToken": "p" }),
             )
-            .await
-            .unwrap();
-        assert_eq!(lane, rmcp, "round {round}");
-        assert!(lane.get("resultType").is_none(), "{lane}");
-        let rmcp = crate::fast_lane::stateless_call_with(
-            &url,
-            2,
-            "list_sessions",
-            json!({}),
-            json!({ "progressToken": "p" }),
-        )
-        .await;
-        let headers = rmcp.headers().clone();
-        let body = rmcp.text().await.unwrap();
-        let rmcp = sessiongate_tests::mcp::messages_in(&headers, &body)
-            .into_iter()
-            .find(|m| m["id"] == 2)
-            .unwrap_or_else(|| panic!("no answer in {body}"));
-        assert_eq!(stateless["result"], rmcp["result"], "round {round}");
-        assert_eq!(stateless["result"]["resultType"], "complete");
-        if from_bytes >= 4 {
-            return;
+            .await;
+            let headers = rmcp.headers().clone();
+            let body = rmcp.text().await.unwrap();
+            let rmcp = sessiongate_tests::mcp::messages_in(&headers, &body)
+                .into_iter()
+                .find(|m| m["id"] == 2)
+                .unwrap_or_else(|| panic!("no answer in {body}"));
+            assert_eq!(stateless["result"], rmcp["result"], "{tool}, round {round}");
+            assert_eq!(stateless["result"]["resultType"], "complete");
+            if from_bytes >= 4 {
+                break;
+            }
         }
+        assert!(
+            from_bytes >= 4,
+            "{tool}: the kept answer was handed out again only {from_bytes} times in 20 rounds"
+        );
     }
-    panic!("the kept answer was handed out again only {from_bytes} times in 20 rounds");
 }

@@ -40,7 +40,7 @@ use serde_json::Value;
 use crate::checks::rpc::{RpcItem, RpcMessage};
 use crate::checks::session_caps::SESSION_HEADER;
 use crate::mcp::SessionTools;
-use crate::mcp::catalog::{Entry, Lane, Tool};
+use crate::mcp::catalog::{Entry, Lane};
 
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -270,9 +270,10 @@ pub async fn answer(
         }
     }
     let has_session = call.session.is_some();
-    // The kept `list_sessions` answer is sent as the bytes it was serialized to.
-    if call.tool.tool == Tool::ListSessions
-        && let Some(raw) = lane.tools.kept_list(has_session)
+    // A kept answer (list, status) is sent as the bytes it was serialized to.
+    if let Some(raw) = lane
+        .tools
+        .kept_answer(call.tool.tool, call.arguments, has_session)
     {
         if let Some(m) = &lane.metrics {
             m.fast_lane_call(!has_session);

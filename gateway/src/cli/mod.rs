@@ -553,7 +553,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.data_dir,
         settings.audit_record_text,
     )?);
-    let metrics = Arc::new(crate::http::metrics::Metrics::new().with_list_cache(&state.list_cache));
+    let metrics = Arc::new(crate::http::metrics::Metrics::new().with_kept_answers(&state.kept));
     let notifier = crate::notify::Notifier::open(
         settings.notify.clone(),
         &settings.data_dir,

@@ -272,18 +272,18 @@ impl Metrics {
         }
     }
 
-    /// The same metrics with the `list_sessions` answers counted by `cache`: built, and handed
+    /// The same metrics with the kept answers of `cache` counted by tool: built, and handed
     /// out again without being built.
-    pub fn with_list_cache(mut self, cache: &crate::mcp::list_cache::ListCache) -> Self {
+    pub fn with_kept_answers(mut self, cache: &crate::mcp::kept_answers::KeptAnswers) -> Self {
         let (built, reused) = cache.counters();
         self.registry.register(
-            "sessiongate_list_answers_built",
-            "list_sessions answers built (and kept while nothing they show changed)",
+            "sessiongate_kept_answers_built",
+            "list_sessions and get_session_status answers built and kept while nothing they show changes",
             built,
         );
         self.registry.register(
-            "sessiongate_list_answers_reused",
-            "list_sessions answers handed out again without being built",
+            "sessiongate_kept_answers_reused",
+            "list_sessions and get_session_status answers handed out again without being built",
             reused,
         );
         self

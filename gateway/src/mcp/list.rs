@@ -1,12 +1,12 @@
-//! Building the `list_sessions` answer: every session's line and entry, its board state, the
-//! mutes, the remote hosts, and the profiles and roots `create_session` takes. The answer is
-//! kept and handed out again by [`super::list_cache`].
+//! Building the answers of `list_sessions` (every session's line and entry, its board state,
+//! the mutes, the remote hosts, and the profiles and roots `create_session` takes) and of
+//! `get_session_status`. They are kept and handed out again by [`super::kept_answers`].
 
 use rmcp::model::CallToolResult;
 use serde_json::json;
 use sessiongate_backend::SessionInfo;
 
-use super::{SessionTools, board, describe, reply};
+use super::{SessionTools, board, describe, prompts, reply};
 
 impl SessionTools {
     /// The answer, with the sessions it was built from (`None` when the list could not be
@@ -57,5 +57,30 @@ impl SessionTools {
         let value = json!({ "sessions": sessions_json, "profiles": profiles, "allowed_roots": roots, "hosts": hosts, "board": board });
         let result = reply::ok_json(text, value);
         (result, Some(sessions))
+    }
+
+    /// The status answer of `session`, with its info (`None` when it could not be looked up:
+    /// nothing to keep).
+    pub(super) async fn build_status(
+        &self,
+        session: &str,
+    ) -> (CallToolResult, Option<SessionInfo>) {
+        let info = match self.lookup(session).await {
+            Ok(i) => i,
+            Err(e) => return (reply::fail(&e), None),
+        };
+        let detection = prompts::detect_session(&self.state, &info).await;
+        let mut text = describe(&info);
+        if let Some(d) = &detection {
+            text.push_str(&format!("\nState: {}", prompts::state_line(d)));
+        }
+        let board = board::snapshot_of(
+            &self.state,
+            std::slice::from_ref(&info),
+            std::slice::from_ref(&detection),
+            false,
+        );
+        let value = json!({ "session": info, "detection": detection, "board": board });
+        (reply::ok_json(text, value), Some(info))
     }
 }

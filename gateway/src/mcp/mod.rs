@@ -29,8 +29,8 @@ pub mod catalog;
 pub(crate) mod changes;
 mod events;
 mod git;
+pub mod kept_answers;
 mod list;
-pub mod list_cache;
 mod listen;
 mod notifications;
 pub(crate) mod prompts;
@@ -89,13 +89,27 @@ impl SessionTools {
         (Self::tool_router() + Self::notify_router()).list_all()
     }
 
-    /// The kept `list_sessions` answer, serialized for a peer with a session or a stateless
-    /// one, while it is current (see [`list_cache::ListCache::serialized`]).
-    pub(crate) fn kept_list(
+    /// The kept answer of a `list_sessions` call or of a `get_session_status` call with
+    /// these `arguments`, serialized for a peer with a session or a stateless one, while it
+    /// is current (see [`kept_answers::KeptAnswers::serialized`]). `None` for other tools and
+    /// for arguments the tool would not take as they are.
+    pub(crate) fn kept_answer(
         &self,
+        tool: catalog::Tool,
+        arguments: Option<&serde_json::Value>,
         has_session: bool,
     ) -> Option<std::sync::Arc<serde_json::value::RawValue>> {
-        self.state.list_cache.serialized(&self.state, has_session)
+        let subject = match tool {
+            catalog::Tool::ListSessions => kept_answers::Subject::List,
+            catalog::Tool::GetSessionStatus => {
+                let args = <SessionArgs as serde::Deserialize>::deserialize(arguments?).ok()?;
+                kept_answers::Subject::Status(args.session)
+            }
+            _ => return None,
+        };
+        self.state
+            .kept
+            .serialized(&self.state, &subject, has_session)
     }
 
     async fn lookup(&self, session: &str) -> Result<SessionInfo, sessiongate_backend::Error> {
@@ -136,9 +150,9 @@ impl SessionTools {
         meta = board::tool_meta()
     )]
     async fn list_sessions(&self) -> Result<CallToolResult, McpError> {
-        let cache = &self.state.list_cache;
+        let cache = &self.state.kept;
         Ok(cache
-            .answer(&self.state, async || self.build_list().await)
+            .list(&self.state, async || self.build_list().await)
             .await)
     }
 
@@ -305,23 +319,12 @@ impl SessionTools {
         &self,
         Parameters(a): Parameters<SessionArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let info = match self.lookup(&a.session).await {
-            Ok(i) => i,
-            Err(e) => return Ok(reply::fail(&e)),
-        };
-        let detection = prompts::detect_session(&self.state, &info).await;
-        let mut text = describe(&info);
-        if let Some(d) = &detection {
-            text.push_str(&format!("\nState: {}", prompts::state_line(d)));
-        }
-        let board = board::snapshot_of(
-            &self.state,
-            std::slice::from_ref(&info),
-            std::slice::from_ref(&detection),
-            false,
-        );
-        let value = json!({ "session": info, "detection": detection, "board": board });
-        Ok(reply::ok_json(text, value))
+        let cache = &self.state.kept;
+        Ok(cache
+            .status(&self.state, &a.session, async || {
+                self.build_status(&a.session).await
+            })
+            .await)
     }
 
     #[tool(

@@ -1,8 +1,10 @@
-//! The answer of `list_sessions`, kept while nothing it shows can have changed.
+//! The answers of `list_sessions` and `get_session_status`, kept while nothing they show can
+//! have changed.
 //!
-//! At 200 sessions the answer (every session's info, its board entry with the state detected
+//! At 200 sessions the list (every session's info, its board entry with the state detected
 //! on its screen, mutes, hosts) took about 0.5 ms of CPU to build; a status call takes
-//! 0.03 ms. It is now built once and handed out again while its [`Key`] holds:
+//! 0.03 ms, of which building its answer (info, detection, board entry, as JSON) is a good
+//! part. Each is now built once and handed out again while its [`Key`] holds:
 //! - the screen cache's [`ScreenCache::change_stamp`] unchanged: no session event since
 //!   (created, printed, exited, ended; a lost event counts), no create or terminate through
 //!   the gateway (counted when it returns, before its event may arrive), and the backend's
@@ -18,18 +20,22 @@
 //! **Invariant:** a key is taken before the answer is built, so an event that arrives while it
 //! is built makes the next key differ and the answer is built again.
 //!
-//! Handing the answer out again cost more than building a status answer too: at 200 sessions
+//! Handing the list out again cost more than building a status answer too: at 200 sessions
 //! it is about 120 KB of JSON, cloned as a tree and serialized on every call. The fast lane
-//! therefore asks for it already serialized ([`ListCache::serialized`]), once per shape (with
-//! or without the 2026-07-28 revision's `resultType`), and copies the bytes. And when the
-//! answer has gone stale, one call builds it while the others wait for it
-//! ([`ListCache::answer`]) instead of all of them building the same answer at once.
+//! therefore asks for a kept answer already serialized ([`KeptAnswers::serialized`]), once
+//! per shape (with or without the 2026-07-28 revision's `resultType`), and copies the bytes.
+//! And when the list has gone stale, one call builds it while the others wait for it
+//! ([`KeptAnswers::list`]) instead of all of them building the same answer at once (a status
+//! answer is cheap enough to be built by whoever needs it).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use prometheus_client::metrics::counter::Counter;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use rmcp::model::CallToolResult;
 use serde_json::value::RawValue;
@@ -46,6 +52,34 @@ struct Key {
     hosts: Vec<(String, Option<String>)>,
 }
 
+/// Which answer: the list, or one session's status (by the name the call gave).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Subject {
+    /// `list_sessions`.
+    List,
+    /// `get_session_status` of this session.
+    Status(String),
+}
+
+impl Subject {
+    fn tool(&self) -> &'static str {
+        match self {
+            Subject::List => "list_sessions",
+            Subject::Status(_) => "get_session_status",
+        }
+    }
+}
+
+/// At most this many answers are kept (a status per session and the list); past it all are
+/// dropped.
+const MAX_KEPT: usize = 4096;
+
+/// The `/metrics` label of the kept answers' counters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ToolLabel {
+    tool: &'static str,
+}
+
 /// A built answer, the key it was built at and how long it may be handed out.
 #[derive(Debug)]
 struct Kept {
@@ -57,37 +91,37 @@ struct Kept {
     serialized: [OnceLock<Option<Arc<RawValue>>>; 2],
 }
 
-/// The kept `list_sessions` answer, shared by every MCP session of the gateway.
+/// The kept answers, shared by every MCP session of the gateway.
 #[derive(Debug)]
-pub struct ListCache {
+pub struct KeptAnswers {
     screens: Arc<ScreenCache>,
-    kept: Mutex<Option<Arc<Kept>>>,
+    kept: Mutex<HashMap<Subject, Arc<Kept>>>,
     /// Held by the one call that builds a new answer; the last answer built, with the number
     /// of its build.
     building: tokio::sync::Mutex<Option<(u64, CallToolResult)>>,
     /// How many builds started (the next build's number).
     started: AtomicU64,
     /// How many answers were built and kept, and how many handed out again (kept, serialized
-    /// or shared by a build another call waited for); `/metrics` shows both.
-    built: Counter,
-    reused: Counter,
+    /// or shared by a build another call waited for), by tool; `/metrics` shows both.
+    built: Family<ToolLabel, Counter>,
+    reused: Family<ToolLabel, Counter>,
 }
 
-impl ListCache {
+impl KeptAnswers {
     /// A cache that learns of changes from `screens` (the gateway's screen cache, through
     /// which every create and terminate goes).
     pub fn new(screens: Arc<ScreenCache>) -> Self {
-        ListCache {
+        KeptAnswers {
             screens,
-            kept: Mutex::new(None),
+            kept: Mutex::new(HashMap::new()),
             building: tokio::sync::Mutex::new(None),
             started: AtomicU64::new(0),
-            built: Counter::default(),
-            reused: Counter::default(),
+            built: Family::default(),
+            reused: Family::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Kept>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Subject, Arc<Kept>>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -100,25 +134,38 @@ impl ListCache {
         })
     }
 
-    /// The entry kept at `key`, if it is still young enough.
-    fn current(&self, key: &Key) -> Option<Arc<Kept>> {
+    fn count(counters: &Family<ToolLabel, Counter>, subject: &Subject) {
+        counters
+            .get_or_create(&ToolLabel {
+                tool: subject.tool(),
+            })
+            .inc();
+    }
+
+    /// The entry of `subject` kept at `key`, if it is still young enough.
+    fn current(&self, subject: &Subject, key: &Key) -> Option<Arc<Kept>> {
         let kept = self.lock();
-        let kept = kept.as_ref()?;
+        let kept = kept.get(subject)?;
         (kept.key == *key && Instant::now() < kept.until).then(|| kept.clone())
     }
 
-    /// The answer kept at `key`, if it is still young enough.
-    fn get(&self, key: &Key) -> Option<CallToolResult> {
-        let kept = self.current(key)?;
-        self.reused.inc();
+    /// The answer of `subject` kept at `key`, if it is still young enough.
+    fn get(&self, subject: &Subject, key: &Key) -> Option<CallToolResult> {
+        let kept = self.current(subject, key)?;
+        Self::count(&self.reused, subject);
         Some(kept.result.clone())
     }
 
-    /// The answer kept now, serialized as the `result` of a JSON-RPC response to a peer with
-    /// a session or a stateless one ([`super::reply::for_peer`]); the same bytes while the
-    /// answer is kept. `None` when nothing current is kept.
-    pub(crate) fn serialized(&self, state: &AppState, has_session: bool) -> Option<Arc<RawValue>> {
-        let kept = self.current(&self.key(state)?)?;
+    /// The answer of `subject` kept now, serialized as the `result` of a JSON-RPC response to
+    /// a peer with a session or a stateless one ([`super::reply::for_peer`]); the same bytes
+    /// while the answer is kept. `None` when nothing current is kept.
+    pub(crate) fn serialized(
+        &self,
+        state: &AppState,
+        subject: &Subject,
+        has_session: bool,
+    ) -> Option<Arc<RawValue>> {
+        let kept = self.current(subject, &self.key(state)?)?;
         let slot = &kept.serialized[usize::from(!has_session)];
         let raw = slot
             .get_or_init(|| {
@@ -126,8 +173,31 @@ impl ListCache {
                 serde_json::value::to_raw_value(&shaped).ok().map(Arc::from)
             })
             .clone()?;
-        self.reused.inc();
+        Self::count(&self.reused, subject);
         Some(raw)
+    }
+
+    /// The status answer of `session`: the kept one while it is current, else one built by
+    /// `build` (which returns it with the session's info, or without when it must not be
+    /// kept: a failure).
+    pub(crate) async fn status(
+        &self,
+        state: &AppState,
+        session: &str,
+        build: impl AsyncFnOnce() -> (CallToolResult, Option<SessionInfo>),
+    ) -> CallToolResult {
+        let subject = Subject::Status(session.to_owned());
+        let Some(key) = self.key(state) else {
+            return build().await.0;
+        };
+        if let Some(kept) = self.get(&subject, &key) {
+            return kept;
+        }
+        let (result, info) = build().await;
+        if let Some(info) = info {
+            self.put(subject, key, std::slice::from_ref(&info), &result);
+        }
+        result
     }
 
     /// The answer: the kept one while it is current, else one built by `build` (which
@@ -136,15 +206,16 @@ impl ListCache {
     /// One call builds at a time. A call that waited for another's build takes that answer
     /// when the build started after the call arrived (it is as fresh as one of its own), and
     /// otherwise looks for a kept answer again with a new key before building.
-    pub(crate) async fn answer(
+    pub(crate) async fn list(
         &self,
         state: &AppState,
         build: impl AsyncFnOnce() -> (CallToolResult, Option<Vec<SessionInfo>>),
     ) -> CallToolResult {
+        let subject = Subject::List;
         let Some(key) = self.key(state) else {
             return build().await.0;
         };
-        if let Some(kept) = self.get(&key) {
+        if let Some(kept) = self.get(&subject, &key) {
             return kept;
         }
         let arrived = self.started.load(Ordering::SeqCst);
@@ -152,39 +223,52 @@ impl ListCache {
         if let Some((started, result)) = last.as_ref()
             && *started >= arrived
         {
-            self.reused.inc();
+            Self::count(&self.reused, &subject);
             return result.clone();
         }
         let started = self.started.fetch_add(1, Ordering::SeqCst);
         let key = self.key(state);
-        if let Some(kept) = key.as_ref().and_then(|k| self.get(k)) {
+        if let Some(kept) = key.as_ref().and_then(|k| self.get(&subject, k)) {
             return kept;
         }
         let (result, sessions) = build().await;
-        // A program that exited before its exit status was known is asked about again.
-        if let (Some(key), Some(sessions)) = (key, &sessions)
-            && !sessions.iter().any(|s| s.status.is_pending())
-        {
-            self.put(key, sessions, &result);
+        if let (Some(key), Some(sessions)) = (key, &sessions) {
+            self.put(subject, key, sessions, &result);
         }
         *last = Some((started, result.clone()));
         result
     }
 
-    /// Keeps `result`, built at `key` from `sessions`.
-    fn put(&self, key: Key, sessions: &[SessionInfo], result: &CallToolResult) {
+    /// Keeps `result` of `subject`, built at `key` from `sessions`; not when a program exited
+    /// before its exit status was known (it is asked about again). Answers kept at another
+    /// key are stale and dropped.
+    fn put(&self, subject: Subject, key: Key, sessions: &[SessionInfo], result: &CallToolResult) {
+        if sessions.iter().any(|s| s.status.is_pending()) {
+            return;
+        }
         let until = Instant::now() + max_age(sessions, time::OffsetDateTime::now_utc());
-        self.built.inc();
-        *self.lock() = Some(Arc::new(Kept {
-            key,
-            until,
-            result: result.clone(),
-            serialized: Default::default(),
-        }));
+        Self::count(&self.built, &subject);
+        let now = Instant::now();
+        let mut kept = self.lock();
+        if kept.len() >= MAX_KEPT || kept.values().any(|k| k.key != key) {
+            kept.retain(|_, k| k.key == key && now < k.until);
+            if kept.len() >= MAX_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(
+            subject,
+            Arc::new(Kept {
+                key,
+                until,
+                result: result.clone(),
+                serialized: Default::default(),
+            }),
+        );
     }
 
-    /// The counters of answers built and kept, and of answers handed out again.
-    pub fn counters(&self) -> (Counter, Counter) {
+    /// The counters of answers built and kept, and of answers handed out again, by tool.
+    pub fn counters(&self) -> (Family<ToolLabel, Counter>, Family<ToolLabel, Counter>) {
         (self.built.clone(), self.reused.clone())
     }
 }
@@ -225,22 +309,26 @@ mod tests {
     #[tokio::test]
     async fn a_kept_answer_is_serialized_once_per_shape_as_the_lane_would() {
         let state = state();
-        let cache = &state.list_cache;
-        assert!(cache.serialized(&state, true).is_none(), "nothing kept yet");
+        let cache = &state.kept;
+        let list = Subject::List;
+        assert!(
+            cache.serialized(&state, &list, true).is_none(),
+            "nothing kept yet"
+        );
         cache
-            .answer(&state, async || (answer("one"), Some(Vec::new())))
+            .list(&state, async || (answer("one"), Some(Vec::new())))
             .await;
         for has_session in [true, false] {
-            let first = cache.serialized(&state, has_session).expect("kept");
-            let again = cache.serialized(&state, has_session).expect("kept");
+            let first = cache.serialized(&state, &list, has_session).expect("kept");
+            let again = cache.serialized(&state, &list, has_session).expect("kept");
             assert!(Arc::ptr_eq(&first, &again), "serialized once");
             let expected =
                 serde_json::to_string(&super::super::reply::for_peer(answer("one"), has_session))
                     .unwrap();
             assert_eq!(first.get(), expected);
         }
-        let with_session = cache.serialized(&state, true).unwrap();
-        let stateless = cache.serialized(&state, false).unwrap();
+        let with_session = cache.serialized(&state, &list, true).unwrap();
+        let stateless = cache.serialized(&state, &list, false).unwrap();
         assert!(!with_session.get().contains("resultType"));
         assert!(stateless.get().contains("resultType"));
     }
@@ -259,7 +347,7 @@ mod tests {
                     // Not kept (as when an exit status is still unknown).
                     (answer(&format!("build {n}")), None)
                 };
-                state.list_cache.answer(&state, build).await
+                state.kept.list(&state, build).await
             });
         }
         let answers = calls.join_all().await;
@@ -270,8 +358,14 @@ mod tests {
     }
 
     fn cache_counts(state: &AppState) -> (u64, u64) {
-        let (built, reused) = state.list_cache.counters();
-        (built.get(), reused.get())
+        let (built, reused) = state.kept.counters();
+        let list = ToolLabel {
+            tool: "list_sessions",
+        };
+        (
+            built.get_or_create(&list).get(),
+            reused.get_or_create(&list).get(),
+        )
     }
 
     fn info(
