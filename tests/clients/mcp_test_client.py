@@ -1,6 +1,7 @@
 """What the Python SDK test clients share: in-memory token storage, reading the hidden
 fields and the action of sessiongate's HTML forms as a browser would, and a tool call that
-fails loudly; the owner's browser through sessiongate's own login and consent. Imported by
+fails loudly; the owner's browser through sessiongate's own login and consent; the SDK's
+OAuth provider registered as a public client that signs in through such a browser. Imported by
 python_oauth_flow.py, python_modern_flow.py and python_idp_flow.py (same folder)."""
 
 import re
@@ -8,8 +9,8 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import AuthorizationCodeResult, TokenStorage
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, TokenStorage
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 
 class MemoryStorage(TokenStorage):
@@ -93,3 +94,23 @@ class Browser:
 
     async def callback(self) -> AuthorizationCodeResult:
         return self.result
+
+
+def public_client(mcp_url: str, name: str, callback: str, browser, storage) -> OAuthClientProvider:
+    """The SDK's OAuth provider for `mcp_url`, registering itself as a public client called
+    `name` (authorization code with PKCE, refresh tokens, no client secret) whose redirect to
+    `callback` is followed by `browser` (its `visit` and `callback`), keeping its
+    registration and tokens in `storage`."""
+    return OAuthClientProvider(
+        server_url=mcp_url,
+        client_metadata=OAuthClientMetadata(
+            client_name=name,
+            redirect_uris=[callback],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=browser.visit,
+        callback_handler=browser.callback,
+    )

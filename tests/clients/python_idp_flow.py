@@ -19,11 +19,10 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth import AuthorizationCodeResult
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
-from mcp_test_client import MemoryStorage, call, form_fields
+from mcp_test_client import MemoryStorage, call, form_fields, public_client
 
 MCP_URL, PROVIDER, LOGIN, PASSWORD, ROOT = sys.argv[1:6]
 CALLBACK = "http://127.0.0.1:33419/callback"
@@ -76,21 +75,9 @@ class Browser:
 
 
 async def main():
-    storage = MemoryStorage()
     browser = Browser()
-    provider = OAuthClientProvider(
-        server_url=MCP_URL,
-        client_metadata=OAuthClientMetadata(
-            client_name="MCP Python SDK via an identity provider",
-            redirect_uris=[CALLBACK],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=browser.visit,
-        callback_handler=browser.callback,
-    )
+    storage = MemoryStorage()
+    provider = public_client(MCP_URL, "MCP Python SDK via an identity provider", CALLBACK, browser, storage)
     async with httpx2.AsyncClient(auth=provider, timeout=60) as http:
         async with streamable_http_client(MCP_URL, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:

@@ -23,12 +23,10 @@ import time
 import anyio
 import httpx2
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated
-from mcp.shared.auth import OAuthClientMetadata
 
-from mcp_test_client import Browser, MemoryStorage, call
+from mcp_test_client import Browser, MemoryStorage, call, public_client
 
 MCP_URL, PASSWORD, ROOT = sys.argv[1], sys.argv[2], sys.argv[3]
 CALLBACK = "http://127.0.0.1:33419/callback"
@@ -75,21 +73,9 @@ async def read(client: Client, uri: str) -> str:
 async def main():
     t0 = time.monotonic()
     marks = {}
-    storage = MemoryStorage()
     browser = Browser(PASSWORD, CALLBACK)
-    provider = OAuthClientProvider(
-        server_url=MCP_URL,
-        client_metadata=OAuthClientMetadata(
-            client_name="MCP Python SDK 2026-07-28 test",
-            redirect_uris=[CALLBACK],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=browser.visit,
-        callback_handler=browser.callback,
-    )
+    storage = MemoryStorage()
+    provider = public_client(MCP_URL, "MCP Python SDK 2026-07-28 test", CALLBACK, browser, storage)
     wire = Wire()
     hooks = {"request": [wire.on_request], "response": [wire.on_response]}
     async with httpx2.AsyncClient(auth=provider, timeout=60, event_hooks=hooks) as http:

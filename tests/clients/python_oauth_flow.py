@@ -15,32 +15,18 @@ import sys
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
-from mcp_test_client import Browser, MemoryStorage, call
+from mcp_test_client import Browser, MemoryStorage, call, public_client
 
 MCP_URL, PASSWORD, ROOT, ACCESS_TTL = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 CALLBACK = "http://127.0.0.1:33418/callback"
 
 
 async def main():
-    storage = MemoryStorage()
     browser = Browser(PASSWORD, CALLBACK)
-    provider = OAuthClientProvider(
-        server_url=MCP_URL,
-        client_metadata=OAuthClientMetadata(
-            client_name="MCP Python SDK test",
-            redirect_uris=[CALLBACK],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=browser.visit,
-        callback_handler=browser.callback,
-    )
+    storage = MemoryStorage()
+    provider = public_client(MCP_URL, "MCP Python SDK test", CALLBACK, browser, storage)
     async with httpx2.AsyncClient(auth=provider, timeout=60) as http:
         async with streamable_http_client(MCP_URL, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:

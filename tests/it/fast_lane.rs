@@ -254,16 +254,9 @@ async fn stateless_calls_of_the_2026_revision_come_back_as_one_json_response() {
 
 /// How many tool calls the fast lane answered without a session, from `/metrics`.
 async fn stateless_lane_calls(gw: &TestGateway) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", gw.base_url))
+    gw.metric("sessiongate_fast_lane_calls_total{request=\"stateless\"}")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("sessiongate_fast_lane_calls_total{request=\"stateless\"} "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no fast-lane counter in {text}"))
+        .expect("no fast-lane counter")
 }
 
 #[tokio::test]

@@ -569,23 +569,19 @@ async fn github_access_denied_and_an_unreachable_token_endpoint_get_error_pages(
 #[tokio::test]
 async fn python_sdk_signs_in_through_the_oidc_provider_and_calls_tools() {
     let (_idp, gw, _dir) = oidc_setup("oidc-python", "normal");
-    let script = sessiongate_tests::clients::dir().join("python_idp_flow.py");
-    let python = sessiongate_tests::clients::python();
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(gw.mcp_url())
-        .args(["corp", "alice", "alice-password"])
-        .arg(&gw.root)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python SDK flow failed:\n{stdout}\n{stderr}"
-    );
-    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    let url = gw.mcp_url();
+    let root = gw.root.clone();
+    let (report, _) = sessiongate_tests::clients::run_python_report(
+        "python_idp_flow.py",
+        &[
+            url.as_ref(),
+            "corp".as_ref(),
+            "alice".as_ref(),
+            "alice-password".as_ref(),
+            root.as_os_str(),
+        ],
+    )
+    .await;
     assert_eq!(report["ok"], true);
     assert_eq!(report["sub"], "oidc:corp:alice-0001");
     assert_eq!(consents(&gw.data_dir).len(), 1);

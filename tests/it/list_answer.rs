@@ -128,20 +128,6 @@ async fn the_kept_list_shows_every_change_at_once() {
     assert!(entry(&list(&mut c).await, "b").is_none(), "b ended");
 }
 
-/// A counter of the gateway's `/metrics` (0 when it has no sample yet).
-async fn counter(gw: &TestGateway, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", gw.base_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The fast lane sends a kept answer (the list, a session's status) as the bytes it was
 /// serialized to, once per shape (with a session, and stateless with the 2026-07-28
 /// revision's `resultType`): those bytes must be the answer rmcp gives to the same call, in
@@ -163,7 +149,7 @@ async fn the_kept_answer_sent_as_bytes_is_the_answer_rmcp_gives() {
         let reused = format!("sessiongate_kept_answers_reused_total{{tool=\"{tool}\"}}");
         let mut from_bytes = 0;
         for round in 0..20 {
-            let before = counter(&gw, &reused).await;
+            let before = gw.metric(&reused).await.unwrap_or(0);
             // Two lane calls: the second is answered from the kept answer's bytes while it
             // is kept (the sessions' prompts may still be settling: then it is built again).
             c.call(tool, args.clone()).await.unwrap();
@@ -171,7 +157,7 @@ async fn the_kept_answer_sent_as_bytes_is_the_answer_rmcp_gives() {
             let stateless = crate::fast_lane::stateless_call(&url, 1, tool, args.clone());
             let stateless: Value =
                 serde_json::from_str(&stateless.await.text().await.unwrap()).unwrap();
-            from_bytes += counter(&gw, &reused).await - before;
+            from_bytes += gw.metric(&reused).await.unwrap_or(0) - before;
             // rmcp answers a call that carries a progress token.
             let rmcp = c
                 .request(

@@ -5,29 +5,20 @@
 //! the session it created exited. Open listen streams count against the client's cap on MCP
 //! sessions. The old revisions' clients are in `oauth.rs`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use sessiongate_tests::clients::{dir as clients_dir, python};
 use sessiongate_tests::gateway::{OWNER_PASSWORD, Options, TestGateway};
 
 #[tokio::test]
 async fn python_sdk_speaks_2026_07_28_and_listens_for_state_changes() {
     let gw = TestGateway::start(Options::oauth("modern", 3600));
-    let out = tokio::process::Command::new(python())
-        .arg(clients_dir().join("python_modern_flow.py"))
-        .arg(gw.mcp_url())
-        .arg(OWNER_PASSWORD)
-        .arg(&gw.root)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the 2026-07-28 client failed:\n{stdout}\n{stderr}"
-    );
-    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    let url = gw.mcp_url();
+    let root = gw.root.clone();
+    let (report, _) = sessiongate_tests::clients::run_python_report(
+        "python_modern_flow.py",
+        &[url.as_ref(), OWNER_PASSWORD.as_ref(), root.as_os_str()],
+    )
+    .await;
     eprintln!("{report}");
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["protocol_version"], "2026-07-28", "{report}");

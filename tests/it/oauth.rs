@@ -468,28 +468,23 @@ async fn a_wrong_password_is_refused_and_throttled() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
-use sessiongate_tests::clients::{dir as clients_dir, node, python};
+use sessiongate_tests::clients::{dir as clients_dir, node};
 
 #[tokio::test]
 async fn python_sdk_completes_the_flow() {
     let gw = TestGateway::start(Options::oauth("python", 3));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python_oauth_flow.py");
-    let out = tokio::process::Command::new(python())
-        .arg(script)
-        .arg(gw.mcp_url())
-        .arg(OWNER_PASSWORD)
-        .arg(&gw.root)
-        .arg("3")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python SDK flow failed:\n{stdout}\n{stderr}"
-    );
-    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).unwrap();
+    let url = gw.mcp_url();
+    let root = gw.root.clone();
+    let (report, stderr) = sessiongate_tests::clients::run_python_report(
+        "python_oauth_flow.py",
+        &[
+            url.as_ref(),
+            OWNER_PASSWORD.as_ref(),
+            root.as_os_str(),
+            "3".as_ref(),
+        ],
+    )
+    .await;
     assert_eq!(report["ok"], true);
     assert!(report["tokens_issued"].as_u64().unwrap() >= 2, "{report}");
     // The SDK ends its session with DELETE and warns unless the answer is 200 or 204.

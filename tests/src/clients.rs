@@ -30,3 +30,25 @@ pub fn python() -> PathBuf {
     );
     venv
 }
+
+/// Runs the Python client script `script` (in `tests/clients`) with `args` and returns the
+/// JSON report it prints as its last line, with its standard error. Panics, with both
+/// outputs, when the script fails or prints no report.
+pub async fn run_python_report(
+    script: &str,
+    args: &[&std::ffi::OsStr],
+) -> (serde_json::Value, String) {
+    let out = tokio::process::Command::new(python())
+        .arg(dir().join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("start the Python client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    let last = stdout.trim().lines().last().unwrap_or("");
+    let report = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON report ({e}):\n{stdout}\n{stderr}"));
+    (report, stderr)
+}

@@ -233,6 +233,21 @@ impl TestGateway {
         format!("{}/mcp", self.base_url)
     }
 
+    /// The value of the series `series` (name and labels, as `/metrics` prints them) on the
+    /// gateway's `/metrics` without a token (a loopback gateway without an admin listener),
+    /// or `None` when it has no such series (yet).
+    pub async fn metric(&self, series: &str) -> Option<u64> {
+        let text = reqwest::get(format!("{}/metrics", self.base_url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|n| n.parse().ok())
+    }
+
     /// Mints a token with `sessiongate token` for this gateway.
     pub fn token(&self, scope: &str, ttl: &str) -> String {
         let out = Command::new(binary())
