@@ -166,3 +166,29 @@ fn email_needs_tls_off_loopback() {
     assert!(mail("smtp://mail.example").contains("587"));
     assert!(mail("smtp://127.0.0.1:2525").contains(&format!("{:?}", Security::LoopbackPlain)));
 }
+
+#[test]
+fn a_key_of_another_kind_is_refused_by_name() {
+    let cases = [
+        (
+            "kind = \"ntfy\"\nurl = \"http://127.0.0.1:9/\"\ntopic = \"t\"\nsecret_env = \"X\"",
+            "[notify.channels.c] secret_env: not a setting of kind = \"ntfy\"",
+        ),
+        (
+            "kind = \"webhook\"\nformat = \"slack\"\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"X\"",
+            "[notify.channels.c] secret_env: not a setting of kind = \"webhook\"",
+        ),
+        (
+            "kind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"X\"\nto = [\"a@b.c\"]",
+            "[notify.channels.c] to: not a setting of kind = \"webhook\"",
+        ),
+        (
+            "kind = \"email\"\nurl = \"smtps://127.0.0.1:465\"\nfrom = \"a@b.c\"\nto = [\"a@b.c\"]\nclick = \"https://x\"",
+            "[notify.channels.c] click: not a setting of kind = \"email\"",
+        ),
+    ];
+    for (section, expected) in cases {
+        let err = notify(&format!("[notify.channels.c]\n{section}\n")).unwrap_err();
+        assert_eq!(err, expected, "{section}");
+    }
+}
