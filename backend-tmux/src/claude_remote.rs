@@ -10,11 +10,20 @@
 //! with field 22 of `/proc/<pid>/stat` read on that host, symlinks and files that are not
 //! regular are refused, and at most 64 KiB of a state file and 2 MiB of a transcript's tail
 //! are read.
+//!
+//! As on this machine, where a pane's tree keeps its state file is remembered for
+//! [`SEARCH_TTL`] ([`Searches`], one per host, by the pane's process id): within it a call
+//! reads that one file (a shorter script, [`READ_SCRIPT`]), or runs nothing on the host when
+//! the tree had no Claude Code.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use sessiongate_backend::prompt::claude_state::{
-    ClaudeState, MAX_STATE_FILE, StateError, TranscriptRead, parse_state,
+    ClaudeState, MAX_REMEMBERED, MAX_STATE_FILE, SEARCH_TTL, StateError, TranscriptRead,
+    parse_state,
 };
 use sessiongate_backend::prompt::transcript::{
     MAX_TAIL, TranscriptError, parse_tail, transcript_path,
@@ -46,6 +55,24 @@ while [ "$n" -lt 256 ] && [ "$found" -lt 8 ]; do
   fi
   q="$q $(cat /proc/$p/task/*/children 2>/dev/null)"
 done
+exit 0"#;
+
+/// Prints, as [`STATE_SCRIPT`] does for one process, the state file of process `$1` under
+/// `$2` (a `HOME` that an earlier search on this host printed): the header line and the
+/// file, or nothing when it is gone or not a regular file.
+const READ_SCRIPT: &str = r#"LC_ALL=C; export LC_ALL
+case $1 in ''|*[!0-9]*) exit 2;; esac
+case $2 in /*) ;; *) exit 2;; esac
+p=$1 h=$2
+f=$h/.claude/sessions/$p.json
+if [ -f "$f" ] && [ ! -L "$f" ]; then
+  s=$(cat "/proc/$p/stat" 2>/dev/null) || s=
+  s=${s##*)}
+  set -- $s
+  c=$(head -c 65537 -- "$f" 2>/dev/null; printf x)
+  c=${c%x}
+  printf '%s %s %s %s\n%s' "$p" "${20:--}" "${#c}" "$h" "$c"
+fi
 exit 0"#;
 
 /// Prints `missing`, `irregular`, or `ok SIZE` and then the last 2 MiB of the file `$1`.
@@ -103,16 +130,74 @@ fn check(c: &Candidate) -> Result<ClaudeState, StateError> {
     parse_state(text, c.pid, c.start.as_deref())
 }
 
+/// Where a tree's state file was found on the host: the process and its `HOME` there, or
+/// nowhere.
+type Found = Option<(u32, PathBuf)>;
+
+/// The outcome of recent searches of process trees on one host, by the tree's root pid.
+#[derive(Debug, Default)]
+pub(crate) struct Searches(Mutex<HashMap<u32, (Instant, Found)>>);
+
+impl Searches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, (Instant, Found)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the search of `root`'s tree found, while it is recent.
+    fn recent(&self, root: u32) -> Option<Found> {
+        self.lock()
+            .get(&root)
+            .filter(|(at, _)| at.elapsed() < SEARCH_TTL)
+            .map(|(_, found)| found.clone())
+    }
+
+    fn remember(&self, root: u32, found: Found) {
+        let mut memory = self.lock();
+        if memory.len() >= MAX_REMEMBERED {
+            memory.clear();
+        }
+        memory.insert(root, (Instant::now(), found));
+    }
+}
+
 /// The Claude Code state of the process tree under `root` on `tmux`'s host, and the `HOME`
-/// of that process there.
-pub(crate) async fn state(tmux: &Tmux, root: u32) -> Option<(ClaudeState, PathBuf)> {
-    let root = root.to_string();
-    let out = tmux
-        .run_plain_bytes(&["sh", "-c", STATE_SCRIPT, "sh", &root])
+/// of that process there. A recent search of the tree is trusted (see [`Searches`]); the
+/// state file itself is read every time.
+pub(crate) async fn state(
+    tmux: &Tmux,
+    searches: &Searches,
+    root: u32,
+) -> Option<(ClaudeState, PathBuf)> {
+    match searches.recent(root) {
+        Some(None) => return None,
+        Some(Some((pid, home))) => {
+            let pid = pid.to_string();
+            let home_arg = home.to_str().filter(|h| !h.contains('\n'))?;
+            let out = run(tmux, &["sh", "-c", READ_SCRIPT, "sh", &pid, home_arg]).await?;
+            if let Some(found) = first_valid(&out) {
+                return Some(found);
+            }
+            // Gone or replaced: search again.
+        }
+        None => {}
+    }
+    let out = run(tmux, &["sh", "-c", STATE_SCRIPT, "sh", &root.to_string()]).await?;
+    let found = first_valid(&out);
+    searches.remember(root, found.as_ref().map(|(s, home)| (s.pid, home.clone())));
+    found
+}
+
+/// Runs a fixed script on the host: its output, or `None` (logged) when it failed.
+async fn run(tmux: &Tmux, argv: &[&str]) -> Option<Vec<u8>> {
+    tmux.run_plain_bytes(argv)
         .await
         .map_err(|e| tracing::debug!(error = ?e, "reading Claude Code's state on a host failed"))
-        .ok()?;
-    parse_candidates(&out)
+        .ok()
+}
+
+/// The first candidate of a script's output whose state file passes the checks.
+fn first_valid(out: &[u8]) -> Option<(ClaudeState, PathBuf)> {
+    parse_candidates(out)
         .into_iter()
         .find_map(|c| check(&c).ok().map(|s| (s, c.home)))
 }
