@@ -14,7 +14,8 @@
 //! As on this machine, where a pane's tree keeps its state file is remembered for
 //! [`SEARCH_TTL`] ([`Searches`], one per host, by the pane's process id): within it a call
 //! reads that one file (a shorter script, [`READ_SCRIPT`]), or runs nothing on the host when
-//! the tree had no Claude Code.
+//! the tree had no Claude Code (for [`NOTHING_TTL`] while the pane's foreground program stays
+//! the same). One search runs at a time per host.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -134,56 +135,102 @@ fn check(c: &Candidate) -> Result<ClaudeState, StateError> {
 /// nowhere.
 type Found = Option<(u32, PathBuf)>;
 
-/// The outcome of recent searches of process trees on one host, by the tree's root pid.
+/// How long a search that found no Claude Code is trusted while the pane still shows the same
+/// shell ([`SHELLS`]) in the foreground: Claude Code is an interactive program, and starting
+/// it from that shell makes it the pane's foreground program (`claude`), which searches again
+/// at once. Other searches (one that found Claude Code, a pane whose foreground program is
+/// not a shell, e.g. Claude Code itself before it wrote its state file) are trusted for
+/// [`SEARCH_TTL`].
+const NOTHING_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Foreground programs that are shells at their prompt.
+const SHELLS: [&str; 8] = ["bash", "sh", "dash", "zsh", "fish", "ksh", "tcsh", "csh"];
+
+/// One remembered search: when, what it found, and the pane's foreground program then.
+type Remembered = (Instant, Found, Option<String>);
+
+/// The outcome of recent searches of process trees on one host, by the tree's root pid. One
+/// search runs at a time per host: callers that need the same tree meanwhile wait for its
+/// outcome instead of each running the script (a list of many sessions asked by several
+/// clients at once would otherwise run it once per client and session).
 #[derive(Debug, Default)]
-pub(crate) struct Searches(Mutex<HashMap<u32, (Instant, Found)>>);
+pub(crate) struct Searches {
+    memory: Mutex<HashMap<u32, Remembered>>,
+    searching: tokio::sync::Mutex<()>,
+}
 
 impl Searches {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, (Instant, Found)>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Remembered>> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What the search of `root`'s tree found, while it is recent.
-    fn recent(&self, root: u32) -> Option<Found> {
+    /// What the search of `root`'s tree found, while it is trusted (see [`NOTHING_TTL`]),
+    /// if it was made after `since`.
+    fn recent(&self, root: u32, command: Option<&str>, since: Option<Instant>) -> Option<Found> {
         self.lock()
             .get(&root)
-            .filter(|(at, _)| at.elapsed() < SEARCH_TTL)
-            .map(|(_, found)| found.clone())
+            .filter(|(at, found, then)| {
+                let age = at.elapsed();
+                since.is_none_or(|s| *at >= s)
+                    && (age < SEARCH_TTL
+                        || (found.is_none()
+                            && command.is_some_and(|c| SHELLS.contains(&c))
+                            && then.as_deref() == command
+                            && age < NOTHING_TTL))
+            })
+            .map(|(_, found, _)| found.clone())
     }
 
-    fn remember(&self, root: u32, found: Found) {
+    fn remember(&self, root: u32, found: Found, command: Option<&str>) {
         let mut memory = self.lock();
         if memory.len() >= MAX_REMEMBERED {
             memory.clear();
         }
-        memory.insert(root, (Instant::now(), found));
+        memory.insert(root, (Instant::now(), found, command.map(str::to_owned)));
     }
 }
 
-/// The Claude Code state of the process tree under `root` on `tmux`'s host, and the `HOME`
-/// of that process there. A recent search of the tree is trusted (see [`Searches`]); the
-/// state file itself is read every time.
+/// What a remembered search says now: nothing there, the state read from the known file, or
+/// `None` when that file is gone or replaced (search again).
+async fn read_known(tmux: &Tmux, known: Found) -> Option<Option<(ClaudeState, PathBuf)>> {
+    let Some((pid, home)) = known else {
+        return Some(None);
+    };
+    let pid = pid.to_string();
+    let home_arg = home.to_str().filter(|h| !h.contains('\n'))?;
+    let out = run(tmux, &["sh", "-c", READ_SCRIPT, "sh", &pid, home_arg]).await?;
+    first_valid(&out).map(Some)
+}
+
+/// The Claude Code state of the process tree under `root` (a pane running `command` in the
+/// foreground) on `tmux`'s host, and the `HOME` of that process there. A recent search of
+/// the tree is trusted (see [`Searches`]); the state file itself is read every time.
 pub(crate) async fn state(
     tmux: &Tmux,
     searches: &Searches,
     root: u32,
+    command: Option<&str>,
 ) -> Option<(ClaudeState, PathBuf)> {
-    match searches.recent(root) {
-        Some(None) => return None,
-        Some(Some((pid, home))) => {
-            let pid = pid.to_string();
-            let home_arg = home.to_str().filter(|h| !h.contains('\n'))?;
-            let out = run(tmux, &["sh", "-c", READ_SCRIPT, "sh", &pid, home_arg]).await?;
-            if let Some(found) = first_valid(&out) {
-                return Some(found);
-            }
-            // Gone or replaced: search again.
-        }
-        None => {}
+    if let Some(known) = searches.recent(root, command, None)
+        && let Some(answer) = read_known(tmux, known).await
+    {
+        return answer;
+    }
+    let waited_from = Instant::now();
+    let _one = searches.searching.lock().await;
+    // A search made while this caller waited is as good as its own.
+    if let Some(known) = searches.recent(root, command, Some(waited_from))
+        && let Some(answer) = read_known(tmux, known).await
+    {
+        return answer;
     }
     let out = run(tmux, &["sh", "-c", STATE_SCRIPT, "sh", &root.to_string()]).await?;
     let found = first_valid(&out);
-    searches.remember(root, found.as_ref().map(|(s, home)| (s.pid, home.clone())));
+    searches.remember(
+        root,
+        found.as_ref().map(|(s, home)| (s.pid, home.clone())),
+        command,
+    );
     found
 }
 
@@ -259,6 +306,33 @@ mod tests {
         // Truncated or relative: nothing more is trusted.
         assert!(parse_candidates(b"12 345 9 /home/u\n{x}").is_empty());
         assert!(parse_candidates(b"12 345 3 home\n{x}").is_empty());
+    }
+
+    #[test]
+    fn a_search_that_found_nothing_under_a_shell_is_trusted_longer() {
+        let searches = Searches::default();
+        let ago = |secs| Instant::now() - std::time::Duration::from_secs(secs);
+        let put = |root, at, found: Found, cmd: &str| {
+            searches
+                .lock()
+                .insert(root, (at, found, Some(cmd.to_owned())));
+        };
+        // Nothing under a shell, 5 s ago: trusted while the shell is in the foreground.
+        put(1, ago(5), None, "bash");
+        assert_eq!(searches.recent(1, Some("bash"), None), Some(None));
+        assert_eq!(searches.recent(1, Some("claude"), None), None);
+        assert_eq!(searches.recent(1, None, None), None);
+        // ... but not past NOTHING_TTL, nor when made before `since`.
+        put(2, ago(11), None, "bash");
+        assert_eq!(searches.recent(2, Some("bash"), None), None);
+        assert_eq!(searches.recent(1, Some("bash"), Some(Instant::now())), None);
+        // Claude Code itself before it wrote its state file, and a found file: SEARCH_TTL.
+        put(3, ago(5), None, "claude");
+        assert_eq!(searches.recent(3, Some("claude"), None), None);
+        put(4, ago(5), Some((9, PathBuf::from("/h"))), "bash");
+        assert_eq!(searches.recent(4, Some("bash"), None), None);
+        put(5, Instant::now(), None, "claude");
+        assert_eq!(searches.recent(5, Some("claude"), None), Some(None));
     }
 
     #[test]

@@ -564,8 +564,9 @@ impl SessionBackend for TmuxBackend {
         if self.host().is_none() {
             return sessiongate_backend::backend::local_claude_state(info);
         }
-        let pid = self.pane(&info.name).await.ok()?.info.pid?;
-        claude_remote::state(&self.driver.tmux, &self.claude_searches, pid)
+        let pane = self.pane(&info.name).await.ok()?.info;
+        let command = pane.current_command.as_deref();
+        claude_remote::state(&self.driver.tmux, &self.claude_searches, pane.pid?, command)
             .await
             .map(|(s, _)| s)
     }
@@ -587,9 +588,11 @@ impl SessionBackend for TmuxBackend {
         if self.host().is_none() {
             return sessiongate_backend::backend::local_claude_transcript(info, limit).await;
         }
-        let pid = self.pane(&info.name).await.ok()?.info.pid?;
+        let pane = self.pane(&info.name).await.ok()?.info;
+        let command = pane.current_command.as_deref();
         let (claude, home) =
-            claude_remote::state(&self.driver.tmux, &self.claude_searches, pid).await?;
+            claude_remote::state(&self.driver.tmux, &self.claude_searches, pane.pid?, command)
+                .await?;
         let items = claude_remote::transcript(&self.driver.tmux, &claude, &home, limit).await?;
         Some((claude, items))
     }
