@@ -294,11 +294,13 @@ async fn direct_lists(hosts: &[Host], per_host: usize) {
         per_host_p50.push(stats_of(samples).pct(0.5));
     }
     let mut together = Vec::new();
+    let busy_before = machine_busy_ms();
     for _ in 0..DIRECT_READS {
         let t = Instant::now();
         let _ = sessiongate_backend::hosts::join_all(backends.iter().map(|b| b.list())).await;
         together.push(t.elapsed());
     }
+    let cpu_per_list = (machine_busy_ms() - busy_before) / DIRECT_READS as f64;
     let together = stats_of(together);
     let slowest = per_host_p50.iter().copied().fold(0.0, f64::max);
     let sum: f64 = per_host_p50.iter().sum();
@@ -316,4 +318,31 @@ async fn direct_lists(hosts: &[Host], per_host: usize) {
         together.pct(0.5),
         together.pct(0.99)
     );
+    println!(
+        "\nCPU time of the whole machine (all processes: gateway side, ssh, sshd, tmux) per list of every host at once: {cpu_per_list:.2} ms ({} cores)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+}
+
+/// The busy CPU time of the whole machine so far (every core; `/proc/stat`), in ms.
+fn machine_busy_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    // USER_HZ is 100 on Linux.
+    busy * 10.0
 }
