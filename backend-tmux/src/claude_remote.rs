@@ -10,11 +10,21 @@
 //! with field 22 of `/proc/<pid>/stat` read on that host, symlinks and files that are not
 //! regular are refused, and at most 64 KiB of a state file and 2 MiB of a transcript's tail
 //! are read.
+//!
+//! As on this machine, where a pane's tree keeps its state file is remembered for
+//! [`SEARCH_TTL`] ([`Searches`], one per host, by the pane's process id): within it a call
+//! reads that one file (a shorter script, [`READ_SCRIPT`]), or runs nothing on the host when
+//! the tree had no Claude Code (for [`NOTHING_TTL`] while the pane's foreground program stays
+//! the same). One search runs at a time per host.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use sessiongate_backend::prompt::claude_state::{
-    ClaudeState, MAX_STATE_FILE, StateError, TranscriptRead, parse_state,
+    ClaudeState, MAX_REMEMBERED, MAX_STATE_FILE, SEARCH_TTL, StateError, TranscriptRead,
+    parse_state,
 };
 use sessiongate_backend::prompt::transcript::{
     MAX_TAIL, TranscriptError, parse_tail, transcript_path,
@@ -46,6 +56,24 @@ while [ "$n" -lt 256 ] && [ "$found" -lt 8 ]; do
   fi
   q="$q $(cat /proc/$p/task/*/children 2>/dev/null)"
 done
+exit 0"#;
+
+/// Prints, as [`STATE_SCRIPT`] does for one process, the state file of process `$1` under
+/// `$2` (a `HOME` that an earlier search on this host printed): the header line and the
+/// file, or nothing when it is gone or not a regular file.
+const READ_SCRIPT: &str = r#"LC_ALL=C; export LC_ALL
+case $1 in ''|*[!0-9]*) exit 2;; esac
+case $2 in /*) ;; *) exit 2;; esac
+p=$1 h=$2
+f=$h/.claude/sessions/$p.json
+if [ -f "$f" ] && [ ! -L "$f" ]; then
+  s=$(cat "/proc/$p/stat" 2>/dev/null) || s=
+  s=${s##*)}
+  set -- $s
+  c=$(head -c 65537 -- "$f" 2>/dev/null; printf x)
+  c=${c%x}
+  printf '%s %s %s %s\n%s' "$p" "${20:--}" "${#c}" "$h" "$c"
+fi
 exit 0"#;
 
 /// Prints `missing`, `irregular`, or `ok SIZE` and then the last 2 MiB of the file `$1`.
@@ -103,16 +131,120 @@ fn check(c: &Candidate) -> Result<ClaudeState, StateError> {
     parse_state(text, c.pid, c.start.as_deref())
 }
 
-/// The Claude Code state of the process tree under `root` on `tmux`'s host, and the `HOME`
-/// of that process there.
-pub(crate) async fn state(tmux: &Tmux, root: u32) -> Option<(ClaudeState, PathBuf)> {
-    let root = root.to_string();
-    let out = tmux
-        .run_plain_bytes(&["sh", "-c", STATE_SCRIPT, "sh", &root])
+/// Where a tree's state file was found on the host: the process and its `HOME` there, or
+/// nowhere.
+type Found = Option<(u32, PathBuf)>;
+
+/// How long a search that found no Claude Code is trusted while the pane still shows the same
+/// shell ([`SHELLS`]) in the foreground: Claude Code is an interactive program, and starting
+/// it from that shell makes it the pane's foreground program (`claude`), which searches again
+/// at once. Other searches (one that found Claude Code, a pane whose foreground program is
+/// not a shell, e.g. Claude Code itself before it wrote its state file) are trusted for
+/// [`SEARCH_TTL`].
+const NOTHING_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Foreground programs that are shells at their prompt.
+const SHELLS: [&str; 8] = ["bash", "sh", "dash", "zsh", "fish", "ksh", "tcsh", "csh"];
+
+/// One remembered search: when, what it found, and the pane's foreground program then.
+type Remembered = (Instant, Found, Option<String>);
+
+/// The outcome of recent searches of process trees on one host, by the tree's root pid. One
+/// search runs at a time per host: callers that need the same tree meanwhile wait for its
+/// outcome instead of each running the script (a list of many sessions asked by several
+/// clients at once would otherwise run it once per client and session).
+#[derive(Debug, Default)]
+pub(crate) struct Searches {
+    memory: Mutex<HashMap<u32, Remembered>>,
+    searching: tokio::sync::Mutex<()>,
+}
+
+impl Searches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Remembered>> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the search of `root`'s tree found, while it is trusted (see [`NOTHING_TTL`]),
+    /// if it was made after `since`.
+    fn recent(&self, root: u32, command: Option<&str>, since: Option<Instant>) -> Option<Found> {
+        self.lock()
+            .get(&root)
+            .filter(|(at, found, then)| {
+                let age = at.elapsed();
+                since.is_none_or(|s| *at >= s)
+                    && (age < SEARCH_TTL
+                        || (found.is_none()
+                            && command.is_some_and(|c| SHELLS.contains(&c))
+                            && then.as_deref() == command
+                            && age < NOTHING_TTL))
+            })
+            .map(|(_, found, _)| found.clone())
+    }
+
+    fn remember(&self, root: u32, found: Found, command: Option<&str>) {
+        let mut memory = self.lock();
+        if memory.len() >= MAX_REMEMBERED {
+            memory.clear();
+        }
+        memory.insert(root, (Instant::now(), found, command.map(str::to_owned)));
+    }
+}
+
+/// What a remembered search says now: nothing there, the state read from the known file, or
+/// `None` when that file is gone or replaced (search again).
+async fn read_known(tmux: &Tmux, known: Found) -> Option<Option<(ClaudeState, PathBuf)>> {
+    let Some((pid, home)) = known else {
+        return Some(None);
+    };
+    let pid = pid.to_string();
+    let home_arg = home.to_str().filter(|h| !h.contains('\n'))?;
+    let out = run(tmux, &["sh", "-c", READ_SCRIPT, "sh", &pid, home_arg]).await?;
+    first_valid(&out).map(Some)
+}
+
+/// The Claude Code state of the process tree under `root` (a pane running `command` in the
+/// foreground) on `tmux`'s host, and the `HOME` of that process there. A recent search of
+/// the tree is trusted (see [`Searches`]); the state file itself is read every time.
+pub(crate) async fn state(
+    tmux: &Tmux,
+    searches: &Searches,
+    root: u32,
+    command: Option<&str>,
+) -> Option<(ClaudeState, PathBuf)> {
+    if let Some(known) = searches.recent(root, command, None)
+        && let Some(answer) = read_known(tmux, known).await
+    {
+        return answer;
+    }
+    let waited_from = Instant::now();
+    let _one = searches.searching.lock().await;
+    // A search made while this caller waited is as good as its own.
+    if let Some(known) = searches.recent(root, command, Some(waited_from))
+        && let Some(answer) = read_known(tmux, known).await
+    {
+        return answer;
+    }
+    let out = run(tmux, &["sh", "-c", STATE_SCRIPT, "sh", &root.to_string()]).await?;
+    let found = first_valid(&out);
+    searches.remember(
+        root,
+        found.as_ref().map(|(s, home)| (s.pid, home.clone())),
+        command,
+    );
+    found
+}
+
+/// Runs a fixed script on the host: its output, or `None` (logged) when it failed.
+async fn run(tmux: &Tmux, argv: &[&str]) -> Option<Vec<u8>> {
+    tmux.run_plain_bytes(argv)
         .await
         .map_err(|e| tracing::debug!(error = ?e, "reading Claude Code's state on a host failed"))
-        .ok()?;
-    parse_candidates(&out)
+        .ok()
+}
+
+/// The first candidate of a script's output whose state file passes the checks.
+fn first_valid(out: &[u8]) -> Option<(ClaudeState, PathBuf)> {
+    parse_candidates(out)
         .into_iter()
         .find_map(|c| check(&c).ok().map(|s| (s, c.home)))
 }
@@ -174,6 +306,33 @@ mod tests {
         // Truncated or relative: nothing more is trusted.
         assert!(parse_candidates(b"12 345 9 /home/u\n{x}").is_empty());
         assert!(parse_candidates(b"12 345 3 home\n{x}").is_empty());
+    }
+
+    #[test]
+    fn a_search_that_found_nothing_under_a_shell_is_trusted_longer() {
+        let searches = Searches::default();
+        let ago = |secs| Instant::now() - std::time::Duration::from_secs(secs);
+        let put = |root, at, found: Found, cmd: &str| {
+            searches
+                .lock()
+                .insert(root, (at, found, Some(cmd.to_owned())));
+        };
+        // Nothing under a shell, 5 s ago: trusted while the shell is in the foreground.
+        put(1, ago(5), None, "bash");
+        assert_eq!(searches.recent(1, Some("bash"), None), Some(None));
+        assert_eq!(searches.recent(1, Some("claude"), None), None);
+        assert_eq!(searches.recent(1, None, None), None);
+        // ... but not past NOTHING_TTL, nor when made before `since`.
+        put(2, ago(11), None, "bash");
+        assert_eq!(searches.recent(2, Some("bash"), None), None);
+        assert_eq!(searches.recent(1, Some("bash"), Some(Instant::now())), None);
+        // Claude Code itself before it wrote its state file, and a found file: SEARCH_TTL.
+        put(3, ago(5), None, "claude");
+        assert_eq!(searches.recent(3, Some("claude"), None), None);
+        put(4, ago(5), Some((9, PathBuf::from("/h"))), "bash");
+        assert_eq!(searches.recent(4, Some("bash"), None), None);
+        put(5, Instant::now(), None, "claude");
+        assert_eq!(searches.recent(5, Some("claude"), None), Some(None));
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct TmuxBackend {
     prefix: String,
     history_limit: usize,
     buffer_seq: AtomicU64,
+    /// Where Claude Code's state files were found on a remote host, lately.
+    claude_searches: claude_remote::Searches,
 }
 
 impl TmuxBackend {
@@ -128,6 +130,7 @@ impl TmuxBackend {
             prefix: cfg.prefix,
             history_limit: cfg.history_limit,
             buffer_seq: AtomicU64::new(0),
+            claude_searches: claude_remote::Searches::default(),
         }
     }
 
@@ -561,10 +564,16 @@ impl SessionBackend for TmuxBackend {
         if self.host().is_none() {
             return sessiongate_backend::backend::local_claude_state(info);
         }
-        let pid = self.pane(&info.name).await.ok()?.info.pid?;
-        claude_remote::state(&self.driver.tmux, pid)
+        let pane = self.pane(&info.name).await.ok()?.info;
+        let command = pane.current_command.as_deref();
+        claude_remote::state(&self.driver.tmux, &self.claude_searches, pane.pid?, command)
             .await
             .map(|(s, _)| s)
+    }
+
+    /// True for a remote host: every read is a command run there.
+    fn claude_state_is_remote(&self) -> bool {
+        self.host().is_some()
     }
 
     /// On a remote host, read there by fixed scripts over the SSH connection.
@@ -579,8 +588,11 @@ impl SessionBackend for TmuxBackend {
         if self.host().is_none() {
             return sessiongate_backend::backend::local_claude_transcript(info, limit).await;
         }
-        let pid = self.pane(&info.name).await.ok()?.info.pid?;
-        let (claude, home) = claude_remote::state(&self.driver.tmux, pid).await?;
+        let pane = self.pane(&info.name).await.ok()?.info;
+        let command = pane.current_command.as_deref();
+        let (claude, home) =
+            claude_remote::state(&self.driver.tmux, &self.claude_searches, pane.pid?, command)
+                .await?;
         let items = claude_remote::transcript(&self.driver.tmux, &claude, &home, limit).await?;
         Some((claude, items))
     }

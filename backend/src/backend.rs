@@ -86,6 +86,14 @@ pub trait SessionBackend: Send + Sync + std::fmt::Debug + 'static {
         local_claude_state(info)
     }
 
+    /// Whether [`Self::claude_state`] asks another machine (one command run there per
+    /// call). A [`crate::cache::ScreenCache`] in front then keeps its answer until the
+    /// session's next output (or [`crate::cache::INFO_MAX_AGE`]); this machine's files are
+    /// cheap to read and are read on every call.
+    fn claude_state_is_remote(&self) -> bool {
+        false
+    }
+
     /// The last `limit` items of the transcript of the Claude Code that the session runs,
     /// with its state, read on the session's machine; `None` when it runs no Claude Code.
     async fn claude_transcript(

@@ -12,6 +12,14 @@
 //! its next event. The events are drained synchronously at every read, so an event sent
 //! before a read began is always seen by it. A screen read while an event for its session
 //! arrived, or while the backend's epoch changed, is not kept.
+//!
+//! Claude Code's state is kept the same way for a backend whose reads of it run a command on
+//! another machine ([`SessionBackend::claude_state_is_remote`]): until the session's next
+//! event, for at most [`INFO_MAX_AGE`], and only when read at least [`CLAUDE_SETTLE`] after
+//! the session's last output (Claude Code redraws and rewrites its state file around the
+//! same moment; a read between the two may see the old state, and is not kept). A
+//! "waiting" read before the output that ended it is therefore never answered after that
+//! output; a local backend's state files are read on every call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +30,7 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::prompt::claude_state::ClaudeState;
 use crate::{
     CreateSpec, Key, ReadRequest, Result, Screen, SessionBackend, SessionEvent, SessionInfo,
     SessionName,
@@ -35,6 +44,12 @@ const MAX_KEPT_BYTES: usize = 64 * 1024;
 pub const INFO_MAX_AGE: Duration = Duration::from_secs(1);
 /// A kept list with more entries than this changed is read again whole instead.
 const MAX_REFRESHED: usize = 8;
+/// Sessions whose last event time is remembered at most; beyond, the memory is cleared
+/// (and every session counts as just touched).
+const MAX_TOUCHED: usize = 4096;
+/// A remote Claude Code state read sooner than this after its session's last output is not
+/// kept (the state file may not have caught up with the screen yet).
+pub const CLAUDE_SETTLE: Duration = Duration::from_millis(300);
 
 /// A [`SessionBackend`] that keeps screens until their session changes.
 #[derive(Debug)]
@@ -79,6 +94,13 @@ struct State {
     structure: u64,
     screens: HashMap<SessionName, Vec<(ReadRequest, Stamp, Screen)>>,
     infos: HashMap<SessionName, (Stamp, Instant, SessionInfo)>,
+    /// Claude Code's state as last read (remote backends only).
+    claude: HashMap<SessionName, (Stamp, Instant, Option<ClaudeState>)>,
+    /// When each session's last event came.
+    touched: HashMap<SessionName, Instant>,
+    /// When events were last lost (or `touched` forgotten): every session counts as just
+    /// touched then.
+    wiped_at: Option<Instant>,
     /// The last list of sessions read, while it is kept.
     list: Option<KeptList>,
 }
@@ -111,6 +133,12 @@ impl State {
         self.next_gen += 1;
         self.screens.remove(&name);
         self.infos.remove(&name);
+        self.claude.remove(&name);
+        if self.touched.len() >= MAX_TOUCHED && !self.touched.contains_key(&name) {
+            self.touched.clear();
+            self.wiped_at = Some(Instant::now());
+        }
+        self.touched.insert(name.clone(), Instant::now());
         self.generations.insert(name, self.next_gen);
     }
 
@@ -128,6 +156,8 @@ impl State {
         self.wipes += 1;
         self.screens.clear();
         self.infos.clear();
+        self.claude.clear();
+        self.wiped_at = Some(Instant::now());
         self.list = None;
         self.generations.clear();
     }
@@ -135,6 +165,12 @@ impl State {
     /// When the list was read: a session created, exited or ended since makes it stale.
     fn list_stamp(&self) -> Option<Stamp> {
         Some((self.wipes, self.structure, self.epoch?))
+    }
+
+    /// Whether `name` had no event for [`CLAUDE_SETTLE`], as far as is known.
+    fn settled(&self, name: &SessionName) -> bool {
+        let quiet = |at: Option<&Instant>| at.is_none_or(|at| at.elapsed() >= CLAUDE_SETTLE);
+        quiet(self.touched.get(name)) && quiet(self.wiped_at.as_ref())
     }
 
     fn stamp(&self, name: &SessionName) -> Option<Stamp> {
@@ -157,6 +193,9 @@ impl ScreenCache {
                 structure: 0,
                 screens: HashMap::new(),
                 infos: HashMap::new(),
+                claude: HashMap::new(),
+                touched: HashMap::new(),
+                wiped_at: None,
                 list: None,
             }),
             inner,
@@ -384,21 +423,47 @@ impl SessionBackend for ScreenCache {
         self.inner.output_events_epoch()
     }
 
-    async fn claude_state(
-        &self,
-        info: &SessionInfo,
-    ) -> Option<crate::prompt::claude_state::ClaudeState> {
-        self.inner.claude_state(info).await
+    async fn claude_state(&self, info: &SessionInfo) -> Option<ClaudeState> {
+        if !self.inner.claude_state_is_remote() {
+            return self.inner.claude_state(info).await;
+        }
+        let name = &info.name;
+        let before = {
+            let mut st = self.lock();
+            st.catch_up(self.inner.output_events_epoch());
+            let stamp = st.stamp(name);
+            if let Some(hit) = stamp.and_then(|s| {
+                st.claude
+                    .get(name)
+                    .filter(|(kept, at, _)| *kept == s && at.elapsed() < INFO_MAX_AGE)
+                    .map(|(_, _, state)| state.clone())
+            }) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return hit;
+            }
+            stamp.filter(|_| st.settled(name))
+        };
+        let read_at = Instant::now();
+        let state = self.inner.claude_state(info).await;
+        let mut st = self.lock();
+        st.catch_up(self.inner.output_events_epoch());
+        if let Some(stamp) = before
+            && st.stamp(name) == Some(stamp)
+        {
+            st.claude
+                .insert(name.clone(), (stamp, read_at, state.clone()));
+        }
+        state
     }
 
     async fn claude_transcript(
         &self,
         info: &SessionInfo,
         limit: usize,
-    ) -> Option<(
-        crate::prompt::claude_state::ClaudeState,
-        crate::prompt::claude_state::TranscriptRead,
-    )> {
+    ) -> Option<(ClaudeState, crate::prompt::claude_state::TranscriptRead)> {
         self.inner.claude_transcript(info, limit).await
     }
 }
+
+#[cfg(test)]
+mod tests;

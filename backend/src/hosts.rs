@@ -6,7 +6,9 @@
 //! events, errors), so each backend only ever sees bare names. Lists are gathered from every
 //! host at once, each under its own deadline: a host that hangs costs a list no more than
 //! that deadline and never holds up another host; one that fails is reported by
-//! [`Hosts::list_by_host`] with its error instead of failing the whole list.
+//! [`Hosts::list_by_host`] with its error instead of failing the whole list. While a host
+//! whose last list failed is being tried again, other lists do not wait for that attempt
+//! (a hung host costs it a whole deadline): they report the host's last error at once.
 //!
 //! Each host's backend sits behind its own [`ScreenCache`]: whether screens may be kept is
 //! decided per host, so a remote host whose output is not watched (it is down, or its
@@ -56,6 +58,8 @@ pub struct Hosts {
     list_timeout: Duration,
     /// What the last list learnt of each remote host: `Some(error)` while it failed.
     status: std::sync::Mutex<BTreeMap<String, Option<String>>>,
+    /// How many lists of each remote host are being read right now.
+    listing: std::sync::Mutex<BTreeMap<String, usize>>,
 }
 
 impl Hosts {
@@ -92,6 +96,7 @@ impl Hosts {
             events,
             list_timeout,
             status: std::sync::Mutex::new(status),
+            listing: std::sync::Mutex::default(),
         }
     }
 
@@ -113,6 +118,12 @@ impl Hosts {
         let hosts = std::iter::once((LOCAL, &self.local))
             .chain(self.remote.iter().map(|(h, b)| (h.as_str(), b)));
         let calls = hosts.map(|(host, b)| async move {
+            let Some(_attempt) = self.attempt(host) else {
+                return HostListing {
+                    host: host.to_owned(),
+                    sessions: Err(self.still_down(host)),
+                };
+            };
             let sessions = match tokio::time::timeout(self.list_timeout, b.list()).await {
                 Ok(Ok(list)) => Ok(list
                     .into_iter()
@@ -142,6 +153,36 @@ impl Hosts {
         listings
     }
 
+    /// Marks a list of `host` as under way; `None` when `host` is a remote host whose last
+    /// list failed and another list of it is under way already (its outcome will be that
+    /// attempt's; waiting for it could take the whole deadline).
+    fn attempt<'a>(&'a self, host: &'a str) -> Option<Attempt<'a>> {
+        if host == LOCAL {
+            return Some(Attempt(self, None));
+        }
+        let down = {
+            let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            status.get(host).is_some_and(Option::is_some)
+        };
+        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+        let under_way = listing.entry(host.to_owned()).or_default();
+        if down && *under_way > 0 {
+            return None;
+        }
+        *under_way += 1;
+        Some(Attempt(self, Some(host)))
+    }
+
+    /// The error of a host that is down and being tried again.
+    fn still_down(&self, host: &str) -> Error {
+        let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let last = status.get(host).cloned().flatten().unwrap_or_default();
+        let last = last.strip_prefix("backend unavailable: ").unwrap_or(&last);
+        Error::Unavailable(format!(
+            "host {host} is being tried again; its last error: {last}"
+        ))
+    }
+
     /// Each remote host with the error of its last list (`None` when it answered), as of the
     /// last [`Hosts::list_by_host`] (which [`SessionBackend::list`] calls).
     pub fn last_status(&self) -> Vec<(String, Option<String>)> {
@@ -161,6 +202,24 @@ impl Hosts {
                     available: self.names().join(", "),
                 }),
             },
+        }
+    }
+}
+
+/// A list of one host under way (see [`Hosts::attempt`]); ends when dropped, also when the
+/// list is abandoned.
+struct Attempt<'a>(&'a Hosts, Option<&'a str>);
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(host) = self.1 {
+            let mut listing = self.0.listing.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = listing.get_mut(host) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    listing.remove(host);
+                }
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use sessiongate_backend::hosts::{Hosts, LOCAL};
 use sessiongate_backend::policy::default_profiles;
 use sessiongate_backend::{
-    CreateSpec, Error, LaunchProfile, SessionBackend, SessionName, SessionPolicy,
+    CreateSpec, Error, LaunchProfile, SessionBackend, SessionInfo, SessionName, SessionPolicy,
 };
 use sessiongate_backend_tmux::{SshTarget, TmuxBackend, TmuxConfig};
 
@@ -352,6 +352,40 @@ pub fn check_in_background(set: &HostSet) {
             }
         });
     }
+}
+
+/// Runs `f` on every session of `sessions` and returns the outputs in their order: one host's
+/// sessions one after the other, the hosts at once, so that a pass over every session (the
+/// board's detections in `list_sessions`, `check_prompts`) costs about what the slowest
+/// host costs, not the sum of every host's round trips.
+pub async fn per_host<'a, T, Fut>(
+    sessions: &'a [SessionInfo],
+    f: impl Fn(&'a SessionInfo) -> Fut,
+) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in sessions.iter().enumerate() {
+        groups
+            .entry(s.name.host().unwrap_or(LOCAL))
+            .or_default()
+            .push(i);
+    }
+    let f = &f;
+    let done = sessiongate_backend::hosts::join_all(groups.into_values().map(|group| async move {
+        let mut out = Vec::with_capacity(group.len());
+        for i in group {
+            out.push((i, f(&sessions[i]).await));
+        }
+        out
+    }))
+    .await;
+    let mut slots: Vec<Option<T>> = sessions.iter().map(|_| None).collect();
+    for (i, v) in done.into_iter().flatten() {
+        slots[i] = Some(v);
+    }
+    slots.into_iter().flatten().collect()
 }
 
 /// The hosts for a tool's answer: `[{host, reachable, error}]`, this machine first, with a

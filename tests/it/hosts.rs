@@ -569,3 +569,74 @@ async fn claude_code_on_a_remote_host_asks_and_is_answered() {
         "{t}"
     );
 }
+
+/// The status of a remote session that runs (a stand-in for) Claude Code costs no command on
+/// the host per call: its state is kept until the session prints (then read again at once,
+/// so an answered question is never reported as still waiting), and where its state file is
+/// was remembered. Counted on the host: sshd logs every command it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_claude_codes_state_is_not_read_again_until_it_changes() {
+    let sshd = Sshd::start_new();
+    let socket = unique_socket("remote-fake-cc");
+    let _remote = RemoteTmux(socket.clone());
+    let root = remote_root();
+    let home = tempfile::tempdir().unwrap();
+    let table = format!(
+        "[hosts.build]\nssh = \"{ALIAS}\"\nssh_config = \"{}\"\ntmux_socket = \"{socket}\"\n\
+         allowed_roots = [\"{}\"]\nconnect_timeout_secs = 3\ncommand_timeout_secs = 6\n\
+         [hosts.build.extra_profiles]\nfake-cc = {}\n",
+        sshd.ssh_config(ClientFaults::default()).display(),
+        root.path().display(),
+        sessiongate_tests::fake_claude::profile(root.path(), home.path()),
+    );
+    let gw = gateway("hosts-fake-cc", &table);
+    let mut c = client(&gw).await;
+    let cc = "build:cc";
+    c.call_ok(
+        "create_session",
+        json!({ "name": cc, "profile": "fake-cc" }),
+    )
+    .await
+    .unwrap();
+    let rule = |s: &Value| {
+        s["detection"]["rule"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = structured(&mut c, "get_session_status", json!({ "session": cc })).await;
+        if rule(&status).contains("state-file (waiting") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rule(&status).contains("state-file (waiting"), "{status}");
+    // Past the moment right after the output (a state read then is not kept).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let calls = 20;
+    let before = sshd.commands_started();
+    let started = std::time::Instant::now();
+    for _ in 0..calls {
+        let s = structured(&mut c, "get_session_status", json!({ "session": cc })).await;
+        assert!(rule(&s).contains("state-file (waiting"), "{s}");
+    }
+    let ran = sshd.commands_started() - before;
+    // At most one read per second (what is kept is kept that long at most), and one more.
+    let bound = 2 + started.elapsed().as_secs() as usize;
+    assert!(
+        ran <= bound,
+        "{ran} commands ran on the host for {calls} status calls (at most {bound} expected)"
+    );
+
+    // The answer: the stand-in writes its new state, then prints. Once its output is on the
+    // screen, the status says so at once.
+    c.call_ok("send_message", json!({ "session": cc, "message": "go" }))
+        .await
+        .unwrap();
+    wait_for_text(&mut c, cc, "working on go").await;
+    let s = structured(&mut c, "get_session_status", json!({ "session": cc })).await;
+    assert!(rule(&s).contains("state-file (busy"), "{s}");
+}

@@ -8,6 +8,8 @@
 //!       [--fill-lines 10000] [--tools get_session_status,get_logs,send_message,list_sessions]
 //!       [--remote]   (only the same reads on local tmux sessions and on sessions of a remote
 //!                     host reached through a real sshd on loopback; see `remote.rs`)
+//!       [--hosts 10] (only list_sessions across that many remote hosts, each a real sshd on
+//!                     loopback, with --sessions per host, default 20; see `hosts.rs`)
 //!
 //! Prints a table of requests per second, p50/p90/p99 latencies, the ratio of each p50 to
 //! both floors and the CPU time per call of the server and of the clients (utime + stime from
@@ -25,6 +27,7 @@
 //! offered rate raised by half until neither keeps up, for the highest rate each sustains.
 
 mod client;
+mod hosts;
 mod notify;
 mod paced;
 mod remote;
@@ -58,6 +61,7 @@ struct Args {
     paced: bool,
     rates: Vec<usize>,
     connections: usize,
+    hosts: Option<usize>,
 }
 
 /// The growth run is made of this many equal rounds, with the memory read after each.
@@ -83,6 +87,7 @@ fn parse_args() -> Args {
         paced: false,
         rates: vec![1_000, 5_000, 10_000, 20_000],
         connections: 64,
+        hosts: None,
     };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = argv.iter().position(|a| a == "--remote") {
@@ -107,6 +112,7 @@ fn parse_args() -> Args {
             ("--fill-lines", Some(v)) => a.fill_lines = v.parse().unwrap_or(10_000),
             ("--rates", Some(v)) => a.rates = list(v),
             ("--connections", Some(v)) => a.connections = v.parse().unwrap_or(64),
+            ("--hosts", Some(v)) => a.hosts = Some(v.parse().unwrap_or(10)),
             ("--tools", Some(v)) => {
                 a.tools = TOOLS
                     .into_iter()
@@ -709,6 +715,9 @@ async fn main() {
     }
     if std::env::args().any(|a| a == "--remote") {
         return remote::remote_main(&args).await;
+    }
+    if let Some(n) = args.hosts {
+        return hosts::hosts_main(&args, n).await;
     }
     println!(
         "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / HTTP floor | p50 / bare op | CPU µs/call: server + clients |"

@@ -6,6 +6,7 @@
 //! - [`authdb`]: a read-only look into a gateway's `auth.db` (row counts, token forging with
 //!   its own key) for the attack suite.
 //! - [`contract`]: the backend contract, written once against `dyn SessionBackend`.
+//! - [`fake_claude`]: a stand-in for Claude Code that keeps a real-looking state file.
 //! - [`gateway`]: [`gateway::TestGateway`], a running `sessiongate serve` that is killed (with
 //!   its tmux server) when dropped.
 //! - [`oauth`]: a hand-driven OAuth client for the authorization tests.
@@ -18,6 +19,7 @@
 pub mod authdb;
 pub mod clients;
 pub mod contract;
+pub mod fake_claude;
 pub mod gateway;
 pub mod idp;
 pub mod mcp;

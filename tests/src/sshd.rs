@@ -75,7 +75,7 @@ impl Sshd {
              AllowTcpForwarding no\n\
              X11Forwarding no\n\
              SetEnv HOME={d}/home\n\
-             LogLevel ERROR\n",
+             LogLevel VERBOSE\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
@@ -101,7 +101,8 @@ impl Sshd {
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "sshd already runs");
         let d = self.dir.path();
-        // Its log (errors only) goes to a file: readiness probes alone make it complain.
+        // Its log goes to a file (VERBOSE: one line per command run, see
+        // `commands_started`; readiness probes alone make it complain).
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -144,6 +145,14 @@ impl Sshd {
             }
             let _ = child.wait();
         }
+    }
+
+    /// How many commands (SSH sessions: each forked `ssh` invocation and each control-mode
+    /// client, multiplexed or not) this server has started so far, from its log.
+    pub fn commands_started(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("sshd.log"))
+            .map(|log| log.matches("Starting session: command").count())
+            .unwrap_or(0)
     }
 
     /// The folder holding the keys and configuration files.

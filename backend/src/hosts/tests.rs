@@ -264,3 +264,90 @@ async fn a_host_without_watched_output_does_not_turn_off_the_local_cache() {
     let reads = local.reads.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(reads, 1, "the local screen was read {reads} times");
 }
+
+/// A host whose first list fails at once and whose later lists never answer: a host that
+/// went down and now hangs on every connection attempt.
+#[derive(Debug, Default)]
+struct Hung {
+    lists: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl SessionBackend for Hung {
+    fn kind(&self) -> &'static str {
+        "fake"
+    }
+    async fn list(&self) -> Result<Vec<SessionInfo>> {
+        if self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(Error::Unavailable("ssh: connection timed out".into()));
+        }
+        std::future::pending().await
+    }
+    async fn create(&self, _: CreateSpec) -> Result<SessionInfo> {
+        std::future::pending().await
+    }
+    async fn info(&self, _: &SessionName) -> Result<SessionInfo> {
+        std::future::pending().await
+    }
+    async fn send_text(&self, _: &SessionName, _: &str, _: bool) -> Result<()> {
+        std::future::pending().await
+    }
+    async fn send_keys(&self, _: &SessionName, _: &[Key]) -> Result<()> {
+        std::future::pending().await
+    }
+    async fn read(&self, _: &SessionName, _: ReadRequest) -> Result<Screen> {
+        std::future::pending().await
+    }
+    async fn resize(&self, _: &SessionName, _: u16, _: u16) -> Result<()> {
+        std::future::pending().await
+    }
+    async fn terminate(&self, _: &SessionName) -> Result<()> {
+        std::future::pending().await
+    }
+    fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        broadcast::channel(1).1
+    }
+}
+
+#[tokio::test]
+async fn a_list_does_not_wait_for_another_lists_attempt_at_a_host_that_is_down() {
+    let hung = Arc::new(Hung::default());
+    let hosts = Arc::new(Hosts::new(
+        Arc::new(with(&["here"])),
+        BTreeMap::from([("mute".to_owned(), hung.clone() as Arc<dyn SessionBackend>)]),
+        // Far longer than the test may take: a list that waits for the host fails it.
+        Duration::from_secs(3600),
+    ));
+    // The host fails: it is down.
+    let first = hosts.list_by_host().await;
+    assert!(first[1].sessions.is_err());
+    // Another list tries it again, and that attempt hangs.
+    let trying = tokio::spawn({
+        let hosts = hosts.clone();
+        async move { hosts.list_by_host().await }
+    });
+    while hung.lists.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    // Meanwhile a list answers with this machine's sessions and the host's last error.
+    let listed = tokio::time::timeout(Duration::from_secs(60), hosts.list_by_host())
+        .await
+        .expect("a list waited for another list's attempt at a hung host");
+    assert_eq!(listed[0].sessions.as_ref().unwrap().len(), 1);
+    let err = listed[1].sessions.as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("host mute") && err.contains("connection timed out"),
+        "{err}"
+    );
+    trying.abort();
+    // The abandoned attempt is over: the next list tries the host again.
+    let _ = trying.await;
+    let again = tokio::spawn({
+        let hosts = hosts.clone();
+        async move { hosts.list_by_host().await }
+    });
+    while hung.lists.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::task::yield_now().await;
+    }
+    again.abort();
+}

@@ -157,11 +157,11 @@ pub fn process_home(pid: u32) -> Option<PathBuf> {
 /// How long the outcome of a search of a process tree (which process has a state file, and
 /// where) is trusted. Within it, a status call reads one known file, or none when the tree
 /// had no Claude Code; a Claude Code started meanwhile is found at most this late (the screen
-/// rules cover it until then).
-const SEARCH_TTL: Duration = Duration::from_secs(2);
+/// rules cover it until then). A remote host's searches are remembered as long.
+pub const SEARCH_TTL: Duration = Duration::from_secs(2);
 
 /// Trees remembered at most; beyond, the memory is cleared.
-const MAX_REMEMBERED: usize = 1024;
+pub const MAX_REMEMBERED: usize = 1024;
 
 /// Where a tree's state file was found: the process and its state directory, or nowhere.
 type Found = Option<(u32, PathBuf)>;

@@ -82,10 +82,8 @@ pub(crate) fn read() -> ReadResourceResult {
 /// detected now. `complete` says whether `sessions` is every session (a list) or a part (one
 /// session's status).
 pub(crate) async fn snapshot(state: &AppState, sessions: &[SessionInfo], complete: bool) -> Value {
-    let mut detections = Vec::with_capacity(sessions.len());
-    for info in sessions {
-        detections.push(detect_session(state, info).await);
-    }
+    // Hosts at once (a remote host's reads are round trips over SSH).
+    let detections = crate::hosts::per_host(sessions, |info| detect_session(state, info)).await;
     snapshot_of(state, sessions, &detections, complete)
 }
 

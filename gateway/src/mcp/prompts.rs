@@ -109,10 +109,10 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
     };
     let mut waiting = Vec::new();
     let mut texts = Vec::new();
-    let mut detections = Vec::with_capacity(sessions.len());
-    for info in &sessions {
-        let detection = detect_session(state, info).await;
-        if let Some(d) = &detection
+    // Hosts at once (a remote host's reads are round trips over SSH).
+    let detections = crate::hosts::per_host(&sessions, |info| detect_session(state, info)).await;
+    for (info, detection) in sessions.iter().zip(&detections) {
+        if let Some(d) = detection
             && d.activity == Activity::WaitingForInput
         {
             texts.push(prompt_text(&info.name, d));
@@ -122,7 +122,6 @@ pub(super) async fn check_prompts(state: &AppState) -> CallToolResult {
                 .unwrap_or(sessiongate_backend::hosts::LOCAL);
             waiting.push(json!({ "session": info.name, "host": host, "detection": d }));
         }
-        detections.push(detection);
     }
     let mut text = if waiting.is_empty() {
         format!(
