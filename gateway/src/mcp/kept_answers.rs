@@ -14,8 +14,9 @@
 //!   remote host's reachability;
 //! - and for a short while only ([`Kept::until`]): at most [`INFO_MAX_AGE`], as the backend's
 //!   own info cache (a program can change without printing, and Claude Code's state file is
-//!   read per detection), and never past the moment a session that printed lately turns
-//!   quiet, since detection rules that need a quiet screen then apply.
+//!   read per detection on this machine, kept at most as long for a remote host), and never
+//!   past the moment a session that printed lately turns quiet, since detection rules that
+//!   need a quiet screen then apply.
 //!
 //! **Invariant:** a key is taken before the answer is built, so an event that arrives while it
 //! is built makes the next key differ and the answer is built again.
