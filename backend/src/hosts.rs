@@ -6,9 +6,10 @@
 //! events, errors), so each backend only ever sees bare names. Lists are gathered from every
 //! host at once, each under its own deadline: a host that hangs costs a list no more than
 //! that deadline and never holds up another host; one that fails is reported by
-//! [`Hosts::list_by_host`] with its error instead of failing the whole list. While a host
-//! whose last list failed is being tried again, other lists do not wait for that attempt
-//! (a hung host costs it a whole deadline): they report the host's last error at once.
+//! [`Hosts::list_by_host`] with its error instead of failing the whole list. A host whose
+//! last list failed is tried again in the background, one attempt at a time, while every
+//! list reports its last error at once: a hung host costs the list that finds it down one
+//! deadline, and no list after that (the attempt takes the deadline, not a caller).
 //!
 //! Each host's backend sits behind its own [`ScreenCache`]: whether screens may be kept is
 //! decided per host, so a remote host whose output is not watched (it is down, or its
@@ -57,9 +58,10 @@ pub struct Hosts {
     /// How long one host may take to list its sessions before it is reported as unreachable.
     list_timeout: Duration,
     /// What the last list learnt of each remote host: `Some(error)` while it failed.
-    status: std::sync::Mutex<BTreeMap<String, Option<String>>>,
-    /// How many lists of each remote host are being read right now.
-    listing: std::sync::Mutex<BTreeMap<String, usize>>,
+    status: Arc<std::sync::Mutex<BTreeMap<String, Option<String>>>>,
+    /// How many lists of each remote host are being read right now (by lists, or by the
+    /// background attempt at a host that is down).
+    listing: Arc<std::sync::Mutex<BTreeMap<String, usize>>>,
 }
 
 impl Hosts {
@@ -95,8 +97,8 @@ impl Hosts {
             remote,
             events,
             list_timeout,
-            status: std::sync::Mutex::new(status),
-            listing: std::sync::Mutex::default(),
+            status: Arc::new(std::sync::Mutex::new(status)),
+            listing: Arc::default(),
         }
     }
 
@@ -113,64 +115,76 @@ impl Hosts {
     }
 
     /// Every host's sessions, gathered at once; a host that fails or does not answer within
-    /// the list deadline is listed with its error.
+    /// the list deadline is listed with its error, and one that is down (its last list
+    /// failed) with that error, while it is tried again in the background.
     pub async fn list_by_host(&self) -> Vec<HostListing> {
         let hosts = std::iter::once((LOCAL, &self.local))
             .chain(self.remote.iter().map(|(h, b)| (h.as_str(), b)));
         let calls = hosts.map(|(host, b)| async move {
-            let Some(_attempt) = self.attempt(host) else {
-                return HostListing {
-                    host: host.to_owned(),
-                    sessions: Err(self.still_down(host)),
-                };
+            let Some(_attempt) = self.attempt(host, b) else {
+                return (
+                    HostListing {
+                        host: host.to_owned(),
+                        sessions: Err(self.still_down(host)),
+                    },
+                    false,
+                );
             };
-            let sessions = match tokio::time::timeout(self.list_timeout, b.list()).await {
-                Ok(Ok(list)) => Ok(list
-                    .into_iter()
-                    .map(|i| qualify_info(i, host))
-                    .collect::<Result<Vec<_>>>()),
-                Ok(Err(e)) => Err(qualify_error(e, host)),
-                Err(_) => Err(Error::Unavailable(format!(
-                    "host {host} did not list its sessions within {} s",
-                    self.list_timeout.as_secs()
-                ))),
-            }
-            .and_then(|r| r);
-            HostListing {
+            let listing = HostListing {
                 host: host.to_owned(),
-                sessions,
-            }
+                sessions: list_one(b, host, self.list_timeout).await,
+            };
+            (listing, true)
         });
         let listings = join_all(calls).await;
+        // Only what was learnt now: a background attempt records its own outcome.
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        for l in listings.iter().filter(|l| l.host != LOCAL) {
+        for (l, _) in listings
+            .iter()
+            .filter(|(l, asked)| *asked && l.host != LOCAL)
+        {
             status.insert(
                 l.host.clone(),
                 l.sessions.as_ref().err().map(|e| e.to_string()),
             );
         }
         drop(status);
-        listings
+        listings.into_iter().map(|(l, _)| l).collect()
     }
 
     /// Marks a list of `host` as under way; `None` when `host` is a remote host whose last
-    /// list failed and another list of it is under way already (its outcome will be that
-    /// attempt's; waiting for it could take the whole deadline).
-    fn attempt<'a>(&'a self, host: &'a str) -> Option<Attempt<'a>> {
+    /// list failed: then it is tried again in the background (unless an attempt is under way
+    /// already), and the list reports its last error instead of waiting for the attempt.
+    fn attempt(&self, host: &str, backend: &Arc<dyn SessionBackend>) -> Option<Attempt> {
         if host == LOCAL {
-            return Some(Attempt(self, None));
+            return Some(Attempt(self.listing.clone(), None));
         }
         let down = {
             let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
             status.get(host).is_some_and(Option::is_some)
         };
-        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
-        let under_way = listing.entry(host.to_owned()).or_default();
-        if down && *under_way > 0 {
-            return None;
+        let attempt = {
+            let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+            let under_way = listing.entry(host.to_owned()).or_default();
+            if down && *under_way > 0 {
+                return None;
+            }
+            *under_way += 1;
+            Attempt(self.listing.clone(), Some(host.to_owned()))
+        };
+        if !down {
+            return Some(attempt);
         }
-        *under_way += 1;
-        Some(Attempt(self, Some(host)))
+        let (backend, host, timeout) = (backend.clone(), host.to_owned(), self.list_timeout);
+        let status = self.status.clone();
+        tokio::spawn(async move {
+            let outcome = list_one(&backend, &host, timeout).await;
+            let mut status = status.lock().unwrap_or_else(|e| e.into_inner());
+            status.insert(host, outcome.err().map(|e| e.to_string()));
+            drop(status);
+            drop(attempt);
+        });
+        None
     }
 
     /// The error of a host that is down and being tried again.
@@ -208,12 +222,15 @@ impl Hosts {
 
 /// A list of one host under way (see [`Hosts::attempt`]); ends when dropped, also when the
 /// list is abandoned.
-struct Attempt<'a>(&'a Hosts, Option<&'a str>);
+struct Attempt(
+    Arc<std::sync::Mutex<BTreeMap<String, usize>>>,
+    Option<String>,
+);
 
-impl Drop for Attempt<'_> {
+impl Drop for Attempt {
     fn drop(&mut self) {
-        if let Some(host) = self.1 {
-            let mut listing = self.0.listing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(host) = &self.1 {
+            let mut listing = self.0.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(n) = listing.get_mut(host) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -221,6 +238,22 @@ impl Drop for Attempt<'_> {
                 }
             }
         }
+    }
+}
+
+/// `host`'s sessions from its backend `b`, qualified, within `timeout`.
+async fn list_one(
+    b: &Arc<dyn SessionBackend>,
+    host: &str,
+    timeout: Duration,
+) -> Result<Vec<SessionInfo>> {
+    match tokio::time::timeout(timeout, b.list()).await {
+        Ok(Ok(list)) => list.into_iter().map(|i| qualify_info(i, host)).collect(),
+        Ok(Err(e)) => Err(qualify_error(e, host)),
+        Err(_) => Err(Error::Unavailable(format!(
+            "host {host} did not list its sessions within {} s",
+            timeout.as_secs()
+        ))),
     }
 }
 

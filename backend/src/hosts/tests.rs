@@ -266,10 +266,12 @@ async fn a_host_without_watched_output_does_not_turn_off_the_local_cache() {
 }
 
 /// A host whose first list fails at once and whose later lists never answer: a host that
-/// went down and now hangs on every connection attempt.
+/// went down and now hangs on every connection attempt; or, with `recovers`, one that
+/// answers (with no sessions) again.
 #[derive(Debug, Default)]
 struct Hung {
     lists: std::sync::atomic::AtomicUsize,
+    recovers: bool,
 }
 
 #[async_trait]
@@ -280,6 +282,9 @@ impl SessionBackend for Hung {
     async fn list(&self) -> Result<Vec<SessionInfo>> {
         if self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             return Err(Error::Unavailable("ssh: connection timed out".into()));
+        }
+        if self.recovers {
+            return Ok(Vec::new());
         }
         std::future::pending().await
     }
@@ -309,45 +314,71 @@ impl SessionBackend for Hung {
     }
 }
 
-#[tokio::test]
-async fn a_list_does_not_wait_for_another_lists_attempt_at_a_host_that_is_down() {
-    let hung = Arc::new(Hung::default());
-    let hosts = Arc::new(Hosts::new(
+fn lists(hung: &Hung) -> usize {
+    hung.lists.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// `hosts` with this machine (one session) and `hung` as the host "mute".
+fn hosts_with(hung: &Arc<Hung>, list_timeout: Duration) -> Hosts {
+    Hosts::new(
         Arc::new(with(&["here"])),
         BTreeMap::from([("mute".to_owned(), hung.clone() as Arc<dyn SessionBackend>)]),
-        // Far longer than the test may take: a list that waits for the host fails it.
-        Duration::from_secs(3600),
-    ));
+        list_timeout,
+    )
+}
+
+#[tokio::test]
+async fn no_list_waits_for_a_host_that_is_down_while_it_is_tried_again() {
+    let hung = Arc::new(Hung::default());
+    // Far longer than the test may take: a list that waits for the host fails it.
+    let hosts = hosts_with(&hung, Duration::from_secs(3600));
     // The host fails: it is down.
     let first = hosts.list_by_host().await;
     assert!(first[1].sessions.is_err());
-    // Another list tries it again, and that attempt hangs.
-    let trying = tokio::spawn({
-        let hosts = hosts.clone();
-        async move { hosts.list_by_host().await }
-    });
-    while hung.lists.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+    // Every later list answers at once, with this machine's sessions and the host's last
+    // error, while one attempt at the host (which hangs) runs in the background.
+    for _ in 0..5 {
+        let listed = tokio::time::timeout(Duration::from_secs(60), hosts.list_by_host())
+            .await
+            .expect("a list waited for a hung host that was known to be down");
+        assert_eq!(listed[0].sessions.as_ref().unwrap().len(), 1);
+        let err = listed[1].sessions.as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("host mute") && err.contains("connection timed out"),
+            "{err}"
+        );
+    }
+    while lists(&hung) < 2 {
         tokio::task::yield_now().await;
     }
-    // Meanwhile a list answers with this machine's sessions and the host's last error.
-    let listed = tokio::time::timeout(Duration::from_secs(60), hosts.list_by_host())
-        .await
-        .expect("a list waited for another list's attempt at a hung host");
-    assert_eq!(listed[0].sessions.as_ref().unwrap().len(), 1);
-    let err = listed[1].sessions.as_ref().unwrap_err().to_string();
-    assert!(
-        err.contains("host mute") && err.contains("connection timed out"),
-        "{err}"
-    );
-    trying.abort();
-    // The abandoned attempt is over: the next list tries the host again.
-    let _ = trying.await;
-    let again = tokio::spawn({
-        let hosts = hosts.clone();
-        async move { hosts.list_by_host().await }
-    });
-    while hung.lists.load(std::sync::atomic::Ordering::SeqCst) < 3 {
-        tokio::task::yield_now().await;
+    assert_eq!(lists(&hung), 2, "one attempt at a time");
+}
+
+#[tokio::test]
+async fn a_host_that_is_down_is_tried_again_after_each_attempt_and_listed_once_back() {
+    // Hangs: each background attempt ends at the (short) deadline, and a later list starts
+    // the next one.
+    let hung = Arc::new(Hung::default());
+    let hosts = hosts_with(&hung, Duration::from_millis(50));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while lists(&hung) < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "not tried again");
+        hosts.list_by_host().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    again.abort();
+    // Comes back: a list after the background attempt succeeded shows it again.
+    let back = Arc::new(Hung {
+        recovers: true,
+        ..Hung::default()
+    });
+    let hosts = hosts_with(&back, Duration::from_secs(3600));
+    assert!(hosts.list_by_host().await[1].sessions.is_err());
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "never listed again");
+        if hosts.list_by_host().await[1].sessions.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(hosts.last_status().iter().all(|(_, e)| e.is_none()));
 }
