@@ -97,10 +97,10 @@ struct Kept {
 pub struct KeptAnswers {
     screens: Arc<ScreenCache>,
     kept: Mutex<HashMap<Subject, Arc<Kept>>>,
-    /// Held by the one call that builds a new answer; the last answer built, with the number
-    /// of its build.
+    /// Held by the one call that builds a new list; the last list built, with the number of
+    /// its build.
     building: tokio::sync::Mutex<Option<(u64, CallToolResult)>>,
-    /// How many builds started (the next build's number).
+    /// How many list builds started (the next build's number).
     started: AtomicU64,
     /// How many answers were built and kept, and how many handed out again (kept, serialized
     /// or shared by a build another call waited for), by tool; `/metrics` shows both.
