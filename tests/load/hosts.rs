@@ -27,7 +27,7 @@ use sessiongate_tests::gateway::{Options, TestGateway, unique_socket};
 use sessiongate_tests::mcp::McpClient;
 use sessiongate_tests::sshd::{ALIAS, ClientFaults, SilentHost, Sshd};
 
-use crate::{Args, LIFTED_LIMITS, Sessions, Stats, row, rss_mb, tool_run};
+use crate::{Args, Sessions, Stats, row, rss_mb, tool_run};
 
 /// Sessions per host unless `--sessions` says otherwise.
 const DEFAULT_PER_HOST: usize = 20;
@@ -84,16 +84,8 @@ async fn gateway(tag: &str, tables: &str) -> (TestGateway, String, McpClient) {
         backend: "tmux".to_owned(),
         ..Options::oauth(tag, 3600)
     };
-    opts.extra_config.push_str(LIFTED_LIMITS);
     opts.extra_profiles = format!("\n{tables}");
-    let gw = TestGateway::start(opts);
-    let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
-    let mut setup = McpClient::new(&gw.mcp_url());
-    setup
-        .headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    setup.initialize().await.expect("initialize");
-    (gw, token, setup)
+    crate::start_with(opts).await
 }
 
 /// Creates `s0..s{count-1}` on this machine (`prefix` empty) or on a host (`"NAME:"`).

@@ -244,10 +244,16 @@ async fn floor_conn(url: &str, token: &str, c: usize) -> anyhow::Result<(Conn, s
 /// Starts a gateway on `backend` with OAuth and the per-client limits lifted, and returns
 /// it with a token of every scope and an initialized MCP client that uses the token.
 async fn start_gateway(backend: &str, tag: &str) -> (TestGateway, String, McpClient) {
-    let mut opts = Options {
+    let opts = Options {
         backend: backend.to_owned(),
         ..Options::oauth(&format!("{tag}-{backend}"), 3600)
     };
+    start_with(opts).await
+}
+
+/// Starts a gateway with `opts` and the per-client limits lifted, and returns it with a
+/// token of every scope and an initialized MCP client that uses the token.
+pub(crate) async fn start_with(mut opts: Options) -> (TestGateway, String, McpClient) {
     // The benchmark is one client hammering from one address: the limits that stop such a
     // client in production are lifted, so that the cost of the work is measured.
     opts.extra_config.push_str(LIFTED_LIMITS);

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use sessiongate_tests::gateway::{Options, TestGateway, unique_socket};
-use sessiongate_tests::mcp::McpClient;
+use sessiongate_tests::gateway::{Options, unique_socket};
 use sessiongate_tests::sshd::{ALIAS, ClientFaults, Sshd};
 
-use crate::{Args, LIFTED_LIMITS, Sessions, row, tool_run};
+use crate::{Args, Sessions, row, tool_run};
 
 /// Runs the comparison for each `--sessions` count and `--clients` count.
 pub(crate) async fn remote_main(args: &Args) {
@@ -31,20 +30,13 @@ pub(crate) async fn remote_main(args: &Args) {
         backend: "tmux".to_owned(),
         ..Options::oauth("load-remote", 3600)
     };
-    opts.extra_config.push_str(LIFTED_LIMITS);
     opts.extra_profiles = format!(
         "fake-cc = {fake_cc}\n[hosts.remote]\nssh = \"{ALIAS}\"\nssh_config = \"{}\"\ntmux_socket = \"{socket}\"\n\
          allowed_roots = [\"{}\"]\nextra_profiles = {{ bash = [\"bash\", \"--norc\", \"--noprofile\"], fake-cc = {fake_cc} }}\n",
         cfg.display(),
         root.path().display()
     );
-    let gw = TestGateway::start(opts);
-    let token = gw.token("sessions:read sessions:write sessions:manage", "1h");
-    let mut setup = McpClient::new(&gw.mcp_url());
-    setup
-        .headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    setup.initialize().await.expect("initialize");
+    let (gw, token, mut setup) = crate::start_with(opts).await;
     println!(
         "| run | req/s | p50 ms | p90 ms | p99 ms | errors | p50 / local p50 | - | CPU µs/call: server + clients |"
     );
